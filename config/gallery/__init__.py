@@ -1,0 +1,1 @@
+"""A small illustration site: uploads, new arrivals, the AI feed, work pages."""

@@ -1,0 +1,27 @@
+"""The demo site's upload model, registered with Tegaki in ``moderated.py``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from moderation.constants import Declaration
+
+
+class Artwork(models.Model):
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                               related_name="artworks", verbose_name=_("author"))
+    title = models.CharField(_("title"), max_length=200)
+    image = models.ImageField(_("image"), upload_to="works/%Y/%m/")
+    ai_declaration = models.CharField(_("AI use"), max_length=16, choices=Declaration.choices,
+                                      default=Declaration.NONE)
+    ai_tool = models.CharField(_("tool or model"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("artwork")
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,33 @@
+"""App configs: ``ModerationConfig`` autodiscovers ``moderated`` modules, the simple one does not."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SimpleModerationConfig(AppConfig):
+    """Wiring only: checks and signal handlers, no autodiscovery."""
+
+    name = "moderation"
+    label = "moderation"
+    verbose_name = _("Tegaki moderation")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from moderation import checks  # noqa: F401  (registers system checks)
+        from moderation.signal_handlers import register_signal_handlers
+
+        register_signal_handlers()
+
+
+class ModerationConfig(SimpleModerationConfig):
+    """Also imports ``<app>.moderated`` modules, where host apps may call ``register()``."""
+
+    default = True
+
+    def ready(self) -> None:
+        super().ready()
+        from django.utils.module_loading import autodiscover_modules
+
+        autodiscover_modules("moderated")

@@ -1,0 +1,125 @@
+"""The ``MODERATION`` settings dict: defaults, lazy import strings and cache reset.
+
+Follows DRF's ``api_settings`` and django-filter's ``conf``: read settings lazily on
+first attribute access (never at import time), cache the merged values, and drop the
+cache when a test changes ``settings.MODERATION``.
+
+Every key, with its default and meaning, is listed in ``DEFAULTS`` below and in
+README.md ("Settings").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    # Detector aliases. Each entry: BACKEND (import string), OPTIONS (dict validated by
+    # the backend), MODE ("enforce" decides; "shadow" only records evidence).
+    "DETECTORS": {
+        "provenance": {
+            "BACKEND": "moderation.detectors.provenance.ProvenanceDetector",
+            "OPTIONS": {},
+            "MODE": "enforce",
+        },
+        "classifier": {
+            "BACKEND": "moderation.detectors.onnx.OnnxClassifier",
+            # BUNDLE: directory holding model.onnx + model.json; None = the bundle
+            # shipped inside the package if there is one, else the detector is off.
+            "OPTIONS": {"BUNDLE": None, "INTRA_OP_NUM_THREADS": 1},
+            "MODE": "enforce",
+        },
+    },
+    # Import string of the policy: a callable or class with ``decide(declaration,
+    # evidence, settings) -> Decision``.
+    "POLICY": "moderation.policy.DefaultPolicy",
+    # --- image decoding limits (moderation.internal.imaging) ---
+    "ALLOWED_FORMATS": ["JPEG", "PNG", "WEBP", "GIF", "AVIF"],
+    "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
+    # Explicit pixel limit; Pillow raises at 2x and we turn its warning band into errors.
+    "MAX_IMAGE_PIXELS": 64_000_000,
+    "MAX_FRAMES": 1000,
+    # Budget of width*height*min(frames, 3) for animations (Zulip's rule).
+    "MAX_ANIMATION_PIXELS": 90_000_000,
+    # Background colour alpha is flattened onto for detectors.
+    "FLATTEN_BACKGROUND": [255, 255, 255],
+    # --- metadata caps (moderation.internal.provenance) ---
+    "METADATA_FIELD_LIMIT": 64 * 1024,
+    "METADATA_TOTAL_LIMIT": 256 * 1024,
+    "JSON_MAX_DEPTH": 64,
+    "JSON_MAX_BYTES": 2 * 1024 * 1024,
+    # Directory with the C2PA trust lists (PEM files + store.cfg); None = bundled copy.
+    "C2PA_TRUST_DIR": None,
+    # JSON file with the generator-pattern table; None = bundled copy.
+    "GENERATOR_PATTERNS": None,
+    # --- policy ---
+    # Route for works labelled AI-assisted (e.g. generative fill on a hand-made work).
+    "AI_ASSISTED_ROUTE": "main",
+    # Route a case has from upload until its scan finishes.
+    "PENDING_ROUTE": "held",
+    # Classifier calibrated probability at or above which a work is held for review;
+    # None = the threshold the model bundle recommends.
+    "CLASSIFIER_REVIEW_THRESHOLD": None,
+    # --- pipeline ---
+    "QUEUE": "moderation",
+    "MAX_ATTEMPTS": 3,
+    "TASK_SOFT_TIME_LIMIT": 120,
+    "TASK_TIME_LIMIT": 150,
+    # A case still pending/running this many seconds after its last update is re-queued.
+    "SWEEP_AFTER_SECONDS": 300,
+    "SWEEP_INTERVAL_SECONDS": 60,
+    "SWEEP_BATCH": 500,
+}
+
+# Keys whose value is an import string resolved on access.
+IMPORT_STRINGS = frozenset({"POLICY"})
+
+# Keys that no longer exist, with what replaced them.
+REMOVED_SETTINGS: dict[str, str] = {}
+
+
+class ModerationSettings:
+    """Attribute access to ``settings.MODERATION`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cached: dict[str, Any] = {}
+        self._user: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        if self._user is None:
+            self._user = dict(getattr(settings, "MODERATION", None) or {})
+        return self._user
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_") or attr not in DEFAULTS:
+            raise AttributeError(f"Invalid MODERATION setting: {attr!r}")
+        if attr in self._cached:
+            return self._cached[attr]
+        value = self.user_settings.get(attr, DEFAULTS[attr])
+        if attr in IMPORT_STRINGS and isinstance(value, str):
+            value = import_string(value)
+        self._cached[attr] = value
+        return value
+
+    def reload(self) -> None:
+        """Forget cached values so the next access reads ``settings.MODERATION`` again."""
+        self._cached.clear()
+        self._user = None
+
+
+moderation_settings = ModerationSettings()
+
+
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "MODERATION":
+        moderation_settings.reload()
+        from moderation.detectors import detectors
+
+        detectors.reset()
+
+
+setting_changed.connect(_reload_on_change, dispatch_uid="moderation.conf.reload")

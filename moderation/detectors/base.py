@@ -1,0 +1,61 @@
+"""Base class every detector backend subclasses (cf. Django's task and storage backends)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from moderation.exceptions import InvalidDetectorConfig
+
+if TYPE_CHECKING:
+    from django.core.checks import CheckMessage
+
+    from moderation.evidence import EvidenceResult, ImageInput
+
+
+class BaseDetector:
+    """A detector turns one :class:`ImageInput` into one :class:`EvidenceResult`.
+
+    Subclasses set ``name`` and ``version`` (the version is part of the evidence
+    idempotency key, so bump it whenever results may change), list their options in
+    ``default_options`` (unknown options are rejected, as django-storages does) and
+    implement :meth:`detect`.
+    """
+
+    name: ClassVar[str] = "base"
+    version: ClassVar[str] = "0"
+    default_options: ClassVar[dict[str, Any]] = {}
+    #: Whether the detector needs decoded pixels (False: metadata only).
+    needs_pixels: ClassVar[bool] = True
+
+    def __init__(self, alias: str, options: dict[str, Any] | None = None,
+                 mode: str = "enforce") -> None:
+        self.alias = alias
+        self.mode = mode
+        unknown = set(options or {}) - set(self.default_options)
+        if unknown:
+            raise InvalidDetectorConfig(
+                f"Invalid OPTIONS {sorted(unknown)} for detector {alias!r} "
+                f"({type(self).__name__}); valid options: {sorted(self.default_options)}"
+            )
+        self.options = {**self.default_options, **(options or {})}
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidDetectorConfig` if the options cannot work."""
+
+    @property
+    def enabled(self) -> bool:
+        """Return False when the detector is configured off (e.g. no model bundle)."""
+        return True
+
+    def get_version(self) -> str:
+        """Return the version recorded with evidence (may include data versions)."""
+        return self.version
+
+    def check(self) -> list[CheckMessage]:
+        """Return system-check messages about this detector's configuration."""
+        return []
+
+    def detect(self, image: ImageInput) -> EvidenceResult:
+        """Examine ``image`` and return what was found."""
+        raise NotImplementedError(f"{type(self).__name__} must implement detect()")

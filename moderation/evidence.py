@@ -1,0 +1,96 @@
+"""Frozen value objects passed between imaging, detectors, the policy and the pipeline.
+
+They carry no database state, which is what lets the CLI run the exact same detectors
+and policy as the Celery worker without touching a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """One upload decoded once and shared by every detector.
+
+    ``data`` holds the original bytes: provenance reads metadata from them, never from a
+    re-encoded copy. ``image`` is frame 0, EXIF-transposed and normalised to 8-bit RGB;
+    ``alpha`` keeps the original alpha channel (stealth metadata lives there).
+    """
+
+    data: bytes
+    sha256: str
+    format: str
+    mime: str
+    width: int
+    height: int
+    frames: int
+    mode: str
+    image: Image.Image
+    alpha: Image.Image | None = None
+    raw: Image.Image | None = None
+    name: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvidenceResult:
+    """What one detector found in one image.
+
+    ``details`` is shown to moderators (generator, signer, sampler...). ``private`` holds
+    what only moderators may read, such as the prompt; it is stored separately so no
+    serializer can leak it by accident.
+    """
+
+    detector: str
+    version: str
+    label: str
+    strength: str
+    summary: str
+    score: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    private: dict[str, Any] = field(default_factory=dict)
+    generator: str = ""
+    model: str = ""
+    loras: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    elapsed_ms: float = 0.0
+    mode: str = "enforce"
+    error: str = ""
+
+    def with_meta(self, **changes: Any) -> EvidenceResult:
+        """Return a copy with pipeline bookkeeping fields (alias, mode, timing) replaced."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's verdict for one case."""
+
+    label: str
+    route: str
+    review_priority: int = 0
+    reasons: tuple[str, ...] = ()
+    undisclosed_ai: bool = False
+    needs_review: bool = False
+    generator: str = ""
+    model: str = ""
+    loras: tuple[str, ...] = ()
+    ai_score: float | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Result of scanning raw bytes outside the database (CLI, ``scan_file``)."""
+
+    decision: Decision | None
+    evidence: tuple[EvidenceResult, ...] = ()
+    error: str | None = None
+    error_message: str = ""
+    sha256: str = ""

@@ -1,0 +1,201 @@
+"""Database models: one ``ModerationCase`` per moderated object, its ``Evidence`` and an
+append-only ``ModerationAction`` audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from moderation.constants import (
+    Declaration,
+    DetectorMode,
+    EvidenceLabel,
+    Label,
+    ProcessingState,
+    RejectionReason,
+    Route,
+    Strength,
+)
+from moderation.querysets import CaseQuerySet
+
+
+class ModerationCase(models.Model):
+    """The moderation state of one uploaded work.
+
+    ``object_id`` is text so host models with integer and UUID primary keys both work.
+    ``state`` tracks processing (is the scan finished?) separately from the verdict
+    (``label``/``route``), as Mastodon separates ``processing`` from moderation.
+    """
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.CharField(max_length=64)
+    content_object = GenericForeignKey("content_type", "object_id")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="moderation_cases",
+    )
+    file_name = models.CharField(max_length=500, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+
+    state = models.CharField(
+        max_length=16, choices=ProcessingState.choices, default=ProcessingState.PENDING,
+        db_index=True,
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    rejection_reason = models.CharField(
+        max_length=32, choices=RejectionReason.choices, blank=True
+    )
+    last_error = models.TextField(blank=True)
+
+    declaration = models.CharField(max_length=16, choices=Declaration.choices, blank=True)
+    declared_tool = models.CharField(max_length=200, blank=True)
+
+    label = models.CharField(max_length=16, choices=Label.choices, blank=True)
+    route = models.CharField(max_length=16, choices=Route.choices, default=Route.HELD,
+                             db_index=True)
+    ai_score = models.FloatField(null=True, blank=True)
+    generator = models.CharField(max_length=200, blank=True)
+    model_name = models.CharField(max_length=300, blank=True)
+    loras = models.JSONField(default=list, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    needs_review = models.BooleanField(default=False, db_index=True)
+    review_priority = models.IntegerField(default=0)
+    undisclosed_ai = models.BooleanField(default=False)
+
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("moderation case")
+        verbose_name_plural = _("moderation cases")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_type", "object_id"], name="moderation_one_case_per_object"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["content_type", "route"], name="moderation_ct_route"),
+            models.Index(fields=["state", "updated_at"], name="moderation_state_updated"),
+        ]
+        permissions = [
+            ("review_case", "Can review moderation cases"),
+            ("view_private_evidence", "Can read prompts and other private evidence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.pk} ({self.content_type_id}:{self.object_id}) {self.state}/{self.label}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in {ProcessingState.DONE, ProcessingState.REJECTED,
+                              ProcessingState.QUARANTINED}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the verdict fields the audit log records before and after a change."""
+        return {
+            "state": self.state, "label": self.label, "route": self.route,
+            "ai_score": self.ai_score, "generator": self.generator,
+            "model_name": self.model_name, "undisclosed_ai": self.undisclosed_ai,
+            "needs_review": self.needs_review, "rejection_reason": self.rejection_reason,
+        }
+
+
+class Evidence(models.Model):
+    """One detector's finding for one version of one case's content.
+
+    Unique on (case, detector alias, detector version, content sha256): the pipeline
+    skips detectors whose key already exists, which is what makes re-delivered tasks
+    (acks_late) cheap and safe.
+    """
+
+    case = models.ForeignKey(ModerationCase, on_delete=models.CASCADE, related_name="evidence")
+    detector = models.CharField(max_length=64)
+    detector_version = models.CharField(max_length=64)
+    content_sha256 = models.CharField(max_length=64)
+    mode = models.CharField(max_length=8, choices=DetectorMode.choices,
+                            default=DetectorMode.ENFORCE)
+    label = models.CharField(max_length=16, choices=EvidenceLabel.choices)
+    score = models.FloatField(null=True, blank=True)
+    strength = models.CharField(max_length=8, choices=Strength.choices)
+    summary = models.CharField(max_length=500, blank=True)
+    generator = models.CharField(max_length=200, blank=True)
+    model_name = models.CharField(max_length=300, blank=True)
+    loras = models.JSONField(default=list, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    #: Moderators only (prompts, negative prompts, raw workflow). Never serialise publicly.
+    private = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    elapsed_ms = models.FloatField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "detector", "detector_version", "content_sha256"],
+                name="moderation_evidence_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.detector}@{self.detector_version}: {self.label}/{self.strength}"
+
+
+class ModerationAction(models.Model):
+    """Append-only audit log entry.
+
+    UPDATE and DELETE are refused by database triggers (migration 0002), not just by
+    convention. ``case`` has no database-level foreign key so that deleting a work
+    leaves its history intact.
+    """
+
+    case = models.ForeignKey(
+        ModerationCase, null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, related_name="actions",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, related_name="+",
+    )
+    action = models.CharField(max_length=64, db_index=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("moderation action")
+        verbose_name_plural = _("moderation actions")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} case={self.case_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("ModerationAction is append-only; create a new entry instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("ModerationAction is append-only and cannot be deleted")

@@ -1,0 +1,221 @@
+"""The worker side of a scan: count the attempt, decode once, run what is missing, decide.
+
+Every committed case ends in exactly one terminal state (done, rejected with a reason,
+or quarantined). The attempt counter is committed *before* the heavy work so that a
+worker killed by ``kill -9`` or the hard time limit still leaves a trace, and the
+redelivered message (acks_late + reject_on_worker_lost) quarantines the case after
+``MAX_ATTEMPTS`` instead of looping forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from moderation.conf import moderation_settings
+from moderation.constants import TERMINAL_STATES, ProcessingState, RejectionReason, Route
+from moderation.evidence import Decision, EvidenceResult
+from moderation.exceptions import ImageRejected
+from moderation.models import Evidence, ModerationAction, ModerationCase
+
+logger = logging.getLogger(__name__)
+
+
+def begin_attempt(case_id: int) -> ModerationCase | None:
+    """Lock the case, count the attempt and commit; return None if there is nothing to do."""
+    with transaction.atomic():
+        case = ModerationCase.objects.select_for_update().filter(pk=case_id).first()
+        if case is None or case.state in TERMINAL_STATES:
+            return None  # deleted, or a duplicate delivery of finished work
+        if case.attempts >= moderation_settings.MAX_ATTEMPTS:
+            _finish_failed(case, ProcessingState.QUARANTINED,
+                           note=f"quarantined after {case.attempts} attempts: {case.last_error}")
+            return None
+        case.attempts += 1
+        case.state = ProcessingState.RUNNING
+        case.save(update_fields=["attempts", "state", "updated_at"])
+    return case
+
+
+def read_case_bytes(case: ModerationCase) -> bytes:
+    """Read the original upload; raise ImageRejected(missing_file) if it is gone."""
+    from moderation.services import resolve_instance
+    from moderation.registry import registry
+
+    instance = resolve_instance(case)
+    if instance is None:
+        raise ImageRejected(RejectionReason.MISSING_FILE, "the uploaded object no longer exists")
+    file = registry.get_options(type(instance)).get_file(instance)
+    if not file:
+        raise ImageRejected(RejectionReason.MISSING_FILE, "the object has no file")
+    limit = moderation_settings.MAX_UPLOAD_BYTES
+    try:
+        with file.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except (FileNotFoundError, OSError) as exc:
+        raise ImageRejected(RejectionReason.MISSING_FILE, str(exc)) from exc
+    if len(data) > limit:
+        raise ImageRejected(RejectionReason.FILE_TOO_BIG, f"larger than {limit} bytes")
+    return data
+
+
+def scan(case_id: int) -> str:
+    """Run one attempt of the scan of ``case_id``; return the state it ended in."""
+    from moderation.internal.imaging import load_image
+    from moderation.scanning import configured_detectors, run_detectors
+
+    case = begin_attempt(case_id)
+    if case is None:
+        return "skipped"
+    try:
+        data = read_case_bytes(case)
+        image = load_image(data, name=case.file_name)
+    except ImageRejected as exc:
+        sha = hashlib.sha256(data).hexdigest() if "data" in locals() else ""
+        reject(case.pk, exc.code, exc.message, sha256=sha)
+        return ProcessingState.REJECTED
+    done = frozenset(
+        Evidence.objects.filter(case_id=case.pk, content_sha256=image.sha256)
+        .values_list("detector", "detector_version")
+    )
+    results = run_detectors(image, configured_detectors(), skip=done)
+    return finish(case.pk, image.sha256, results)
+
+
+def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:
+    """Store new evidence, run the policy on all of it and apply the decision."""
+    from moderation.policy import get_policy
+
+    with transaction.atomic():
+        case = ModerationCase.objects.select_for_update().get(pk=case_id)
+        for result in results:
+            store_evidence(case, sha256, result)
+        evidence = [to_result(e) for e in case.evidence.filter(content_sha256=sha256)]
+        decision: Decision = get_policy()(case.declaration or None, evidence, moderation_settings)
+        before = case.snapshot()
+        if case.content_sha256 != sha256:
+            case.decided_by, case.decided_at = None, None
+        case.content_sha256 = sha256
+        case.state = ProcessingState.DONE
+        case.scanned_at = timezone.now()
+        case.ai_score = decision.ai_score
+        case.last_error = ""
+        if case.decided_at is None:  # a moderator's verdict on this content stands
+            apply_decision(case, decision)
+        case.save()
+        after = case.snapshot()
+        ModerationAction.objects.create(case=case, action="scan", before=before, after=after,
+                                        note=", ".join(decision.reasons)[:2000])
+        _send_after_commit(case, decision, before, after)
+    logger.info("case %s scanned: %s/%s %s", case_id, case.label, case.route,
+                ",".join(f"{r.detector}={r.elapsed_ms:.0f}ms" for r in results))
+    return ProcessingState.DONE
+
+
+def apply_decision(case: ModerationCase, decision: Decision) -> None:
+    case.label = decision.label
+    case.route = decision.route
+    case.reasons = list(decision.reasons)
+    case.generator = decision.generator[:200]
+    case.model_name = decision.model[:300]
+    case.loras = list(decision.loras)
+    case.needs_review = decision.needs_review
+    case.review_priority = decision.review_priority
+    case.undisclosed_ai = decision.undisclosed_ai
+
+
+def store_evidence(case: ModerationCase, sha256: str, result: EvidenceResult) -> Evidence:
+    """Insert one evidence row unless a concurrent delivery already did (idempotent)."""
+    obj, _ = Evidence.objects.get_or_create(
+        case=case, detector=result.detector, detector_version=result.version,
+        content_sha256=sha256,
+        defaults={
+            "mode": result.mode, "label": result.label, "score": result.score,
+            "strength": result.strength, "summary": result.summary[:500],
+            "generator": result.generator[:200], "model_name": result.model[:300],
+            "loras": list(result.loras), "reasons": list(result.reasons),
+            "details": result.details, "private": result.private,
+            "error": result.error[:500], "elapsed_ms": result.elapsed_ms,
+        },
+    )
+    return obj
+
+
+def to_result(e: Evidence) -> EvidenceResult:
+    """Rebuild the policy's view of a stored evidence row."""
+    return EvidenceResult(
+        detector=e.detector, version=e.detector_version, label=e.label, strength=e.strength,
+        summary=e.summary, score=e.score, details=e.details, generator=e.generator,
+        model=e.model_name, loras=tuple(e.loras), reasons=tuple(e.reasons),
+        elapsed_ms=e.elapsed_ms, mode=e.mode, error=e.error,
+    )
+
+
+def reject(case_id: int, code: str, message: str = "", *, sha256: str = "") -> None:
+    """End the case as rejected with a stable reason code; it is not retried."""
+    with transaction.atomic():
+        case = ModerationCase.objects.select_for_update().get(pk=case_id)
+        if sha256:
+            case.content_sha256 = sha256
+        case.rejection_reason = code
+        case.last_error = message[:2000]
+        _finish_failed(case, ProcessingState.REJECTED, note=f"{code}: {message}"[:2000])
+
+
+def record_failure(case_id: int, error: str) -> bool:
+    """Note a failed attempt; quarantine when attempts are used up. Return True if retryable."""
+    with transaction.atomic():
+        case = ModerationCase.objects.select_for_update().filter(pk=case_id).first()
+        if case is None or case.state in TERMINAL_STATES:
+            return False
+        case.last_error = error[:2000]
+        if case.attempts >= moderation_settings.MAX_ATTEMPTS:
+            _finish_failed(case, ProcessingState.QUARANTINED,
+                           note=f"quarantined after {case.attempts} attempts: {error}"[:2000])
+            return False
+        case.state = ProcessingState.PENDING
+        case.save(update_fields=["last_error", "state", "updated_at"])
+        return True
+
+
+def _finish_failed(case: ModerationCase, state: str, note: str) -> None:
+    """Move ``case`` to rejected/quarantined (call inside a transaction holding its lock)."""
+    before = case.snapshot()
+    case.state = state
+    case.scanned_at = timezone.now()
+    # Rejected uploads are hidden; quarantined ones are held for moderators to look at.
+    case.route = Route.HIDDEN if state == ProcessingState.REJECTED else Route.HELD
+    case.needs_review = state == ProcessingState.QUARANTINED
+    case.save()
+    after = case.snapshot()
+    ModerationAction.objects.create(case=case, action=str(state), before=before, after=after,
+                                    note=note)
+    _send_after_commit(case, None, before, after)
+
+
+def _send_after_commit(case: ModerationCase, decision: Decision | None,
+                       before: dict[str, Any], after: dict[str, Any]) -> None:
+    from moderation.signals import case_scanned, verdict_changed
+
+    case_id = case.pk
+
+    def send() -> None:
+        fresh = ModerationCase.objects.filter(pk=case_id).first()
+        if fresh is None:
+            return
+        case_scanned.send(sender=ModerationCase, case=fresh, decision=decision,
+                          evidence=list(fresh.evidence.all()))
+        if (before["label"], before["route"]) != (after["label"], after["route"]):
+            verdict_changed.send(sender=ModerationCase, case=fresh, before=before, after=after,
+                                 actor=None)
+
+    transaction.on_commit(send)
+
+
+def decision_as_dict(decision: Decision) -> dict[str, Any]:
+    return asdict(decision)

@@ -1,0 +1,124 @@
+"""Which host models hold uploads, and where their image, owner and declaration live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from django.db.models.signals import post_delete, post_save
+
+from moderation.exceptions import AlreadyRegistered, NotRegistered
+
+
+@dataclass(frozen=True)
+class ModeratedModelOptions:
+    """How Tegaki reads one registered model.
+
+    ``declaration_field`` holds one of :class:`~moderation.constants.Declaration`'s values
+    ("none" = hand-made); ``tool_field`` the tool or model the uploader named.
+    """
+
+    model: type[models.Model]
+    image_field: str
+    owner_field: str
+    declaration_field: str | None = None
+    tool_field: str | None = None
+
+    def get_file(self, instance: models.Model) -> Any:
+        return getattr(instance, self.image_field)
+
+    def get_owner(self, instance: models.Model) -> Any:
+        return getattr(instance, self.owner_field, None)
+
+    def get_declaration(self, instance: models.Model) -> str | None:
+        if not self.declaration_field:
+            return None
+        value = getattr(instance, self.declaration_field, None)
+        return str(value) if value not in (None, "") else None
+
+    def get_tool(self, instance: models.Model) -> str:
+        if not self.tool_field:
+            return ""
+        return str(getattr(instance, self.tool_field, "") or "")
+
+
+class ModerationRegistry:
+    """Explicit registration that fails loudly (cf. simple-history and Django admin)."""
+
+    def __init__(self) -> None:
+        self._registry: dict[type[models.Model], ModeratedModelOptions] = {}
+
+    def register(self, model: type[models.Model] | None = None, *, image_field: str = "image",
+                 owner_field: str = "owner", declaration_field: str | None = None,
+                 tool_field: str | None = None) -> Any:
+        """Register ``model``; called without a model it returns a class decorator."""
+        if model is None:
+            def decorator(cls: type[models.Model]) -> type[models.Model]:
+                self.register(cls, image_field=image_field, owner_field=owner_field,
+                              declaration_field=declaration_field, tool_field=tool_field)
+                return cls
+            return decorator
+        if model._meta.abstract:
+            raise TypeError(f"{model.__name__} is abstract and cannot be moderated")
+        if model in self._registry:
+            raise AlreadyRegistered(f"{model._meta.label} is already registered for moderation")
+        for attr, name in (("image_field", image_field), ("owner_field", owner_field),
+                           ("declaration_field", declaration_field),
+                           ("tool_field", tool_field)):
+            if name is None:
+                continue
+            try:
+                model._meta.get_field(name)
+            except Exception as exc:
+                raise TypeError(
+                    f"register({model.__name__}, {attr}={name!r}): {model.__name__} has no "
+                    f"field {name!r}"
+                ) from exc
+        options = ModeratedModelOptions(model, image_field, owner_field,
+                                        declaration_field, tool_field)
+        self._registry[model] = options
+        self._connect(model)
+        return options
+
+    def unregister(self, model: type[models.Model]) -> None:
+        if model not in self._registry:
+            raise NotRegistered(f"{model._meta.label} is not registered for moderation")
+        del self._registry[model]
+        post_save.disconnect(sender=model, dispatch_uid=self._uid("save", model))
+        post_delete.disconnect(sender=model, dispatch_uid=self._uid("delete", model))
+
+    def get_options(self, model: type[models.Model]) -> ModeratedModelOptions:
+        """Return the options for ``model`` or the nearest registered ancestor."""
+        for klass in model.__mro__:
+            if klass in self._registry:
+                return self._registry[klass]  # type: ignore[index]
+        raise NotRegistered(f"{model._meta.label} is not registered for moderation")
+
+    def is_registered(self, model: type[models.Model]) -> bool:
+        try:
+            self.get_options(model)
+        except NotRegistered:
+            return False
+        return True
+
+    def models(self) -> list[type[models.Model]]:
+        return list(self._registry)
+
+    def items(self) -> list[tuple[type[models.Model], ModeratedModelOptions]]:
+        return list(self._registry.items())
+
+    @staticmethod
+    def _uid(kind: str, model: type[models.Model]) -> str:
+        return f"moderation.{kind}.{model._meta.label_lower}"
+
+    def _connect(self, model: type[models.Model]) -> None:
+        from moderation.signal_handlers import on_post_delete, on_post_save
+
+        post_save.connect(on_post_save, sender=model, weak=False,
+                          dispatch_uid=self._uid("save", model))
+        post_delete.connect(on_post_delete, sender=model, weak=False,
+                            dispatch_uid=self._uid("delete", model))
+
+
+registry = ModerationRegistry()

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def register(model: Any = None, **options: Any) -> Any:
-    """Register a host model for moderation; usable as ``register(M, ...)`` or ``@register(...)``."""
+    """Register a host model; usable as ``register(M, ...)`` or ``@register(...)``."""
     from moderation.registry import registry
 
     return registry.register(model, **options)

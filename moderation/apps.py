@@ -1,4 +1,4 @@
-"""App configs: ``ModerationConfig`` autodiscovers ``moderated`` modules, the simple one does not."""
+"""App configs: ``ModerationConfig`` autodiscovers ``moderated`` modules; the simple one not."""
 
 from __future__ import annotations
 

@@ -44,8 +44,8 @@ def begin_attempt(case_id: int) -> ModerationCase | None:
 
 def read_case_bytes(case: ModerationCase) -> bytes:
     """Read the original upload; raise ImageRejected(missing_file) if it is gone."""
-    from moderation.services import resolve_instance
     from moderation.registry import registry
+    from moderation.services import resolve_instance
 
     instance = resolve_instance(case)
     if instance is None:

@@ -73,7 +73,7 @@ class DefaultPolicy:
             from_classifier = any(e.score is not None for e in ai)
             priority = PRIORITY_CLASSIFIER if from_classifier else PRIORITY_WEAK_HINT
             if score is not None:
-                priority += int(round(score * 99))
+                priority += round(score * 99)
             return Decision(Label.UNCERTAIN, Route.HELD, review_priority=priority,
                             reasons=("weak_ai_signal", *reasons), needs_review=True,
                             generator=names[0], model=names[1], loras=names[2], ai_score=score)

@@ -1,15 +1,196 @@
-"""ONNX image-classifier backend (being written)."""
+"""ONNX image-classifier backend.
+
+The ``onnxruntime.InferenceSession`` is built lazily, once per process: Celery's
+prefork pool forks workers after importing tasks, and a session created in the parent
+would share thread pools across the fork. ``worker_process_init`` drops any session a
+child inherited anyway.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from django.core import checks
+
+from moderation.constants import EvidenceLabel, Strength
 from moderation.detectors.base import BaseDetector
+from moderation.evidence import EvidenceResult, ImageInput
+from moderation.internal.bundle import BundleError, ModelBundle, default_bundle_dir, load_bundle
+from moderation.internal.preprocess import make_crops, softmax
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+logger = logging.getLogger(__name__)
+
+_SESSIONS: dict[tuple[str, int, int], Any] = {}
+_SESSIONS_PID = os.getpid()
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _drop_inherited_sessions(**kwargs: Any) -> None:
+    """Forget sessions built before a fork; each child builds its own."""
+    global _SESSIONS_PID
+    with _SESSIONS_LOCK:
+        _SESSIONS.clear()
+        _SESSIONS_PID = os.getpid()
+
+
+try:  # Celery is a dependency, but keep the backend importable without a worker.
+    from celery.signals import worker_process_init
+
+    worker_process_init.connect(_drop_inherited_sessions, weak=False,
+                                dispatch_uid="moderation.onnx.reset")
+except ImportError:  # pragma: no cover
+    pass
+
+
+def get_session(model_path: Path, intra_op: int, inter_op: int) -> onnxruntime.InferenceSession:
+    """Return this process's session for ``model_path`` with the given thread counts."""
+    import onnxruntime as ort  # heavy C extension: import only where inference runs
+
+    if os.getpid() != _SESSIONS_PID:
+        _drop_inherited_sessions()
+    key = (str(model_path), intra_op, inter_op)
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(key)
+        if session is None:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = intra_op
+            options.inter_op_num_threads = inter_op
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            session = ort.InferenceSession(str(model_path), sess_options=options,
+                                           providers=["CPUExecutionProvider"])
+            _SESSIONS[key] = session
+        return session
+
+
+def fpr_meaning(score: float, thresholds: dict[str, float]) -> str:
+    """Describe a calibrated score by the hand-made false-positive rates it exceeds."""
+    rates = sorted(((float(k.split("_", 1)[1]), v) for k, v in thresholds.items()
+                    if k.startswith("fpr_")), key=lambda kv: kv[0])
+    passed = [rate for rate, threshold in rates if score >= threshold]
+    if not passed:
+        common = rates[-1][0] if rates else None
+        return (f"more than {common:.0%} of hand-made works score this high"
+                if common is not None else "")
+    rate = min(passed)
+    return f"at most 1 in {round(1 / rate)} hand-made works scores this high"
 
 
 class OnnxClassifier(BaseDetector):
+    """Calibrated P(AI) from a pixel classifier; always weak evidence on its own."""
+
     name = "onnx"
-    version = "0"
-    default_options = {"BUNDLE": None, "INTRA_OP_NUM_THREADS": 1}
+    version = "1"
+    default_options = {"BUNDLE": None, "INTRA_OP_NUM_THREADS": 1, "INTER_OP_NUM_THREADS": 1}
+
+    def validate(self) -> None:
+        for key in ("INTRA_OP_NUM_THREADS", "INTER_OP_NUM_THREADS"):
+            value = self.options[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise BundleError(
+                    f"Detector {self.alias!r}: OPTIONS[{key!r}] must be an integer >= 0 "
+                    f"(0 lets onnxruntime choose), got {value!r}"
+                )
+        self._bundle: ModelBundle | None = None
+        self._bundle_error: str = ""
+
+    @property
+    def bundle_dir(self) -> Path | None:
+        configured = self.options["BUNDLE"]
+        return Path(configured) if configured else default_bundle_dir()
+
+    @property
+    def bundle(self) -> ModelBundle | None:
+        """The validated bundle, loaded (and checksummed) on first use."""
+        if self._bundle is None and not self._bundle_error and self.bundle_dir is not None:
+            try:
+                self._bundle = load_bundle(self.bundle_dir)
+            except BundleError as exc:
+                self._bundle_error = str(exc)
+                logger.error("classifier %s disabled: %s", self.alias, exc)
+        return self._bundle
 
     @property
     def enabled(self) -> bool:
-        return False
+        return self.bundle is not None
+
+    def get_version(self) -> str:
+        bundle = self.bundle
+        return f"{self.version}:{bundle.label}"[:64] if bundle else self.version
+
+    def check(self) -> list[checks.CheckMessage]:
+        setting = f'MODERATION["DETECTORS"]["{self.alias}"]["OPTIONS"]["BUNDLE"]'
+        if self.bundle_dir is None:
+            return [checks.Warning(
+                f"The classifier detector {self.alias!r} is off: no model bundle is configured "
+                "and this installation ships none.",
+                hint=f"Set {setting} to a directory holding model.onnx and model.json, or "
+                     f"remove the {self.alias!r} alias.",
+                id="moderation.W020")]
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError as exc:
+            return [checks.Error(f"onnxruntime cannot be imported ({exc}).",
+                                 hint="pip install onnxruntime (a core dependency of Tegaki).",
+                                 id="moderation.E021")]
+        try:
+            load_bundle(self.bundle_dir)
+        except BundleError as exc:
+            return [checks.Error(f"Classifier {self.alias!r}: {exc}",
+                                 hint=f"Fix the bundle or point {setting} at a valid one; "
+                                      "model.json's sha256 must match model.onnx.",
+                                 id="moderation.E022")]
+        return []
+
+    def predict(self, image: ImageInput) -> tuple[float, float | None, np.ndarray, int]:
+        """Return (P(ai), P(photo) or None, mean logits, crop count) for ``image``."""
+        bundle = self.bundle
+        if bundle is None:
+            raise BundleError(self._bundle_error or f"classifier {self.alias!r} has no bundle")
+        session = get_session(bundle.model_path, self.options["INTRA_OP_NUM_THREADS"],
+                              self.options["INTER_OP_NUM_THREADS"])
+        batch = make_crops(image.image, bundle)
+        input_name = bundle.input_name or session.get_inputs()[0].name
+        logits = np.asarray(session.run(None, {input_name: batch})[0], dtype=np.float64)
+        mean_logits = logits.reshape(len(batch), -1).mean(axis=0)
+        probs = softmax(mean_logits / bundle.temperature)
+        photo = None
+        if bundle.photo_index is not None and bundle.photo_index < len(mean_logits):
+            photo = float(1.0 / (1.0 + np.exp(-mean_logits[bundle.photo_index])))
+        return float(probs[bundle.ai_index]), photo, mean_logits, len(batch)
+
+    def detect(self, image: ImageInput) -> EvidenceResult:
+        score, photo, logits, crops = self.predict(image)
+        bundle = self.bundle
+        assert bundle is not None  # predict() raised otherwise
+        threshold = self.review_threshold(bundle)
+        flagged = score >= threshold
+        meaning = fpr_meaning(score, bundle.thresholds)
+        summary = (f"classifier {bundle.label}: P(AI) {score:.2f}"
+                   + (f" ({meaning})" if meaning else ""))
+        return EvidenceResult(
+            detector=self.alias, version=self.get_version(),
+            label=EvidenceLabel.AI if flagged else EvidenceLabel.NONE,
+            # A pixel classifier never proves anything about a person's work.
+            strength=Strength.WEAK, summary=summary[:500], score=round(score, 6),
+            details={"kind": "classifier", "model": bundle.name, "model_version": bundle.version,
+                     "threshold": threshold, "thresholds": bundle.thresholds,
+                     "fpr_meaning": meaning, "crops": crops,
+                     "logits": [round(float(v), 5) for v in logits],
+                     "photo_probability": photo},
+            reasons=("classifier_score",) if flagged else (),
+        )
+
+    @staticmethod
+    def review_threshold(bundle: ModelBundle) -> float:
+        from moderation.conf import moderation_settings
+
+        override = moderation_settings.CLASSIFIER_REVIEW_THRESHOLD
+        return float(override) if override is not None else bundle.review_threshold

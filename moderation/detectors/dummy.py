@@ -1,0 +1,56 @@
+"""Fake detectors for tests and demos, in the spirit of Django's dummy backends."""
+
+from __future__ import annotations
+
+import time
+
+from moderation.constants import EvidenceLabel, Strength
+from moderation.detectors.base import BaseDetector
+from moderation.evidence import EvidenceResult, ImageInput
+from moderation.exceptions import DetectorError, InvalidDetectorConfig
+
+
+class FixedScoreDetector(BaseDetector):
+    """Return the same label, strength and score for every image."""
+
+    name = "fixed"
+    version = "1"
+    default_options = {"LABEL": "none", "STRENGTH": "weak", "SCORE": None, "GENERATOR": "",
+                       "MODEL": "", "SUMMARY": "fixed result"}
+
+    def validate(self) -> None:
+        if self.options["LABEL"] not in EvidenceLabel.values:
+            raise InvalidDetectorConfig(f"LABEL must be one of {EvidenceLabel.values}")
+        if self.options["STRENGTH"] not in Strength.values:
+            raise InvalidDetectorConfig(f"STRENGTH must be one of {Strength.values}")
+
+    def detect(self, image: ImageInput) -> EvidenceResult:
+        o = self.options
+        return EvidenceResult(self.alias, self.version, o["LABEL"], o["STRENGTH"], o["SUMMARY"],
+                              score=o["SCORE"], generator=o["GENERATOR"], model=o["MODEL"],
+                              reasons=(f"{self.alias}_fixed",))
+
+
+class RaisingDetector(BaseDetector):
+    """Raise on every image: exercises the pipeline's error handling."""
+
+    name = "raising"
+    version = "1"
+    default_options = {"MESSAGE": "this detector always fails"}
+
+    def detect(self, image: ImageInput) -> EvidenceResult:
+        raise DetectorError(self.options["MESSAGE"])
+
+
+class SlowDetector(BaseDetector):
+    """Sleep before answering "nothing found" when the file name contains a marker."""
+
+    name = "slow"
+    version = "1"
+    default_options = {"SECONDS": 30.0, "MARKER": "slow"}
+
+    def detect(self, image: ImageInput) -> EvidenceResult:
+        if self.options["MARKER"] in image.name:
+            time.sleep(float(self.options["SECONDS"]))
+        return EvidenceResult(self.alias, self.version, EvidenceLabel.NONE, Strength.WEAK,
+                              "slow detector finished")

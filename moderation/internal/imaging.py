@@ -1,19 +1,361 @@
-"""Safe image decoding (being written)."""
+"""Safe image decoding: the one choke point every upload's pixels go through.
+
+Why this module exists (docs/reliability.md IMG-01..IMG-16): Pillow's parsers are attack
+surface, so an upload is only ever opened with
+
+* a format allowlist passed to ``Image.open(formats=...)``, so the magic bytes of a PSD,
+  EPS, PDF or TIFF renamed ``.png`` never reach their parser (and ``gs`` is never run);
+* an explicit pixel limit (``MAX_IMAGE_PIXELS``) checked on the header before anything is
+  decoded, with Pillow's ``DecompressionBombWarning`` turned into an error as a second net;
+* a frame-count limit and an animation pixel budget checked before any frame is decoded;
+* a full ``load()`` of frame 0 with ``ImageFile.LOAD_TRUNCATED_IMAGES`` off, so truncated
+  files are rejected here rather than half-decoded.
+
+Every failure becomes :class:`~moderation.exceptions.ImageRejected` with a stable
+:class:`~moderation.constants.RejectionReason` code; nothing else escapes (a property
+test feeds arbitrary bytes). The original bytes are kept untouched in
+``ImageInput.data`` because provenance reads metadata from them; nothing is re-encoded.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 
-from PIL import Image
+import numpy as np
+from django.core.exceptions import ImproperlyConfigured
+from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError, features
 
+from moderation.constants import RejectionReason
 from moderation.evidence import ImageInput
+from moderation.exceptions import ImageRejected
+
+logger = logging.getLogger(__name__)
+
+#: Formats whose Pillow parsers are fuzzed and that an illustration site needs. Anything
+#: else in ``ALLOWED_FORMATS`` (EPS, PSD, TIFF, PDF, FITS, JPEG 2000...) is dropped: those
+#: parsers carry the recent CVEs (IMG-10) and EPS shells out to Ghostscript.
+SAFE_FORMATS: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP", "GIF", "AVIF", "HEIF"})
+
+#: Pillow opens a JPEG carrying a Multi-Picture index as "MPO"; it is still a JPEG file.
+_FORMAT_ALIASES = {"MPO": "JPEG"}
+
+#: Frames at most this many pixels keep their un-normalised copy in ``ImageInput.raw``
+#: even when that costs memory; above it ``raw`` is only kept when it is free.
+RAW_KEEP_PIXELS = 16_000_000
+
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_I16_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+_VALID_ORIENTATIONS = range(2, 9)
+
+# Pillow's text-chunk guards raise ValueError with these phrases (PngImagePlugin
+# MAX_TEXT_CHUNK / MAX_TEXT_MEMORY); they mean a metadata bomb, not a broken picture.
+_TEXT_BOMB_MARKERS = ("MAX_TEXT_CHUNK", "MAX_TEXT_MEMORY")
+
+
+def _configure_process() -> None:
+    """Apply the process-wide decoder settings that Pillow only offers as globals.
+
+    AVIF defaults to one decoder thread per CPU, which oversubscribes a 2-core worker
+    (IMG-16); Pillow reads the value from a module global on every open, so it cannot be
+    passed per call. A host that chose a value keeps it.
+    """
+    if features.check("avif"):
+        from PIL import AvifImagePlugin
+
+        if not AvifImagePlugin.DEFAULT_MAX_THREADS:
+            AvifImagePlugin.DEFAULT_MAX_THREADS = 1
+
+
+_configure_process()
+
+
+def _heif_available() -> bool:
+    """Register pillow-heif's opener when it is installed; report whether it is."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    if "HEIF" not in Image.OPEN:
+        pillow_heif.register_heif_opener()
+    return True
+
+
+def allowed_formats() -> tuple[str, ...]:
+    """Return the Pillow format ids an upload may be opened as.
+
+    ``MODERATION["ALLOWED_FORMATS"]`` intersected with :data:`SAFE_FORMATS` and with
+    what this Pillow build can decode (AVIF needs libavif in the wheel, HEIF needs
+    pillow-heif). MPO rides along with JPEG because Pillow's JPEG opener may return it.
+    """
+    from moderation.conf import moderation_settings
+
+    wanted = [str(f).upper() for f in moderation_settings.ALLOWED_FORMATS]
+    result: list[str] = []
+    for fmt in wanted:
+        if fmt not in SAFE_FORMATS:
+            logger.warning("ALLOWED_FORMATS entry %r is not a safe format; ignored", fmt)
+            continue
+        if fmt == "AVIF" and not features.check("avif"):
+            continue
+        if fmt == "HEIF" and not _heif_available():
+            continue
+        result.append(fmt)
+    return tuple(result)
+
+
+def _limits() -> tuple[int, int, int, int]:
+    from moderation.conf import moderation_settings as s
+
+    return (int(s.MAX_UPLOAD_BYTES), int(s.MAX_IMAGE_PIXELS), int(s.MAX_FRAMES),
+            int(s.MAX_ANIMATION_PIXELS))
+
+
+def _reject(code: RejectionReason, detail: str = "") -> ImageRejected:
+    """Build the exception: the message is the translated reason plus a technical detail."""
+    message = str(code.label)
+    return ImageRejected(code.value, f"{message} ({detail})" if detail else message)
+
+
+@contextmanager
+def _decoding_guard() -> Iterator[None]:
+    """Turn bomb warnings into errors and every decoder failure into ``ImageRejected``.
+
+    ``warnings.catch_warnings`` swaps the filter list for the duration of the block; on
+    Python < 3.14 that list is process-global, which is safe in Celery's prefork pool
+    (one task per process) but not under a threaded pool -- the explicit pixel check
+    below does not depend on it, so the warning filter is only a second net.
+    """
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # A host that flips this would have truncated uploads half-decoded and scanned.
+        raise ImproperlyConfigured(
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False in moderation workers"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            yield
+        except ImageRejected:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise _reject(RejectionReason.TOO_LARGE, str(exc)) from exc
+        except UnidentifiedImageError as exc:
+            raise _reject(RejectionReason.UNSUPPORTED_FORMAT) from exc
+        except MemoryError as exc:
+            raise _reject(RejectionReason.TOO_LARGE, "out of memory") from exc
+        except ValueError as exc:
+            if any(marker in str(exc) for marker in _TEXT_BOMB_MARKERS):
+                raise _reject(RejectionReason.METADATA, str(exc)) from exc
+            raise _reject(RejectionReason.CORRUPT, f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            # OSError("image file is truncated"), SyntaxError (bad PNG chunk), EOFError,
+            # struct.error, zlib.error...: a parser refusing the file means the file is bad.
+            logger.debug("decoder rejected an upload", exc_info=True)
+            raise _reject(RejectionReason.CORRUPT, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _check_bytes(data: bytes, max_bytes: int) -> None:
+    if not data:
+        raise _reject(RejectionReason.EMPTY)
+    if len(data) > max_bytes:
+        raise _reject(RejectionReason.FILE_TOO_BIG, f"{len(data)} > {max_bytes} bytes")
+
+
+def _open(data: bytes) -> ImageFile.ImageFile:
+    """Open the header with the allowlist; Pillow runs its bomb check on the size here."""
+    formats = allowed_formats()
+    if not formats:
+        raise ImproperlyConfigured('MODERATION["ALLOWED_FORMATS"] allows no decodable format')
+    return cast(ImageFile.ImageFile, Image.open(io.BytesIO(data), formats=list(formats)))
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise _reject(RejectionReason.CORRUPT, f"invalid size {width}x{height}")
+    if width * height > max_pixels:
+        raise _reject(RejectionReason.TOO_LARGE,
+                      f"{width}x{height} is over {max_pixels} pixels")
+
+
+def _check_frames(im: Image.Image, max_frames: int, max_animation_pixels: int) -> int:
+    """Count frames without decoding them and apply the frame and animation budgets.
+
+    GIF has no frame count in its header, so ``n_frames`` walks the block structure
+    (no pixel decoding); APNG, WebP and AVIF report the count their container declares.
+    """
+    frames = int(getattr(im, "n_frames", 1) or 1)
+    if frames > max_frames:
+        raise _reject(RejectionReason.TOO_MANY_FRAMES, f"{frames} > {max_frames}")
+    budget = im.width * im.height * min(frames, 3)
+    if frames > 1 and budget > max_animation_pixels:
+        raise _reject(RejectionReason.TOO_LARGE,
+                      f"animation budget {budget} > {max_animation_pixels} pixels")
+    return frames
+
+
+def _check_gif_extents(data: bytes, frames: int, max_pixels: int,
+                       max_animation_pixels: int) -> None:
+    """Seek through the frames the animation budget covers, under the same limits.
+
+    A GIF frame may lie outside the logical screen, and Pillow then grows the canvas at
+    ``seek`` time (CVE-2022-45198): a header check alone misses it (IMG-04). Pillow's
+    bomb check runs inside ``seek``; ours runs on the grown canvas before the next frame
+    is decoded. Only frames 1-2 are visited, so the cost stays within the budget. A fresh
+    handle is used so the caller's frame 0 keeps the original canvas.
+    """
+    im = _open(data)
+    for index in range(1, min(frames, 3)):
+        im.seek(index)
+        _check_pixels(im.size, max_pixels)
+        budget = im.width * im.height * min(frames, 3)
+        if budget > max_animation_pixels:
+            raise _reject(RejectionReason.TOO_LARGE,
+                          f"GIF frame {index} grows the canvas to {im.width}x{im.height}")
+
+
+def _format_of(im: Image.Image) -> str:
+    fmt = im.format or ""
+    return _FORMAT_ALIASES.get(fmt, fmt)
+
+
+def probe_image(data: bytes) -> tuple[str, int, int, int]:
+    """Header-only check for upload views: ``(format, width, height, frames)``.
+
+    Cheap (no pixel decoding), and raises :class:`ImageRejected` with the same codes as
+    :func:`load_image` for everything a header can reveal: empty, too big, wrong format,
+    pixel bomb, too many frames. Width and height are as stored, before EXIF orientation.
+    It is not enough on its own (truncation, GIF extents and text bombs show up only
+    when decoding), which is why the worker always runs :func:`load_image` too.
+    """
+    max_bytes, max_pixels, max_frames, max_anim = _limits()
+    _check_bytes(data, max_bytes)
+    with _decoding_guard(), _open(data) as im:
+        _check_pixels(im.size, max_pixels)
+        frames = _check_frames(im, max_frames, max_anim)
+        return _format_of(im), im.width, im.height, frames
+
+
+def _orientation(im: Image.Image) -> int | None:
+    """Read the EXIF/XMP orientation; a malformed EXIF block counts as no orientation."""
+    try:
+        value = im.getexif().get(ExifTags.Base.Orientation)
+    except Exception:  # broken EXIF must not reject an otherwise good image
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _i16_to_l(im: Image.Image) -> Image.Image:
+    """Rescale 16-bit grey to 8 bits by 65535/255 = 257 (Pillow's own convert clips)."""
+    arr = np.asarray(im).astype(np.uint32)
+    return Image.fromarray(((arr + 128) // 257).astype(np.uint8), "L")
+
+
+def _i_to_l(im: Image.Image) -> Image.Image:
+    """32-bit integer grey: 16-bit data (any value > 255) is rescaled, 8-bit kept as is."""
+    arr = np.clip(np.asarray(im).astype(np.int64), 0, 65535)
+    if arr.size and int(arr.max()) > 255:
+        arr = (arr + 128) // 257
+    return Image.fromarray(arr.astype(np.uint8), "L")
+
+
+def _f_to_l(im: Image.Image) -> Image.Image:
+    """Float grey: data in [0, 1] is scaled to [0, 255], anything else is clipped."""
+    arr = np.nan_to_num(np.asarray(im).astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+    if arr.size and float(arr.max()) <= 1.0:
+        arr = arr * 255.0
+    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+
+
+def _flatten(rgba: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """Composite RGBA onto the configured background so transparent pixels are defined."""
+    out = Image.new("RGB", rgba.size, background)
+    out.paste(rgba.convert("RGB"), mask=rgba.getchannel("A"))
+    return out
+
+
+def _normalise(frame: Image.Image,
+               background: tuple[int, int, int]) -> tuple[Image.Image, Image.Image | None]:
+    """Return ``(rgb, alpha)``: frame 0 as 8-bit RGB and its original alpha channel.
+
+    Deterministic for every mode Pillow yields from the allowed formats (IMG-14):
+    palette or grey/RGB with a tRNS colour key -> RGBA; alpha flattened on
+    ``background``; 16-bit and 32-bit grey rescaled, never clipped; CMYK (Adobe-inverted
+    JPEGs are un-inverted by Pillow's JPEG reader) and 1-bit via Pillow's converters.
+    """
+    mode = frame.mode
+    if mode in _I16_MODES:
+        return _i16_to_l(frame).convert("RGB"), None
+    if mode == "I":
+        return _i_to_l(frame).convert("RGB"), None
+    if mode == "F":
+        return _f_to_l(frame).convert("RGB"), None
+    if mode in _ALPHA_MODES or (mode in {"P", "L", "RGB"} and "transparency" in frame.info):
+        rgba = frame.convert("RGBA")
+        alpha = rgba.getchannel("A")
+        return _flatten(rgba, background), alpha
+    if mode == "RGB":
+        return frame, None
+    return frame.convert("RGB"), None
+
+
+def _background() -> tuple[int, int, int]:
+    from moderation.conf import moderation_settings
+
+    r, g, b = (int(v) for v in moderation_settings.FLATTEN_BACKGROUND)
+    return r, g, b
 
 
 def load_image(data: bytes, *, name: str = "") -> ImageInput:
-    im = Image.open(io.BytesIO(data))
-    im.load()
-    rgb = im.convert("RGB")
-    return ImageInput(data=data, sha256=hashlib.sha256(data).hexdigest(), format=im.format or "",
-                      mime=Image.MIME.get(im.format or "", ""), width=im.width, height=im.height,
-                      frames=getattr(im, "n_frames", 1), mode=im.mode, image=rgb, name=name)
+    """Decode ``data`` once, safely, into the :class:`ImageInput` every detector shares.
+
+    Order matters: byte size, then the header (format allowlist, pixel limit, frame
+    budget), then GIF extents, and only then the full decode of frame 0. ``image`` is
+    EXIF-transposed (width/height are as rendered) and 8-bit RGB; ``alpha`` and ``raw``
+    are the frame as stored (not transposed), because stealth metadata is read from the
+    stored pixel order. Raises :class:`ImageRejected`; never anything else for bad input.
+    """
+    max_bytes, max_pixels, max_frames, max_anim = _limits()
+    _check_bytes(data, max_bytes)
+    background = _background()
+    notes: list[str] = []
+    with _decoding_guard():
+        im = _open(data)
+        _check_pixels(im.size, max_pixels)
+        frames = _check_frames(im, max_frames, max_anim)
+        fmt = _format_of(im)
+        if fmt == "GIF" and frames > 1:
+            _check_gif_extents(data, frames, max_pixels, max_anim)
+        im.load()
+        _check_pixels(im.size, max_pixels)
+        stored_mode = im.mode
+        rgb, alpha = _normalise(im, background)
+        orientation = _orientation(im)
+        if orientation in _VALID_ORIENTATIONS:
+            if rgb is not im:
+                # Converted copies lose EXIF/XMP; exif_transpose reads the tag from info.
+                rgb.info = dict(im.info)
+            rgb = ImageOps.exif_transpose(rgb)
+        elif orientation not in (None, 1):
+            notes.append(f"orientation_ignored:{orientation}")
+    raw: Image.Image | None = im
+    if rgb is not im and im.width * im.height > RAW_KEEP_PIXELS:
+        raw = None
+    mime = Image.MIME.get(fmt, "")
+    return ImageInput(
+        data=data, sha256=hashlib.sha256(data).hexdigest(), format=fmt, mime=mime,
+        width=rgb.width, height=rgb.height, frames=frames, mode=stored_mode, image=rgb,
+        alpha=alpha, raw=raw, name=name, warnings=tuple(notes),
+    )
+
+
+def describe(image: ImageInput) -> dict[str, Any]:
+    """Small JSON-safe summary of a decoded image, for logs and the CLI."""
+    return {"format": image.format, "mime": image.mime, "width": image.width,
+            "height": image.height, "frames": image.frames, "mode": image.mode,
+            "sha256": image.sha256}

@@ -36,8 +36,8 @@ class DefaultPolicy:
     """
 
     def __call__(self, declaration: str | None, evidence: Iterable[EvidenceResult],
-                 settings: Any) -> Decision:
-        return self.decide(declaration, evidence, settings)
+                 settings: Any, *, declared_tool: str = "") -> Decision:
+        return self.decide(declaration, evidence, settings, declared_tool=declared_tool)
 
     def decide(self, declaration: str | None, evidence: Iterable[EvidenceResult],
                settings: Any, *, declared_tool: str = "") -> Decision:
@@ -98,7 +98,10 @@ def _classifier_score(evidence: list[EvidenceResult]) -> float | None:
 
 
 def get_policy() -> Any:
-    """Return the configured policy as a callable ``(declaration, evidence, settings)``."""
+    """Return the configured policy as a callable.
+
+    The callable takes ``(declaration, evidence, settings, *, declared_tool="")``.
+    """
     from moderation.conf import moderation_settings
 
     policy = moderation_settings.POLICY

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_init
 
 from moderation.conf import moderation_settings
 from moderation.exceptions import TransientDetectorError
@@ -13,8 +15,8 @@ from moderation.exceptions import TransientDetectorError
 logger = logging.getLogger(__name__)
 
 
-# Time limits are read from settings when the worker starts (see config/celery.py and
-# ``task_annotations``); the decorator values are the defaults for hosts that do not.
+# The decorator's time limits are fallbacks: ``_apply_time_limits`` replaces them with
+# MODERATION's TASK_SOFT_TIME_LIMIT / TASK_TIME_LIMIT when a worker starts.
 @shared_task(
     name="moderation.scan_case",
     bind=True,
@@ -55,3 +57,15 @@ def sweep_stuck_cases() -> int:
 
 def get_queue() -> str:
     return str(moderation_settings.QUEUE)
+
+
+@worker_init.connect(dispatch_uid="moderation.tasks.time_limits", weak=False)
+def _apply_time_limits(sender: Any = None, **kwargs: Any) -> None:
+    """Give ``scan_case`` the operator's time limits before the pool forks its children."""
+    app = getattr(sender, "app", None)
+    if app is None:
+        return
+    task = app.tasks.get("moderation.scan_case")
+    if task is not None:
+        task.soft_time_limit = moderation_settings.TASK_SOFT_TIME_LIMIT
+        task.time_limit = moderation_settings.TASK_TIME_LIMIT

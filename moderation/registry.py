@@ -92,7 +92,7 @@ class ModerationRegistry:
         """Return the options for ``model`` or the nearest registered ancestor."""
         for klass in model.__mro__:
             if klass in self._registry:
-                return self._registry[klass]  # type: ignore[index]
+                return self._registry[klass]
         raise NotRegistered(f"{model._meta.label} is not registered for moderation")
 
     def is_registered(self, model: type[models.Model]) -> bool:
@@ -102,7 +102,7 @@ class ModerationRegistry:
             return False
         return True
 
-    def models(self) -> list[type[models.Model]]:
+    def registered_models(self) -> list[type[models.Model]]:
         return list(self._registry)
 
     def items(self) -> list[tuple[type[models.Model], ModeratedModelOptions]]:

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
     soft_time_limit=120,
     time_limit=150,
 )
-def scan_case(self, case_id: int) -> str:  # type: ignore[no-untyped-def]
+def scan_case(self: Any, case_id: int) -> str:
     """Scan one case. Failures are retried until ``MAX_ATTEMPTS``, then quarantined."""
     from moderation import pipeline
 

@@ -54,8 +54,9 @@ def make_crops(image: Image.Image, bundle: ModelBundle) -> np.ndarray:
     crops = [arr[y:y + size, x:x + size]
              for y in grid_offsets(arr.shape[0], size, grid)
              for x in grid_offsets(arr.shape[1], size, grid)]
-    batch = np.stack(crops).astype(np.float32)
-    batch = (batch - np.asarray(bundle.mean, np.float32)) / np.asarray(bundle.std, np.float32)
+    pixels = np.stack(crops).astype(np.float32)
+    batch: np.ndarray = ((pixels - np.asarray(bundle.mean, np.float32))
+                         / np.asarray(bundle.std, np.float32))
     if bundle.layout == "NCHW":
         batch = batch.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(batch)

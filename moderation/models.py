@@ -199,3 +199,115 @@ class ModerationAction(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("ModerationAction is append-only and cannot be deleted")
+
+
+def _private_storage() -> Any:
+    """Storage for appeal proof files; kept out of MEDIA_URL so only moderator views serve it."""
+    from moderation.files import private_storage
+
+    return private_storage()
+
+
+def _appeal_upload_to(instance: AppealFile, filename: str) -> str:
+    """Random object key: the uploader's file name is kept in ``original_name`` only."""
+    import uuid
+    from pathlib import PurePath
+
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"appeals/{uuid.uuid4().hex}{suffix}"
+
+
+class Strike(models.Model):
+    """A confirmed breach by an uploader (e.g. AI work declared hand-made).
+
+    Only a moderator's action creates one (``moderation.strikes.record_strike`` refuses a
+    missing actor), so no detector score can count against an account on its own.
+    ``revoked_at`` is set when an appeal overturns the decision; ``lifted_at`` when a
+    moderator lifts the suspension this strike caused.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="moderation_strikes", verbose_name=_("user"))
+    case = models.ForeignKey(ModerationCase, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="strikes", verbose_name=_("case"))
+    reason = models.CharField(_("reason"), max_length=32, default="undisclosed_ai")
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("recorded by"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True, db_index=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    lifted_at = models.DateTimeField(_("suspension lifted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("strike")
+        verbose_name_plural = _("strikes")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"strike {self.pk} user={self.user_id} {self.reason}"
+
+
+class AppealStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    UPHELD = "upheld", _("Upheld (label stays)")
+    OVERTURNED = "overturned", _("Overturned (label corrected)")
+
+
+class Appeal(models.Model):
+    """An uploader's request to review a label or hold, with proof of process."""
+
+    case = models.ForeignKey(ModerationCase, on_delete=models.CASCADE, related_name="appeals",
+                             verbose_name=_("case"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="moderation_appeals", verbose_name=_("uploader"))
+    message = models.TextField(_("message"), max_length=5000)
+    status = models.CharField(_("status"), max_length=16, choices=AppealStatus.choices,
+                              default=AppealStatus.OPEN, db_index=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+    created_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("appeal")
+        verbose_name_plural = _("appeals")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case"], condition=models.Q(status="open"),
+                                    name="moderation_one_open_appeal_per_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"appeal {self.pk} case={self.case_id} {self.status}"
+
+
+class AppealFile(models.Model):
+    """Proof of process (layered file, timelapse, WIP image); served to moderators only."""
+
+    class Kind(models.TextChoices):
+        LAYERED = "layered", _("Layered file")
+        TIMELAPSE = "timelapse", _("Timelapse")
+        WIP = "wip", _("Work-in-progress image")
+        OTHER = "other", _("Other")
+
+    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="files",
+                               verbose_name=_("appeal"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.WIP)
+    file = models.FileField(_("file"), upload_to=_appeal_upload_to, storage=_private_storage,
+                            max_length=200)
+    original_name = models.CharField(_("file name"), max_length=255, blank=True)
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("appeal file")
+        verbose_name_plural = _("appeal files")
+
+    def __str__(self) -> str:
+        return self.original_name or str(self.file.name)
+
+
+# --- viewers and creators (issue 5) -------------------------------------------------

@@ -107,6 +107,9 @@ def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:
         case.last_error = ""
         if case.decided_at is None:  # a moderator's verdict on this content stands
             apply_decision(case, decision)
+            from moderation.strikes import apply_standing
+
+            apply_standing(case)  # held/suspended accounts: new uploads wait for review
         case.save()
         after = case.snapshot()
         ModerationAction.objects.create(case=case, action="scan", before=before, after=after,

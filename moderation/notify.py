@@ -1,0 +1,66 @@
+"""Tell uploaders what happened to their work (appeal decisions, strikes) by email.
+
+Mail goes through Django's configured backend after the transaction commits, so a
+rolled-back decision never sends a message; failures are logged, never raised, because
+a mail outage must not undo a moderator's decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from moderation.conf import moderation_settings
+from moderation.constants import Label
+
+logger = logging.getLogger(__name__)
+
+
+def _send(user: Any, subject: str, body: str) -> bool:
+    email = getattr(user, "email", "") if user is not None else ""
+    if not email:
+        return False
+    sender = moderation_settings.NOTIFY_FROM_EMAIL or settings.DEFAULT_FROM_EMAIL
+    try:
+        send_mail(subject, body, sender, [email])
+    except Exception:  # any backend error: log it, the decision stands
+        logger.exception("could not email user %s", getattr(user, "pk", None))
+        return False
+    return True
+
+
+def appeal_decided(appeal: Any) -> bool:
+    """Email the uploader the outcome of their appeal, in the site's language."""
+    from moderation.models import AppealStatus
+
+    with translation.override(settings.LANGUAGE_CODE):
+        if appeal.status == AppealStatus.OVERTURNED:
+            outcome = _("Your appeal was accepted. The label is now: %(label)s.") % {
+                "label": Label(appeal.case.label).label if appeal.case.label else "-"}
+        else:
+            outcome = _("Your appeal was reviewed and the label stays.")
+        subject = _("Your appeal about work #%(id)s was decided") % {"id": appeal.case.object_id}
+        body = outcome
+        if appeal.decision_note:
+            body += "\n\n" + _("Moderator's note:") + "\n" + appeal.decision_note
+    return _send(appeal.user, subject, body)
+
+
+def strike_recorded(strike: Any, level: str) -> bool:
+    """Email the uploader that a strike was recorded and what it means for the account."""
+    with translation.override(settings.LANGUAGE_CODE):
+        meaning = {
+            "warn": _("This is a warning; nothing else changes for now."),
+            "hold": _("Your new uploads will be held for review for %(days)s days.") % {
+                "days": moderation_settings.STRIKE_HOLD_DAYS},
+            "suspend": _("Your uploads are suspended until a moderator reviews your account."),
+        }.get(level, "")
+        subject = _("A strike was recorded on your account")
+        body = _("A moderator confirmed that a work declared hand-made was made with AI.")
+        body += "\n" + meaning + "\n" + _("You can appeal from the work's page.")
+    return _send(strike.user, subject, body)

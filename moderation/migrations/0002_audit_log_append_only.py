@@ -41,7 +41,8 @@ SQLITE_DROP = [
 def create(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_CREATE)
+        # params=None: psycopg 3 would read the "%" of RAISE EXCEPTION as a placeholder.
+        schema_editor.execute(PG_CREATE, params=None)
     elif vendor == "sqlite":
         for sql in SQLITE_CREATE:
             schema_editor.execute(sql)

@@ -57,6 +57,9 @@ _VALID_ORIENTATIONS = range(2, 9)
 # MAX_TEXT_CHUNK / MAX_TEXT_MEMORY); they mean a metadata bomb, not a broken picture.
 _TEXT_BOMB_MARKERS = ("MAX_TEXT_CHUNK", "MAX_TEXT_MEMORY")
 
+# Length 0, type IEND, CRC-32 of b"IEND": the only valid encoding of the PNG end chunk.
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
 
 def _configure_process() -> None:
     """Apply the process-wide decoder settings that Pillow only offers as globals.
@@ -171,7 +174,35 @@ def _open(data: bytes) -> ImageFile.ImageFile:
     formats = allowed_formats()
     if not formats:
         raise ImproperlyConfigured('MODERATION["ALLOWED_FORMATS"] allows no decodable format')
-    return cast(ImageFile.ImageFile, Image.open(io.BytesIO(data), formats=list(formats)))
+    try:
+        return cast(ImageFile.ImageFile, Image.open(io.BytesIO(data), formats=list(formats)))
+    except UnidentifiedImageError as exc:
+        # Pillow says "unidentified" both for foreign formats and for an allowed format
+        # whose header is broken (zero width, bad IHDR CRC); the signature tells them apart.
+        if _has_allowed_signature(data, formats):
+            raise _reject(RejectionReason.CORRUPT, "broken header") from exc
+        raise
+
+
+def _has_allowed_signature(data: bytes, formats: tuple[str, ...]) -> bool:
+    """Whether one of the allowed formats' own ``accept`` functions claims the prefix."""
+    prefix = data[:16]
+    for fmt in formats:
+        accept = Image.OPEN.get(fmt, (None, None))[1]
+        if accept is not None and accept(prefix) is True:
+            return True
+    return False
+
+
+def _check_complete(fmt: str, data: bytes) -> None:
+    """Reject a PNG that stops before its IEND chunk.
+
+    Pillow accepts a PNG whose pixel data is complete but whose end marker is missing;
+    such a file was cut off in transit (IMG-09 treats it as truncated). The IEND chunk is
+    fixed bytes (empty payload, constant CRC), so a byte search is an exact test.
+    """
+    if fmt == "PNG" and _PNG_IEND not in data:
+        raise _reject(RejectionReason.CORRUPT, "PNG ends before IEND")
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
@@ -333,6 +364,7 @@ def load_image(data: bytes, *, name: str = "") -> ImageInput:
             _check_gif_extents(data, frames, max_pixels, max_anim)
         im.load()
         _check_pixels(im.size, max_pixels)
+        _check_complete(fmt, data)
         stored_mode = im.mode
         rgb, alpha = _normalise(im, background)
         orientation = _orientation(im)

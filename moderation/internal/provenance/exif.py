@@ -1,0 +1,110 @@
+"""EXIF text fields that generators misuse, read with Pillow from JPEG, WebP, PNG and TIFF.
+
+Generators put their records in odd places (provenance.md §1.6): A1111/Fooocus/SwarmUI
+write the parameters into ``UserComment`` behind an 8-byte charset prefix, ComfyUI's
+WebP savers put the API graph in ``Model``/``Make``/``ImageDescription`` and NovelAI
+maps its PNG text keys onto ``DocumentName``/``ImageDescription``/``Software``.
+Only the header is parsed (``Image.open`` without ``load``), so no pixels are decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+
+from PIL import ExifTags, Image
+
+#: Bytes of one EXIF value we keep; a ComfyUI graph in ``Make`` is tens of KB.
+MAX_VALUE_BYTES = 2 * 1024 * 1024
+
+#: IFD0 tags read as text: tag -> field name.
+IFD0_TEXT_TAGS = {
+    ExifTags.Base.ImageDescription: "ImageDescription",
+    ExifTags.Base.Make: "Make",
+    ExifTags.Base.Model: "Model",
+    ExifTags.Base.Software: "Software",
+    ExifTags.Base.Artist: "Artist",
+    ExifTags.Base.DocumentName: "DocumentName",
+    ExifTags.Base.Copyright: "Copyright",
+}
+
+
+@dataclass
+class ExifText:
+    """EXIF text fields found in one file; ``user_comment`` already decoded."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    user_comment: str | None = None
+    user_comment_charset: str = ""
+    maker_note: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _as_text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value[:MAX_VALUE_BYTES].rstrip("\x00")
+    if isinstance(value, bytes):
+        return value[:MAX_VALUE_BYTES].decode("utf-8", errors="replace").rstrip("\x00")
+    return None
+
+
+def decode_user_comment(raw: bytes) -> tuple[str, str]:
+    """Decode an EXIF ``UserComment`` (8-byte charset prefix + payload).
+
+    ``UNICODE\\0`` means UTF-16 without a stated byte order: A1111 writes big-endian
+    and SwarmUI little-endian, so the order is guessed from where the NUL bytes of
+    ASCII characters fall. ``ASCII\\0\\0\\0`` is ASCII, ``JIS\\0\\0\\0\\0\\0`` is
+    Shift-JIS family, eight NULs (undefined) are treated as UTF-8. Returns
+    (text, charset name).
+    """
+    raw = raw[:MAX_VALUE_BYTES]
+    prefix, body = raw[:8], raw[8:]
+    if prefix == b"UNICODE\x00":
+        if body[:2] in (b"\xfe\xff", b"\xff\xfe"):
+            order = "utf-16-be" if body[:2] == b"\xfe\xff" else "utf-16-le"
+            body = body[2:]
+        else:
+            sample = body[:512]
+            even_nuls = sample[0::2].count(0)
+            odd_nuls = sample[1::2].count(0)
+            order = "utf-16-le" if odd_nuls > even_nuls else "utf-16-be"
+        body = body[: len(body) - (len(body) % 2)]
+        return body.decode(order, errors="replace").rstrip("\x00"), order
+    if prefix == b"ASCII\x00\x00\x00":
+        return body.decode("ascii", errors="replace").rstrip("\x00"), "ascii"
+    if prefix == b"JIS\x00\x00\x00\x00\x00":
+        return body.decode("shift_jis", errors="replace").rstrip("\x00"), "jis"
+    if prefix == b"\x00" * 8:
+        return body.decode("utf-8", errors="replace").rstrip("\x00"), "undefined"
+    # No (or an unknown) prefix: some savers write the text bare.
+    return raw.decode("utf-8", errors="replace").rstrip("\x00"), "none"
+
+
+def read_exif_text(data: bytes) -> ExifText:
+    """Return the generator-relevant EXIF text of ``data``; never raises."""
+    result = ExifText()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                exif = im.getexif()
+                exif_ifd = exif.get_ifd(ExifTags.IFD.Exif) if exif else {}
+    except Exception as exc:  # a broken header is not our finding to make
+        result.errors.append(f"exif: {type(exc).__name__}")
+        return result
+    for tag, name in IFD0_TEXT_TAGS.items():
+        text = _as_text(exif.get(tag))
+        if text:
+            result.fields[name] = text
+    comment = exif_ifd.get(ExifTags.Base.UserComment)
+    if isinstance(comment, bytes) and comment:
+        text, charset = decode_user_comment(comment)
+        if text.strip():
+            result.user_comment, result.user_comment_charset = text, charset
+    elif isinstance(comment, str) and comment.strip():
+        result.user_comment, result.user_comment_charset = comment[:MAX_VALUE_BYTES], "text"
+    note = _as_text(exif_ifd.get(ExifTags.Base.MakerNote))
+    if note and note.isprintable():
+        result.maker_note = note
+    return result

@@ -1,0 +1,546 @@
+"""Generator metadata: the records local and hosted AI tools write into their files.
+
+Entry point :func:`read_generator_metadata` collects text from PNG chunks (including
+chunks after IDAT), EXIF fields and stealth pixel bits, and hands each piece to the
+reader that knows its format: A1111-family ``parameters``, ComfyUI graphs, NovelAI
+(with its Ed25519 signature), InvokeAI, Fooocus, SwarmUI, Stability Matrix, Tensor.Art,
+Easy Diffusion, Civitai, Midjourney, and free-text software strings from the table.
+
+Strengths follow provenance.md §0: a verifying NovelAI signature is proof; structured
+tool records are strong; free-text strings are weak; upscale-only records (A1111
+extras, ComfyUI graphs without a sampler) are AI-assisted and weak because they are
+written for human images too. Prompts only ever go into ``private``.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from django.utils.translation import gettext as _
+from PIL import Image
+
+from moderation.constants import EvidenceLabel, Strength
+from moderation.evidence import ImageInput
+from moderation.internal.provenance import a1111, comfyui, novelai
+from moderation.internal.provenance.exif import read_exif_text
+from moderation.internal.provenance.findings import Finding
+from moderation.internal.provenance.generator_table import (
+    GeneratorTable,
+    load_generator_table,
+)
+from moderation.internal.provenance.limits import (
+    cap_text,
+    field_limit,
+    load_json_limited,
+    total_limit,
+)
+from moderation.internal.provenance.pngchunks import is_png, read_png_text
+from moderation.internal.provenance.stealth import read_stealth
+
+__all__ = ["GeneratorTable", "load_generator_table", "read_generator_metadata"]
+
+AI = EvidenceLabel.AI.value
+ASSISTED = EvidenceLabel.AI_ASSISTED.value
+PROOF, STRONG, WEAK = Strength.PROOF.value, Strength.STRONG.value, Strength.WEAK.value
+
+#: Prompt-like keys in JSON records, in order of preference.
+PROMPT_KEYS = ("prompt", "Prompt", "positive_prompt", "positivePrompt", "full_prompt",
+               "Full Prompt")
+NEGATIVE_KEYS = ("negative_prompt", "negativeprompt", "negativePrompt", "Negative Prompt",
+                 "full_negative_prompt", "uc")
+MODEL_KEYS = ("model", "Model", "base_model", "Base Model", "model_name", "baseModel",
+              "use_stable_diffusion_model", "model_weights", "ckpt_name")
+LORA_KEYS = ("loras", "LoRAs", "lora", "Loras", "lora_name")
+SETTING_KEYS = ("sampler", "Sampler", "sampler_name", "scheduler", "Scheduler", "steps",
+                "Steps", "cfg_scale", "cfgscale", "Guidance Scale", "guidance_scale",
+                "seed", "Seed", "Performance", "Version", "version", "swarm_version",
+                "generation_mode", "num_inference_steps", "width", "height")
+#: EXIF fields ComfyUI's savers use for graphs, with the prefixes they write.
+COMFY_EXIF_PREFIXES = ("prompt:", "workflow:", "Prompt:", "Workflow:")
+#: Formats that can carry stealth bits losslessly enough to read.
+STEALTH_FORMATS = ("PNG", "WEBP", "TIFF")
+
+
+class _Collector:
+    """Builds findings, capping every stored string and the total private text."""
+
+    def __init__(self, table: GeneratorTable) -> None:
+        self.table = table
+        self.findings: list[Finding] = []
+        self.errors: list[str] = []
+        self.budget = total_limit()
+
+    def _cap(self, value: Any, flags: list[bool]) -> Any:
+        if isinstance(value, str):
+            text, cut = cap_text(value, min(field_limit(), max(self.budget, 0)))
+            self.budget -= len(text)
+            flags.append(cut)
+            return text
+        if isinstance(value, dict):
+            return {str(k)[:200]: self._cap(v, flags) for k, v in list(value.items())[:200]}
+        if isinstance(value, list | tuple):
+            return [self._cap(v, flags) for v in list(value)[:200]]
+        if isinstance(value, bool | int | float) or value is None:
+            return value
+        return self._cap(str(value), flags)
+
+    def add(self, *, source: str, reason: str, label: str, strength: str, summary: str,
+            generator: str = "", model: str = "", loras: tuple[str, ...] = (),
+            details: dict[str, Any] | None = None,
+            private: dict[str, Any] | None = None) -> None:
+        flags: list[bool] = []
+        clean_details = self._cap(dict(details or {}), flags)
+        clean_private = self._cap({k: v for k, v in (private or {}).items() if v}, flags)
+        if any(flags):
+            clean_details["truncated"] = True
+        self.findings.append(Finding(
+            source=source, reason=reason, label=label, strength=strength,
+            summary=cap_text(summary, 500)[0], generator=cap_text(generator, 200)[0],
+            model=cap_text(model, 500)[0], loras=tuple(cap_text(n, 300)[0] for n in loras[:50]),
+            details=clean_details, private=clean_private,
+        ))
+
+    def has(self, reason_prefix: str) -> bool:
+        return any(f.reason.startswith(reason_prefix) for f in self.findings)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _json(text: str) -> Any:
+    """Parse JSON with the shared depth/size limits; None for anything not JSON."""
+    text = text.strip()
+    if not text or text[0] not in "{[":
+        return None
+    try:
+        return load_json_limited(text)
+    except ValueError:
+        return None
+
+
+def _first_str(obj: dict[str, Any], keys: tuple[str, ...]) -> str:
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, dict):
+            for sub in ("name", "model_name", "key", "title"):
+                if isinstance(value.get(sub), str) and value[sub].strip():
+                    return str(value[sub])
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            # InvokeAI v2: [{"prompt": "...", "weight": 1}]
+            parts = [str(v.get("prompt", "")) for v in value if v.get("prompt")]
+            if parts:
+                return " ".join(parts)
+    return ""
+
+
+def _lora_names(obj: dict[str, Any]) -> list[str]:
+    """LoRA names from the list shapes tools use (strings, dicts, "name : weight")."""
+    names: list[str] = []
+    for key in LORA_KEYS:
+        value = obj.get(key)
+        items = value if isinstance(value, list) else [value] if value else []
+        for item in items[:50]:
+            name = ""
+            if isinstance(item, str):
+                name = item.split(" : ")[0].strip()
+            elif isinstance(item, list | tuple) and item and isinstance(item[0], str):
+                name = item[0]
+            elif isinstance(item, dict):
+                inner = item.get("lora") or item.get("model") or item
+                if isinstance(inner, dict):
+                    name = str(inner.get("name") or inner.get("model_name") or
+                               inner.get("key") or "")
+                elif isinstance(inner, str):
+                    name = inner
+            if name and name.lower() != "none" and name not in names:
+                names.append(name)
+    return names
+
+
+def _settings(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: obj[k] for k in SETTING_KEYS if isinstance(obj.get(k), str | int | float)}
+
+
+# ---------------------------------------------------------------------------- readers
+
+
+def _add_a1111(c: _Collector, source: str, text: str, generator: str = "") -> bool:
+    record = a1111.parse_parameters(text)
+    if record is None:
+        extras = a1111.parse_extras(text)
+        if extras is None:
+            return False
+        c.add(source=source, reason="a1111_extras", label=ASSISTED, strength=WEAK,
+              summary=_("Upscale/extras record from Stable Diffusion WebUI (also used on "
+                        "hand-made images)"),
+              generator="Stable Diffusion WebUI", details={"settings": extras})
+        return True
+    app = generator or record.app
+    if "Civitai resources" in record.settings or "Civitai metadata" in record.settings:
+        app = "Civitai"
+    loras = tuple(name for name, _w in record.loras)
+    c.add(source=source, reason="a1111_parameters", label=AI, strength=STRONG,
+          summary=_("Generation parameters written by %(app)s") % {"app": app},
+          generator=app, model=record.model, loras=loras,
+          details={"settings": record.settings,
+                   "lora_weights": {n: w for n, w in record.loras if w is not None}},
+          private={"prompt": record.prompt, "negative_prompt": record.negative_prompt})
+    return True
+
+
+def _add_comfy(c: _Collector, source: str, prompt_obj: Any, workflow_obj: Any) -> bool:
+    if comfyui.is_api_graph(prompt_obj):
+        record = comfyui.parse_api_graph(prompt_obj)
+    elif comfyui.is_ui_workflow(workflow_obj):
+        record = comfyui.parse_ui_workflow(workflow_obj)
+    elif comfyui.is_ui_workflow(prompt_obj):
+        record = comfyui.parse_ui_workflow(prompt_obj)
+    else:
+        return False
+    model = record.checkpoints[0] if record.checkpoints else ""
+    details: dict[str, Any] = {
+        "checkpoints": record.checkpoints, "samplers": record.samplers[:10],
+        "lora_strengths": [[n, m, cl] for n, m, cl in record.loras],
+        "node_count": len(record.node_classes), "hosted_nodes": record.hosted,
+        "has_workflow": workflow_obj is not None,
+    }
+    loras = tuple(dict.fromkeys(n for n, _m, _c in record.loras))
+    if record.generates:
+        c.add(source=source, reason="comfyui_graph", label=AI, strength=STRONG,
+              summary=_("ComfyUI generation graph"), generator="ComfyUI", model=model,
+              loras=loras, details=details, private={"prompts": record.prompts})
+    else:
+        reason = "comfyui_upscale_only" if record.has_upscale else "comfyui_no_sampler"
+        c.add(source=source, reason=reason, label=ASSISTED, strength=WEAK,
+              summary=_("ComfyUI graph without a generation step (e.g. upscale only)"),
+              generator="ComfyUI", model=model, loras=loras, details=details)
+    return True
+
+
+def _add_json_record(c: _Collector, source: str, obj: dict[str, Any],
+                     generator: str, reason: str) -> None:
+    """A structured JSON record of a known tool: strong, with what it names."""
+    inner = obj.get("sui_image_params") if isinstance(obj.get("sui_image_params"), dict) else obj
+    assert isinstance(inner, dict)
+    loras = _lora_names(inner)
+    if not loras and isinstance(obj.get("resource-stack"), dict):
+        loras = [str(k) for k in obj["resource-stack"] if "lora" in str(k).lower()]
+    c.add(source=source, reason=reason, label=AI, strength=STRONG,
+          summary=_("Generation record written by %(app)s") % {"app": generator},
+          generator=generator, model=_first_str(inner, MODEL_KEYS), loras=tuple(loras),
+          details={"settings": _settings(inner)},
+          private={"prompt": _first_str(inner, PROMPT_KEYS),
+                   "negative_prompt": _first_str(inner, NEGATIVE_KEYS)})
+
+
+def _is_fooocus(c: _Collector, obj: dict[str, Any], scheme_present: bool) -> bool:
+    """Fooocus JSON: several Fooocus-only keys, or a Fooocus version. A GIMP ``Comment``
+    ("Created with GIMP") is not JSON at all and never gets here (sd-prompt-reader trap)."""
+    hits = len(c.table.fooocus_keys & obj.keys())
+    version = str(obj.get("Version") or obj.get("version") or "")
+    return hits >= 2 or (hits >= 1 and scheme_present) or version.lower().startswith(
+        ("fooocus", "ruinedfooocus"))
+
+
+def _add_parameters_json(c: _Collector, source: str, obj: Any, scheme_present: bool) -> bool:
+    """``parameters``/UserComment holding JSON: SwarmUI, Fooocus, Civitai, Easy Diffusion..."""
+    if not isinstance(obj, dict):
+        return False
+    if comfyui.is_api_graph(obj) or comfyui.is_ui_workflow(obj):
+        return _add_comfy(c, source, obj, None)
+    marker = c.table.json_marker(obj)
+    if marker is not None:
+        _add_json_record(c, source, obj, marker.generator, marker.reason)
+        return True
+    if _is_fooocus(c, obj, scheme_present):
+        name = "RuinedFooocus" if "Prompt" in obj and "base_model" not in obj and \
+            "Base Model" not in obj else "Fooocus"
+        _add_json_record(c, source, obj, name, "fooocus_metadata")
+        return True
+    return False
+
+
+def _add_text_value(c: _Collector, source: str, text: str, scheme_present: bool) -> bool:
+    """A ``parameters``-like value: JSON record or A1111 text (Fooocus' a1111 scheme)."""
+    obj = _json(text)
+    if obj is not None:
+        return _add_parameters_json(c, source, obj, scheme_present)
+    return _add_a1111(c, source, text, "Fooocus" if scheme_present else "")
+
+
+def _add_novelai(c: _Collector, source: str, record: novelai.NovelAIRecord,
+                 rgb: Callable[[], bytes | None], public_key: str) -> None:
+    details: dict[str, Any] = {"source_model": record.source,
+                               "title": record.fields.get("Title", "")}
+    if record.comment:
+        details["settings"] = _settings(record.comment)
+    private = {"prompt": record.prompt, "negative_prompt": record.negative_prompt}
+    model = record.source
+    if record.signed_hash is not None and record.comment is not None:
+        pixels = rgb()
+        if pixels is not None and novelai.verify_signature(pixels, record.comment, public_key):
+            c.add(source=source, reason="novelai_signature_verified", label=AI, strength=PROOF,
+                  summary=_("NovelAI signature verifies against NovelAI's public key"),
+                  generator="NovelAI", model=model, details=details, private=private)
+            return
+        details["signature"] = "unverifiable" if pixels is None else "invalid"
+        c.add(source=source, reason="novelai_metadata", label=AI, strength=STRONG,
+              summary=_("NovelAI metadata (signature present but does not verify)"),
+              generator="NovelAI", model=model, details=details, private=private)
+        return
+    c.add(source=source, reason="novelai_metadata", label=AI, strength=STRONG,
+          summary=_("NovelAI generation metadata"), generator="NovelAI", model=model,
+          details=details, private=private)
+
+
+def _add_keyed(c: _Collector, key: str, text: str) -> bool:
+    """PNG keywords only one tool writes (InvokeAI, Stability Matrix, Tensor.Art...)."""
+    spec = c.table.keys.get(key)
+    if spec is None:
+        return False
+    source = f"png:{key}"
+    obj = _json(text)
+    if spec.parser == "marker" or (spec.parser != "dream" and not isinstance(obj, dict)):
+        c.add(source=source, reason="generator_key", label=AI, strength=STRONG,
+              summary=_("Metadata key written by %(app)s") % {"app": spec.generator},
+              generator=spec.generator, details={"key": key})
+        return True
+    if spec.parser == "dream":
+        c.add(source=source, reason="invokeai_metadata", label=AI, strength=STRONG,
+              summary=_("Generation record written by %(app)s") % {"app": spec.generator},
+              generator=spec.generator, details={"key": key}, private={"prompt": text})
+        return True
+    assert isinstance(obj, dict)
+    inner = obj.get("image") if spec.parser == "invokeai_v2" and isinstance(
+        obj.get("image"), dict) else obj
+    assert isinstance(inner, dict)
+    model = _first_str(inner, MODEL_KEYS) or _first_str(obj, MODEL_KEYS)
+    reason = "invokeai_metadata" if spec.generator == "InvokeAI" else "generator_metadata"
+    c.add(source=source, reason=reason, label=AI, strength=STRONG,
+          summary=_("Generation record written by %(app)s") % {"app": spec.generator},
+          generator=spec.generator, model=model, loras=tuple(_lora_names(inner)),
+          details={"key": key, "settings": _settings(inner)},
+          private={"prompt": _first_str(inner, PROMPT_KEYS),
+                   "negative_prompt": _first_str(inner, NEGATIVE_KEYS)})
+    return True
+
+
+def _add_strings(c: _Collector, prefix: str, fields: dict[str, str]) -> None:
+    """Free-text software/credit strings (weak) and structured descriptions (Midjourney)."""
+    for name, value in fields.items():
+        if name not in c.table.software_fields or not value:
+            continue
+        if name == "Description":
+            pattern = c.table.match_description(value)
+            if pattern is not None:
+                c.add(source=f"{prefix}:{name}", reason=pattern.reason, label=pattern.label,
+                      strength=pattern.strength,
+                      summary=_("Description written by %(app)s") % {"app": pattern.generator},
+                      generator=pattern.generator, private={"prompt": value})
+                continue
+        pattern = c.table.match_software(value[:1000])
+        if pattern is None:
+            continue
+        c.add(source=f"{prefix}:{name}", reason=pattern.reason, label=pattern.label,
+              strength=pattern.strength,
+              summary=_("%(field)s names %(app)s") % {"field": name, "app": pattern.generator},
+              generator=pattern.generator, details={"field": name, "value": value[:300]})
+
+
+# ----------------------------------------------------------------------- per container
+
+
+def _read_png(c: _Collector, data: bytes, rgb: Callable[[], bytes | None], key: str) -> None:
+    png = read_png_text(data)
+    c.errors.extend(png.errors)
+    fields = png.as_dict()
+    after = sorted({ch.keyword for ch in png.chunks if ch.after_idat})
+    scheme = "fooocus_scheme" in fields
+    handled: set[str] = set()
+    if novelai.looks_like_novelai(fields):
+        _add_novelai(c, "png:Comment", novelai.record_from_fields(fields), rgb, key)
+        handled |= {"Software", "Source", "Title", "Description", "Comment"}
+    prompt_obj = _json(fields.get("prompt", ""))
+    workflow_obj = _json(fields.get("workflow", ""))
+    if _add_comfy(c, "png:prompt" if prompt_obj is not None else "png:workflow",
+                  prompt_obj, workflow_obj):
+        handled |= {"prompt", "workflow"}
+    for name in ("parameters", "Comment"):
+        if name in fields and name not in handled:
+            source = f"png:{name}"
+            value = fields[name]
+            if name == "Comment" and _json(value) is None:
+                continue  # GIMP and others write free text here; only JSON counts.
+            if _add_text_value(c, source, value, scheme):
+                handled.add(name)
+    for name in ("postprocessing", "extras"):
+        if name in fields and _add_a1111(c, f"png:{name}", fields[name]):
+            handled.add(name)
+    for name, value in fields.items():
+        if name not in handled and _add_keyed(c, name, value):
+            handled.add(name)
+    if "prompt" in fields and "prompt" not in handled:
+        obj = _json(fields["prompt"])
+        if not isinstance(obj, dict) and ("negative_prompt" in fields or "seed" in fields):
+            text_obj = {k: v for k, v in fields.items() if k in (
+                "prompt", "negative_prompt", "Negative Prompt", "seed", "sampler_name",
+                "num_inference_steps", "guidance_scale", "use_stable_diffusion_model")}
+            if "use_stable_diffusion_model" in text_obj or "num_inference_steps" in text_obj:
+                _add_json_record(c, "png:prompt", text_obj, "Easy Diffusion",
+                                 "easy_diffusion_metadata")
+                handled.add("prompt")
+    _add_strings(c, "png", {k: v for k, v in fields.items() if k not in handled})
+    if after and c.findings:
+        for i, f in enumerate(c.findings):
+            if f.source.split(":", 1)[-1] in after:
+                c.findings[i] = replace(f, details={**f.details, "after_idat": True})
+
+
+def _read_exif(c: _Collector, data: bytes, rgb: Callable[[], bytes | None], key: str) -> None:
+    exif = read_exif_text(data)
+    fields = dict(exif.fields)
+    handled: set[str] = set()
+    # ComfyUI savers: graphs in Make/Model/ImageDescription, behind a prefix.
+    graphs: dict[str, Any] = {}
+    for name in ("Model", "Make", "ImageDescription"):
+        value = fields.get(name, "")
+        for prefix in COMFY_EXIF_PREFIXES:
+            if value.startswith(prefix):
+                obj = _json(value[len(prefix):])
+                if obj is not None:
+                    graphs[prefix.lower().rstrip(":")] = obj
+                    handled.add(name)
+    if graphs:
+        _add_comfy(c, "exif:" + "+".join(sorted(handled)), graphs.get("prompt"),
+                   graphs.get("workflow"))
+    comment = exif.user_comment
+    nai_fields = {"Title": fields.get("DocumentName", ""),
+                  "Description": fields.get("ImageDescription", ""),
+                  "Source": fields.get("Software", ""), "Comment": comment or ""}
+    if comment and (nai_fields["Title"] in novelai.TITLES or
+                    nai_fields["Source"].startswith(("NovelAI", "Stable Diffusion"))) and \
+            (parsed := novelai.parse_comment(comment)) is not None and \
+            ("signed_hash" in parsed or "uc" in parsed):
+        _add_novelai(c, "exif:UserComment", novelai.record_from_fields(
+            {**nai_fields, "Software": "NovelAI"}), rgb, key)
+        handled |= {"DocumentName", "ImageDescription", "Software"}
+        comment = None
+    if comment:
+        scheme = (exif.maker_note or "").strip() in ("fooocus", "a1111")
+        generator = "Fooocus" if fields.get("Software", "").startswith("Fooocus") else ""
+        obj = _json(comment)
+        if obj is not None:
+            _add_parameters_json(c, "exif:UserComment", obj, scheme or bool(generator))
+        else:
+            _add_a1111(c, "exif:UserComment", comment, generator)
+    if fields.get("Artist", "").strip().lower() == "ai" and not c.findings:
+        c.add(source="exif:Artist", reason="generator_software_string", label=AI,
+              strength=WEAK, summary=_("EXIF Artist is \"ai\" (Civitai generator)"),
+              generator="Civitai", details={"field": "Artist"})
+        handled.add("Artist")
+    _add_strings(c, "exif", {k: v for k, v in fields.items() if k not in handled})
+
+
+def _read_stealth(c: _Collector, pixels: Image.Image | None, alpha: Image.Image | None,
+                  rgb: Callable[[], bytes | None], key: str) -> None:
+    target = pixels
+    if target is None and alpha is not None:
+        target = alpha.convert("L")
+        target = Image.merge("LA", (target, target))
+    if target is None:
+        return
+    try:
+        payload = read_stealth(target)
+    except (ValueError, MemoryError) as exc:
+        c.errors.append(f"stealth: {type(exc).__name__}")
+        return
+    if payload is None:
+        return
+    source = f"stealth:{payload.channel}"
+    obj = _json(payload.text)
+    nai = novelai.record_from_stealth_json(obj)
+    if nai is not None:
+        _add_novelai(c, source, nai, rgb, key)
+        return
+    if obj is not None and _add_parameters_json(c, source, obj, False):
+        return
+    if _add_a1111(c, source, payload.text):
+        return
+    c.add(source=source, reason="stealth_metadata", label=AI, strength=STRONG,
+          summary=_("Hidden generation metadata in the pixel low bits"),
+          details={"channel": payload.channel, "compressed": payload.compressed,
+                   "truncated_payload": payload.truncated},
+          private={"text": payload.text})
+
+
+# ---------------------------------------------------------------------------- entry
+
+
+def _decode_original(data: bytes) -> Image.Image | None:
+    """Decode ``data`` as stored (no flattening) when no ImageInput was given."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            if im.format not in STEALTH_FORMATS:
+                return None
+            im.load()
+            return im
+    except Exception:
+        return None
+
+
+def read_generator_metadata(
+    data: bytes,
+    image: ImageInput | None,
+    table: GeneratorTable,
+    *,
+    novelai_public_key: str = novelai.NOVELAI_PUBLIC_KEY,
+) -> list[Finding]:
+    """Return every generator-metadata finding in ``data`` (the original upload bytes).
+
+    ``image`` supplies the stored pixels for stealth data and the NovelAI signature;
+    without it the bytes are decoded here (PNG/WebP/TIFF only). Never raises for bad
+    metadata: unreadable pieces are skipped and listed in an ``errors`` finding detail.
+    ``novelai_public_key`` exists so tests can sign with their own key.
+    """
+    c = _Collector(table)
+    raw: Image.Image | None
+    alpha: Image.Image | None = None
+    if image is not None:
+        raw, alpha = image.raw, image.alpha
+    else:
+        raw = _decode_original(data)
+    if raw is not None and raw.mode not in ("RGB", "RGBA", "LA", "PA", "P"):
+        raw = None
+
+    cache: dict[str, bytes | None] = {}
+
+    def rgb_bytes() -> bytes | None:
+        """RGB bytes of the stored pixels, H x W x 3 row-major, computed once."""
+        if "v" not in cache:
+            if raw is None:
+                cache["v"] = None
+            else:
+                arr = np.asarray(raw if raw.mode in ("RGB", "RGBA") else raw.convert("RGBA"))
+                cache["v"] = np.ascontiguousarray(arr[:, :, :3]).tobytes()
+        return cache["v"]
+
+    if is_png(data):
+        _read_png(c, data, rgb_bytes, novelai_public_key)
+    _read_exif(c, data, rgb_bytes, novelai_public_key)
+    fmt = image.format if image is not None else (raw.format if raw is not None else "")
+    if fmt in STEALTH_FORMATS or is_png(data):
+        _read_stealth(c, raw, alpha, rgb_bytes, novelai_public_key)
+    if c.errors and c.findings:
+        first = c.findings[0]
+        c.findings[0] = replace(first, details={
+            **first.details, "errors": [e[:200] for e in c.errors[:20]]})
+    return c.findings

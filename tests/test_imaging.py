@@ -192,7 +192,9 @@ def test_all_orientations_render_the_same_pixels(orientation: int) -> None:
 def test_orientation_applies_after_mode_normalisation(orientation: int) -> None:
     shown = Image.merge("RGBA", [*bad.noise_rgb((20, 12), seed=2).split(),
                                  Image.new("L", (20, 12), 255)])
-    stored = shown.transpose(_STORE_AS[orientation])
+    method = _STORE_AS[orientation]
+    assert method is not None
+    stored = shown.transpose(method)
     image = load_image(bad.png_with_exif_orientation(stored, orientation))
     assert np.array_equal(np.asarray(image.image), np.asarray(shown.convert("RGB")))
     assert image.alpha is not None and image.alpha.size == stored.size, "alpha as stored"

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from moderation.constants import EvidenceLabel, Strength
 from moderation.internal.provenance.findings import Finding
 from moderation.internal.provenance.limits import cap_text, load_json_limited
@@ -102,7 +104,7 @@ def read_c2pa(data: bytes, mime: str | None = None, *, trust_dir: Path) -> tuple
         url_match = _REMOTE_URL.search(message)
         if message.startswith("Remote") and url_match:
             return [remote_finding(url_match.group(0), SOURCE)], {"remote_url": url_match.group(0)}
-        text, _ = cap_text(message, 500)
+        text = cap_text(message, 500)[0]
         return [], {"error": text}
     if reader is None:
         return [], {}
@@ -117,10 +119,10 @@ def read_c2pa(data: bytes, mime: str | None = None, *, trust_dir: Path) -> tuple
 
 def remote_finding(url: str, source: str) -> Finding:
     """A remote-manifest pointer: recorded for moderators, never fetched, not AI evidence."""
-    url, _ = cap_text(url, 2048)
+    url = cap_text(url, 2048)[0]
     return Finding(
         source=source, reason="c2pa_remote_manifest", label=EvidenceLabel.NONE,
-        strength=Strength.WEAK, summary="C2PA manifest stored remotely (not fetched)",
+        strength=Strength.WEAK, summary=_("C2PA manifest stored remotely (not fetched)"),
         kind="remote_manifest", details={"url": url},
     )
 
@@ -294,7 +296,7 @@ def _manifest_findings(manifest: dict[str, Any], info: dict[str, Any]) -> list[F
             findings.append(Finding(
                 source=SOURCE, reason="c2pa_training_mining", label=EvidenceLabel.NONE,
                 strength=Strength.WEAK, kind="rights",
-                summary="C2PA training and data-mining preferences",
+                summary=_("C2PA training and data-mining preferences"),
                 details={**base, "assertion": label, "entries": _rights_entries(data)},
             ))
             continue
@@ -315,21 +317,23 @@ def _manifest_findings(manifest: dict[str, Any], info: dict[str, Any]) -> list[F
                     source=SOURCE, reason="c2pa_trusted_ai" if trusted else "c2pa_ai",
                     label=EvidenceLabel.AI,
                     strength=Strength.PROOF if trusted else Strength.STRONG,
-                    summary=f"C2PA {state} manifest declares trainedAlgorithmicMedia",
+                    summary=_("C2PA %(state)s manifest declares trainedAlgorithmicMedia")
+                    % {"state": state},
                     generator=name, details=details,
                 ))
             elif term in COMPOSITE_AI:
                 findings.append(Finding(
                     source=SOURCE, reason="c2pa_ai_composite", label=EvidenceLabel.AI_ASSISTED,
                     strength=Strength.STRONG if trusted else Strength.WEAK,
-                    summary=f"C2PA {state} manifest declares {term} (AI-assisted edit)",
+                    summary=_("C2PA %(state)s manifest declares %(term)s (AI-assisted edit)")
+                    % {"state": state, "term": term},
                     generator=name, details=details,
                 ))
             elif term in HUMAN_CAPTURE and trusted:
                 findings.append(Finding(
                     source=SOURCE, reason="c2pa_trusted_capture", label=EvidenceLabel.HUMAN,
                     strength=Strength.PROOF,
-                    summary="Trusted C2PA manifest declares a digital capture",
+                    summary=_("Trusted C2PA manifest declares a digital capture"),
                     details=details,
                 ))
     return findings

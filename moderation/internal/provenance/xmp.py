@@ -23,11 +23,13 @@ from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from django.utils.translation import gettext as _
 
 from moderation.constants import EvidenceLabel, Strength
 from moderation.internal.provenance.c2pa_reader import COMPOSITE_AI, TRAINED, dst_term
 from moderation.internal.provenance.c2pa_reader import remote_finding as _remote_finding
 from moderation.internal.provenance.findings import Finding
+from moderation.internal.provenance.generator_table import GeneratorTable
 from moderation.internal.provenance.limits import cap_text, field_limit, load_json_limited
 
 SOURCE = "xmp"
@@ -209,7 +211,7 @@ class XmpProperties:
 
 def _split(tag: str) -> tuple[str, str]:
     if tag.startswith("{"):
-        ns, _, local = tag[1:].partition("}")
+        ns, _sep, local = tag[1:].partition("}")
         return ns, local
     return "", tag
 
@@ -280,8 +282,12 @@ def _element_values(element: Element) -> list[str]:
 # --------------------------------------------------------------------------- findings
 
 
-def read_xmp(data: bytes) -> tuple[list[Finding], dict[str, Any]]:
-    """Return XMP findings and a summary (``errors`` when a packet was refused)."""
+def read_xmp(data: bytes, table: GeneratorTable | None = None) -> tuple[
+        list[Finding], dict[str, Any]]:
+    """Return XMP findings and a summary (``error`` when a packet was refused).
+
+    ``table`` is the generator-pattern table used for free-text tool strings.
+    """
     summary: dict[str, Any] = {}
     try:
         packets = find_packets(data)
@@ -299,14 +305,15 @@ def read_xmp(data: bytes) -> tuple[list[Finding], dict[str, Any]]:
     if errors:
         summary["error"] = "; ".join(errors)[:500]
     summary["packets"] = len(packets)
-    return findings_from_properties(props), summary
+    return findings_from_properties(props, table), summary
 
 
 def _cap(value: str) -> str:
     return cap_text(value, min(field_limit(), 4096))[0]
 
 
-def findings_from_properties(props: XmpProperties) -> list[Finding]:
+def findings_from_properties(props: XmpProperties,
+                             table: GeneratorTable | None = None) -> list[Finding]:
     """Map namespaced XMP properties to findings (provenance.md §1.2–§1.5)."""
     findings: list[Finding] = []
     ai_system = " ".join(props.get(NS_IPTC_EXT, "AISystemUsed"))
@@ -320,13 +327,13 @@ def findings_from_properties(props: XmpProperties) -> list[Finding]:
             findings.append(Finding(
                 source=SOURCE, reason="xmp_digital_source_type_ai", label=EvidenceLabel.AI,
                 strength=Strength.STRONG, generator=generator, details=dst_details,
-                summary="IPTC DigitalSourceType is trainedAlgorithmicMedia"))
+                summary=_("IPTC DigitalSourceType is trainedAlgorithmicMedia")))
         elif term in COMPOSITE_AI:
             findings.append(Finding(
                 source=SOURCE, reason="xmp_digital_source_type_composite",
                 label=EvidenceLabel.AI_ASSISTED, strength=Strength.WEAK, generator=generator,
                 details=dst_details,
-                summary=f"IPTC DigitalSourceType is {term} (AI-assisted)"))
+                summary=_("IPTC DigitalSourceType is %(term)s (AI-assisted)") % {"term": term}))
 
     if ai_system:
         details: dict[str, Any] = {"ai_system": _cap(ai_system)}
@@ -342,13 +349,13 @@ def findings_from_properties(props: XmpProperties) -> list[Finding]:
         findings.append(Finding(
             source=SOURCE, reason="xmp_ai_system_used", label=EvidenceLabel.AI,
             strength=Strength.STRONG, generator=generator, details=details, private=private,
-            summary="IPTC AISystemUsed names an AI system"))
+            summary=_("IPTC AISystemUsed names an AI system")))
     elif props.get(NS_IPTC_EXT, "AIPromptInformation"):
         prompt = "\n".join(props.get(NS_IPTC_EXT, "AIPromptInformation"))
         findings.append(Finding(
             source=SOURCE, reason="xmp_ai_prompt", label=EvidenceLabel.AI,
             strength=Strength.STRONG, private={"prompt": cap_text(prompt)[0]},
-            summary="IPTC AIPromptInformation carries a generation prompt"))
+            summary=_("IPTC AIPromptInformation carries a generation prompt")))
 
     for raw in props.get(NS_TC260, "AIGC"):
         findings.extend(_tc260_findings(raw))
@@ -358,14 +365,14 @@ def findings_from_properties(props: XmpProperties) -> list[Finding]:
         findings.append(Finding(
             source=SOURCE, reason="xmp_plus_data_mining", label=EvidenceLabel.NONE,
             strength=Strength.WEAK, kind="rights",
-            summary="PLUS data-mining (AI training) preference",
+            summary=_("PLUS data-mining (AI training) preference"),
             details={"data_mining": _cap(dst_term(value) or value),
                      "other_constraints": [_cap(c) for c in constraints[:4]]}))
 
     for url in props.get(NS_DCTERMS, "provenance"):
         findings.append(_remote_finding(url, SOURCE))
 
-    findings.extend(_free_text_findings(props))
+    findings.extend(_free_text_findings(props, table))
     return findings
 
 
@@ -376,7 +383,7 @@ def _tc260_findings(raw: str) -> list[Finding]:
     except ValueError:
         return [Finding(source=SOURCE, reason="xmp_tc260_unreadable", label=EvidenceLabel.NONE,
                         strength=Strength.WEAK, kind="error",
-                        summary="TC260 AIGC label present but not valid JSON",
+                        summary=_("TC260 AIGC label present but not valid JSON"),
                         details={"raw": _cap(raw)})]
     if not isinstance(record, dict):
         return []
@@ -387,23 +394,41 @@ def _tc260_findings(raw: str) -> list[Finding]:
     details = {key: _cap(str(record[key])) for key in (
         "Label", "ContentProducer", "ProduceID", "ContentPropagator", "PropagateID")
         if key in record}
-    meaning = {"1": "AI-generated", "2": "possibly AI-generated", "3": "suspected AI-generated"}
+    meaning = {"1": _("AI-generated"), "2": _("possibly AI-generated"),
+               "3": _("suspected AI-generated")}
     return [Finding(source=SOURCE, reason="xmp_tc260_aigc", label=EvidenceLabel.AI,
                     strength=strength, details=details,
-                    summary=f"TC260 AIGC label: {meaning[label]}")]
+                    summary=_("TC260 AIGC label: %(meaning)s") % {"meaning": meaning[label]})]
 
 
-def _free_text_findings(props: XmpProperties) -> list[Finding]:
+def _free_text_findings(props: XmpProperties, table: GeneratorTable | None) -> list[Finding]:
+    """Weak hints from Credit/CreatorTool/softwareAgent strings.
+
+    The generator-pattern table (data, updatable) decides when the detector passes it;
+    :data:`AI_TOOL_STRINGS` is the fallback for callers without one.
+    """
     findings = []
     for (ns, name) in sorted(_FREE_TEXT_PROPS):
         for value in props.get(ns, name):
-            lowered = value.lower()
-            for phrase, label in AI_TOOL_STRINGS.items():
-                if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", lowered):
-                    findings.append(Finding(
-                        source=f"{SOURCE}:{name}", reason="xmp_ai_tool_string", label=label,
-                        strength=Strength.WEAK, generator=_cap(value)[:200],
-                        details={"field": name, "value": _cap(value)},
-                        summary=f"XMP {name} names an AI tool"))
-                    break
+            hit = _match_tool(value, table)
+            if hit is None:
+                continue
+            generator, label = hit
+            findings.append(Finding(
+                source=f"{SOURCE}:{name}", reason="xmp_ai_tool_string", label=label,
+                strength=Strength.WEAK, generator=generator,
+                details={"field": name, "value": _cap(value)},
+                summary=_("XMP %(field)s names an AI tool") % {"field": name}))
     return findings
+
+
+def _match_tool(value: str, table: GeneratorTable | None) -> tuple[str, str] | None:
+    """Return (generator, label) when ``value`` names an AI tool, else None."""
+    if table is not None:
+        pattern = table.match_software(value)
+        return (pattern.generator, pattern.label) if pattern else None
+    lowered = value.lower()
+    for phrase, label in AI_TOOL_STRINGS.items():
+        if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", lowered):
+            return cap_text(value, 200)[0], label
+    return None

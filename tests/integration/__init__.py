@@ -1,0 +1,1 @@
+"""Integration tests: a real Celery worker process against Redis and PostgreSQL."""

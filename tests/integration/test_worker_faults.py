@@ -1,0 +1,109 @@
+"""Faults from reliability.md section 2, on a real worker: nothing committed is ever lost.
+
+* Q-04: the worker child is ``kill -9``ed mid-scan; the message is redelivered
+  (acks_late + reject_on_worker_lost) and the case finishes on the second attempt.
+* Q-02: the broker is down when the upload commits; the upload still succeeds, the case
+  waits as pending, and the sweeper queues it once the broker is back.
+* Q-05: a file that kills the worker child on every delivery is quarantined after
+  ``MAX_ATTEMPTS`` instead of looping forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from moderation.constants import ProcessingState, Route
+from moderation.models import Evidence, ModerationAction
+from moderation.services import get_case
+from moderation.sweeper import sweep
+from tests.integration.conftest import RunConfig, launch_worker
+from tests.integration.services import PrivateRedis, free_port, publishing_to, wait_for
+from tests.integration.uploads import png, upload, wait_terminal
+
+pytestmark = pytest.mark.integration
+
+MAX_ATTEMPTS = 3  # tests/integration/worker_settings.py
+
+
+def _markers(marker_dir: Path, sha256: str) -> list[Path]:
+    return sorted(marker_dir.glob(f"{sha256}.*"), key=lambda p: p.stat().st_mtime)
+
+
+def test_worker_child_killed_mid_scan_is_redelivered_and_finishes(live: RunConfig):
+    data = png(color=(250, 10, 10))
+    sha = hashlib.sha256(data).hexdigest()
+    work = upload("slow-kill.png", data)
+
+    # The fault detector writes its pid, then sleeps: the scan is provably mid-flight.
+    first = wait_for(lambda: _markers(live.marker_dir, sha), timeout=60,
+                     what="the first scan attempt to start")[0]
+    child_pid = int(first.read_text())
+    running = get_case(work)
+    assert running is not None
+    assert (running.state, running.attempts) == (ProcessingState.RUNNING, 1)
+    os.kill(child_pid, signal.SIGKILL)
+
+    case = wait_terminal(work, timeout=90)
+
+    assert (case.state, case.route) == (ProcessingState.DONE, Route.MAIN)
+    assert case.attempts == 2, "the attempt counter must record the killed attempt"
+    pids = {int(p.read_text()) for p in _markers(live.marker_dir, sha)}
+    assert child_pid in pids and len(pids) == 2, "redelivered to a new child process"
+    assert ModerationAction.objects.filter(case=case, action="scan").count() == 1
+    keys = list(Evidence.objects.filter(case=case).values_list("detector", "detector_version"))
+    assert len(keys) == len(set(keys))
+
+
+def test_broker_down_at_upload_then_sweeper_recovers(live: RunConfig, tmp_path: Path):
+    broker = PrivateRedis(port=free_port(), data_dir=tmp_path / "redis")
+    broker.start()
+    broker.stop()  # the broker this site publishes to is now down
+    try:
+        with publishing_to(broker.url):
+            started = time.monotonic()
+            work = upload("outage.png", png(color=(0, 128, 255)))
+            elapsed = time.monotonic() - started
+        # The upload committed and did not hang on the dead broker.
+        assert elapsed < 5, f"upload took {elapsed:.1f}s with the broker down"
+        case = get_case(work)
+        assert case is not None
+        assert (case.state, case.attempts) == (ProcessingState.PENDING, 0)
+        time.sleep(1.0)
+        case.refresh_from_db()
+        assert case.state == ProcessingState.PENDING, "nothing can have scanned it"
+
+        broker.start()
+        worker = launch_worker(live, broker_url=broker.url, name="it-outage")
+        try:
+            with publishing_to(broker.url):
+                # What the beat task ``moderation.sweep_stuck_cases`` runs every minute.
+                assert sweep(older_than_seconds=0) == 1
+            case = wait_terminal(work, timeout=60)
+            assert (case.state, case.route, case.attempts) == (ProcessingState.DONE,
+                                                               Route.MAIN, 1)
+            with publishing_to(broker.url):
+                assert sweep(older_than_seconds=0) == 0, "a finished case is never re-queued"
+        finally:
+            worker.stop()
+    finally:
+        broker.stop()
+
+
+def test_file_that_always_crashes_the_worker_is_quarantined(live: RunConfig):
+    work = upload("crash-poison.png", png(color=(66, 66, 66)))
+
+    case = wait_terminal(work, timeout=120)
+
+    assert case.state == ProcessingState.QUARANTINED
+    assert case.attempts == MAX_ATTEMPTS
+    assert case.needs_review and case.route == Route.HELD
+    assert ModerationAction.objects.filter(case=case, action="quarantined").count() == 1
+    # The pool replaced its dead children and keeps working.
+    after = wait_terminal(upload("after-poison.png", png(color=(7, 7, 7))), timeout=60)
+    assert after.state == ProcessingState.DONE

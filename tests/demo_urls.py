@@ -1,18 +1,18 @@
-"""URLs for ``tests.demo_settings``: the suite's own routes, the demo site, and media.
+"""URLs for ``tests.demo_settings``: the demo site's own pages, login, language, media.
 
-The demo's ``config.urls`` serves media only when DEBUG is on, and the test runner
-turns DEBUG off, so media is routed here explicitly for the browser test.
+Only the routes the gallery needs are mounted (not all of ``config.urls``), so these
+tests do not depend on the moderators' and API URL modules. ``config.urls`` serves
+media only when DEBUG is on and the test runner turns DEBUG off, so media is routed
+here explicitly for the browser test.
 """
 
 from django.conf import settings
-from django.urls import re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.static import serve
 
-from config.urls import urlpatterns as demo_patterns
-from tests.urls import urlpatterns as suite_patterns
-
-urlpatterns = [
-    *suite_patterns,
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("django.contrib.auth.urls")),
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
-    *demo_patterns,
+    path("", include("config.gallery.urls")),
 ]

@@ -70,6 +70,16 @@ def explain_reason(code: str) -> str:
     return str(GENERIC_SOURCE)
 
 
+def lora_names(loras: object) -> list[str]:
+    """Return LoRA names from the case's JSON list (plain names or {"name": ...} items)."""
+    names: list[str] = []
+    for item in loras if isinstance(loras, list | tuple) else []:
+        name = item.get("name") if isinstance(item, dict) else item
+        if name:
+            names.append(str(name)[:100])
+    return names
+
+
 def label_parts(label: str, generator: str = "", model_name: str = "",
                 loras: list[str] | tuple[str, ...] = ()) -> tuple[str, ...]:
     """Return the label line's pieces; hand-made and unknown labels name nothing."""
@@ -94,6 +104,6 @@ def describe(case: ModerationCase) -> LabelView:
         text = explain_reason(str(code))
         if text not in why:
             why.append(text)
-    parts = label_parts(case.label, case.generator, case.model_name, list(case.loras or []))
+    parts = label_parts(case.label, case.generator, case.model_name, lora_names(case.loras))
     return LabelView(parts=parts, why=tuple(why),
                      is_ai=case.label in (Label.AI, Label.AI_ASSISTED))

@@ -1,0 +1,332 @@
+"""The demo site (config.gallery) through Django's test client.
+
+Run with ``pytest --ds=tests.demo_settings tests/test_demo_site.py``. Scans are run in
+the test process with ``moderation.pipeline.scan`` because no Celery worker runs here.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+if "config.gallery" not in settings.INSTALLED_APPS:
+    pytest.skip("demo site tests need --ds=tests.demo_settings", allow_module_level=True)
+
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from config.gallery.models import Artwork
+from moderation import pipeline
+from moderation.constants import Label, ProcessingState, Route
+from moderation.models import ModerationCase
+from tests.conftest import png_bytes
+
+A1111_PARAMETERS = (
+    "masterpiece, 1girl, cherry blossoms\n"
+    "Negative prompt: lowres, bad anatomy\n"
+    "Steps: 28, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234567, Size: 64x48, "
+    "Model hash: 31e35c80fc, Model: sd_xl_base_1.0, Version: v1.10.1"
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile the Japanese catalogues when stale (the Makefile does the same; .mo files
+    are build output, not committed)."""
+    root = Path(settings.BASE_DIR)
+    for app in ("config", "moderation"):
+        po = root / app / "locale" / "ja" / "LC_MESSAGES" / "django.po"
+        mo = po.with_suffix(".mo")
+        if po.exists() and (not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime):
+            subprocess.run(["msgfmt", "--check-format", "-o", str(mo), str(po)], check=True)
+
+
+def a1111_png() -> bytes:
+    info = PngInfo()
+    info.add_text("parameters", A1111_PARAMETERS)
+    return png_bytes(info=info)
+
+
+def photo_jpeg() -> bytes:
+    """A noisy RGB JPEG without any metadata, like a phone photo after stripping."""
+    buf = io.BytesIO()
+    Image.effect_noise((96, 64), 40).convert("RGB").save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("viewer", password="pw-viewer-123")
+
+
+@pytest.fixture
+def artist_client(client, user):
+    client.force_login(user)
+    return client
+
+
+def upload(client, data: bytes, name: str, *, title: str, declaration: str = "none",
+           tool: str = "") -> Artwork:
+    response = client.post(reverse("gallery:upload"), {
+        "title": title, "ai_declaration": declaration, "ai_tool": tool,
+        "image": SimpleUploadedFile(name, data),
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    work = Artwork.objects.get(title=title)
+    assert response["Location"] == reverse("gallery:work_detail", args=[work.pk])
+    return work
+
+
+def case_of(work: Artwork) -> ModerationCase:
+    return ModerationCase.objects.for_instance(work).get()
+
+
+def scan(work: Artwork) -> ModerationCase:
+    assert pipeline.scan(case_of(work).pk) == ProcessingState.DONE
+    return case_of(work)
+
+
+def page(client, name: str, *args: object, lang: str = "en") -> str:
+    response = client.get(reverse(name, args=args), HTTP_ACCEPT_LANGUAGE=lang)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a1111_png_uploaded_through_the_form_lands_in_ai_feed_named_by_model(artist_client):
+    work = upload(artist_client, a1111_png(), "sakura.png", title="Sakura", declaration="ai")
+    case = scan(work)
+
+    assert (case.label, case.route) == (Label.AI, Route.AI_FEED)
+    assert case.model_name == "sd_xl_base_1.0"  # needs the provenance A1111 reader
+    feed = page(artist_client, "gallery:ai_feed")
+    assert "Sakura" in feed and "checkpoint: sd_xl_base_1.0" in feed
+    assert "Sakura" not in page(artist_client, "gallery:new_arrivals")
+    detail = page(artist_client, "gallery:work_detail", work.pk)
+    assert "AI-generated" in detail and "sd_xl_base_1.0" in detail
+    assert "declared by the uploader" in detail
+
+
+@pytest.mark.django_db
+def test_a1111_png_declared_hand_made_is_held_and_hidden_from_others(artist_client, other_user,
+                                                                      client):
+    work = upload(artist_client, a1111_png(), "sakura.png", title="Sakura", declaration="none")
+    case = scan(work)
+
+    assert case.route == Route.HELD and case.undisclosed_ai  # needs the A1111 reader
+    assert "Held for review" in page(artist_client, "gallery:work_detail", work.pk)
+    client.force_login(other_user)
+    for name in ("gallery:new_arrivals", "gallery:ai_feed"):
+        assert "Sakura" not in page(client, name)
+    assert client.get(reverse("gallery:work_detail", args=[work.pk])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_plain_photo_lands_in_new_arrivals_without_a_label(artist_client):
+    work = upload(artist_client, photo_jpeg(), "harbour.jpg", title="Harbour at dusk")
+    case = scan(work)
+
+    assert (case.label, case.route) == (Label.HUMAN, Route.MAIN)
+    arrivals = page(artist_client, "gallery:new_arrivals")
+    assert "Harbour at dusk" in arrivals and 'class="badge' not in arrivals
+    assert "Harbour at dusk" not in page(artist_client, "gallery:ai_feed")
+    assert "no AI signal found in the file" in page(artist_client, "gallery:work_detail", work.pk)
+
+
+@pytest.mark.django_db
+def test_pending_work_is_only_shown_to_its_uploader_with_auto_refresh(artist_client, other_user,
+                                                                       client):
+    work = upload(artist_client, png_bytes(), "wip.png", title="Work in progress")
+
+    detail = page(artist_client, "gallery:work_detail", work.pk)
+    assert "Checking…" in detail and 'http-equiv="refresh"' in detail
+    mine = page(artist_client, "gallery:my_works")
+    assert "Work in progress" in mine and "Checking…" in mine
+    assert "Work in progress" not in page(artist_client, "gallery:new_arrivals")
+    # Anonymous visitors and other users get a 404, not a 403: existence is private too.
+    client.logout()
+    assert client.get(reverse("gallery:work_detail", args=[work.pk])).status_code == 404
+    client.force_login(other_user)
+    assert client.get(reverse("gallery:work_detail", args=[work.pk])).status_code == 404
+    for name in ("gallery:new_arrivals", "gallery:ai_feed", "gallery:my_works"):
+        assert "Work in progress" not in page(client, name)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", [Route.HELD, Route.HIDDEN])
+def test_held_or_hidden_work_is_never_listed_or_shown_to_others(artist_client, other_user,
+                                                                 client, route):
+    work = upload(artist_client, png_bytes(), "held.png", title="Quiet study")
+    scan(work)
+    ModerationCase.objects.filter(pk=case_of(work).pk).update(route=route)
+
+    detail = page(artist_client, "gallery:work_detail", work.pk)
+    assert "Held for review" in detail and 'http-equiv="refresh"' not in detail
+    client.force_login(other_user)
+    assert client.get(reverse("gallery:work_detail", args=[work.pk])).status_code == 404
+    for name in ("gallery:new_arrivals", "gallery:ai_feed"):
+        assert "Quiet study" not in page(client, name)
+
+
+@pytest.mark.django_db
+def test_moderators_may_open_held_works(artist_client, other_user, client):
+    from django.contrib.auth.models import Permission
+
+    work = upload(artist_client, png_bytes(), "held.png", title="For review")
+    other_user.user_permissions.add(Permission.objects.get(codename="review_case"))
+    client.force_login(other_user)
+    assert client.get(reverse("gallery:work_detail", args=[work.pk])).status_code == 200
+
+
+@pytest.mark.django_db
+def test_work_page_names_generator_checkpoint_and_loras_in_both_languages(artist_client):
+    work = upload(artist_client, png_bytes(), "comfy.png", title="Comfy", declaration="ai")
+    ModerationCase.objects.filter(pk=case_of(work).pk).update(
+        state=ProcessingState.DONE, label=Label.AI, route=Route.AI_FEED, generator="ComfyUI",
+        model_name="sd_xl_base_1.0.safetensors", loras=[{"name": "detail_tweaker", "weight": 0.6}],
+        reasons=["self_declared_ai", "comfyui_workflow"],
+    )
+
+    en = page(artist_client, "gallery:work_detail", work.pk, lang="en")
+    assert ("AI-generated · ComfyUI · checkpoint: sd_xl_base_1.0.safetensors"
+            " · LoRA: detail_tweaker") in en
+    assert "generation data in the file" in en
+    ja = page(artist_client, "gallery:work_detail", work.pk, lang="ja")
+    assert "AI生成 · ComfyUI · チェックポイント: sd_xl_base_1.0.safetensors" in ja
+    assert "投稿者の申告" in ja
+
+
+@pytest.mark.django_db
+def test_pages_render_in_japanese_by_default_and_english_after_switching(client, user):
+    ja = client.get(reverse("gallery:new_arrivals")).content.decode()
+    assert '<html lang="ja">' in ja and "新着" in ja and "AIフィード" in ja
+
+    response = client.post(reverse("set_language"),
+                           {"language": "en", "next": reverse("gallery:ai_feed")})
+    assert response.status_code == 302 and response["Location"] == reverse("gallery:ai_feed")
+    en = client.get(reverse("gallery:ai_feed")).content.decode()
+    assert '<html lang="en">' in en and "New arrivals" in en and "新着" not in en
+
+    client.force_login(user)
+    client.post(reverse("set_language"), {"language": "ja", "next": "/"})
+    form = client.get(reverse("gallery:upload")).content.decode()
+    assert "生成AIを使いましたか" in form and "AI不使用（手描き）" in form
+
+
+@pytest.mark.django_db
+def test_upload_requires_login_and_offers_declaration_and_generator_suggestions(client, user):
+    response = client.get(reverse("gallery:upload"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+    client.force_login(user)
+    form = page(client, "gallery:upload")
+    for value in ("none", "ai_assisted", "ai"):
+        assert f'type="radio" name="ai_declaration" value="{value}"' in form
+    assert 'list="known-generators"' in form and '<option value="ComfyUI">' in form
+
+
+@pytest.mark.django_db
+def test_upload_rejects_a_file_that_is_not_an_image(artist_client):
+    response = artist_client.post(reverse("gallery:upload"), {
+        "title": "Not a picture", "ai_declaration": "none",
+        "image": SimpleUploadedFile("notes.png", b"plain text, not a PNG"),
+    }, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and not Artwork.objects.exists()
+    assert "errorlist" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_login_and_logout_use_the_site_templates(client, user):
+    login = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Tegaki" in login and 'name="password"' in login
+    response = client.post(reverse("login"), {"username": "artist", "password": "pw-artist-123"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("gallery:new_arrivals")
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302 and "_auth_user_id" not in client.session
+
+
+# --- seed_demo -----------------------------------------------------------------------
+
+
+def _webp(color: tuple[int, int, int], frames: int = 1) -> bytes:
+    buf = io.BytesIO()
+    images = [Image.new("RGB", (32, 32), (color[0], color[1], 40 * i)) for i in range(frames)]
+    images[0].save(buf, "WEBP", save_all=frames > 1, append_images=images[1:])
+    return buf.getvalue()
+
+
+def _fake_cache(tmp_path: Path) -> Path:
+    """Wheels shaped like the real ones (member paths, index layout), made locally."""
+    import json
+
+    cache = tmp_path / "seed-cache"
+    cache.mkdir()
+    media = "comfyui_workflow_templates_media_image/templates/"
+    with zipfile.ZipFile(cache / "comfyui_workflow_templates_media_image-0.0.1-py3-none-any.whl",
+                         "w") as zf:
+        zf.writestr(media + "sdxl_simple_example-1.webp", _webp((200, 80, 40)))
+        zf.writestr(media + "flux_dev_full_text_to_image-1.webp", _webp((40, 80, 200)))
+        zf.writestr(media + "image_anima_preview-1.webp", _webp((90, 90, 90), frames=3))
+    index = [{"moduleName": "default", "templates": [
+        {"name": "sdxl_simple_example", "title": "SDXL Simple", "models": ["SDXL", "Stability"],
+         "tags": ["Text to Image"]},
+        {"name": "flux_dev_full_text_to_image", "title": "Flux.1 Dev: Text to Image",
+         "models": ["FLUX", "FLUX.1"], "tags": ["Text to Image"]},
+    ]}]
+    with zipfile.ZipFile(cache / "comfyui_workflow_templates_json-0.0.1-py3-none-any.whl",
+                         "w") as zf:
+        zf.writestr("comfyui_workflow_templates_json/templates/index.json", json.dumps(index))
+    with zipfile.ZipFile(cache / "scikit_image-0.0.1-cp311-none-any.whl", "w") as zf:
+        zf.writestr("skimage/data/coffee.png", png_bytes((40, 30), (120, 70, 30)))
+        zf.writestr("skimage/data/chelsea.png", png_bytes((40, 30), (180, 120, 60)))
+    return cache
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_sets_up_users_and_moderators(tmp_path, django_user_model):
+    cache = _fake_cache(tmp_path)
+    out = io.StringIO()
+    call_command("seed_demo", "--offline", "--cache-dir", str(cache), stdout=out)
+    call_command("seed_demo", "--offline", "--cache-dir", str(cache), stdout=out)
+
+    artist = django_user_model.objects.get(username="artist")
+    moderator = django_user_model.objects.get(username="moderator")
+    assert artist.check_password("artist-demo-pass") and not artist.is_staff
+    assert moderator.check_password("moderator-demo-pass") and moderator.is_staff
+    assert moderator.has_perm("moderation.review_case")
+    assert moderator.has_perm("moderation.view_private_evidence")
+    assert Group.objects.filter(name="Moderators").count() == 1
+
+    works = {w.title: w for w in Artwork.objects.all()}
+    # The animated preview is skipped; each sample exists once after two runs.
+    assert sorted(works) == ["A cup of coffee", "Chelsea the cat", "Flux.1 Dev: Text to Image",
+                             "SDXL Simple"]
+    assert works["SDXL Simple"].ai_declaration == "ai"
+    assert works["SDXL Simple"].ai_tool == "ComfyUI: SDXL, Stability"
+    assert works["Flux.1 Dev: Text to Image"].ai_tool == "ComfyUI: FLUX.1"
+    assert works["A cup of coffee"].ai_declaration == "none"
+    # Seeded works went through registration: each has a case waiting for the worker.
+    assert ModerationCase.objects.filter(state=ProcessingState.PENDING).count() == 4
+    assert "created work  SDXL Simple" in out.getvalue()
+    assert "exists  work  SDXL Simple" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_without_registry_still_creates_users(tmp_path, django_user_model):
+    err = io.StringIO()
+    call_command("seed_demo", "--offline", "--cache-dir", str(tmp_path / "empty"),
+                 stdout=io.StringIO(), stderr=err)
+    assert django_user_model.objects.filter(username__in=["artist", "moderator"]).count() == 2
+    assert not Artwork.objects.exists()
+    assert "Skipping comfyui samples" in err.getvalue()
+    assert "Skipping photos samples" in err.getvalue()

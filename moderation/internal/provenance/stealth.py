@@ -64,9 +64,13 @@ def _read(plane: np.ndarray, channel: str, nbits: int) -> bytes | None:
 
 
 def _gunzip(payload: bytes) -> tuple[bytes, bool]:
+    """Inflate at most MAX_TEXT_BYTES; a stream that ends early is corrupt (zlib.error)."""
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     out = inflater.decompress(payload, MAX_TEXT_BYTES)
-    return out, bool(inflater.unconsumed_tail)
+    cut = bool(inflater.unconsumed_tail)
+    if not cut and not inflater.eof:
+        raise zlib.error("gzip stream ends early")
+    return out, cut
 
 
 def _decode(plane: np.ndarray, channel: str) -> StealthPayload | None:
@@ -92,6 +96,8 @@ def _decode(plane: np.ndarray, channel: str) -> StealthPayload | None:
         truncated = truncated or cut
     else:
         raw = payload[:MAX_TEXT_BYTES]
+    if not raw:
+        return None
     return StealthPayload(channel, compressed, raw.decode("utf-8", errors="replace"), truncated)
 
 

@@ -91,6 +91,45 @@ DEFAULTS: dict[str, Any] = {
     "QUEUE_PAGE_SIZE": 50,
     # Sender of uploader notifications (appeal decisions, strikes); None = DEFAULT_FROM_EMAIL.
     "NOTIFY_FROM_EMAIL": None,
+    # --- viewers and creators (moderation.feeds, .flood, .optout) ---
+    # Feed a viewer gets when signed out or without a saved preference: "exclude" (hide
+    # AI works), "include" (show all) or "only" (AI works only).
+    "VIEWER_DEFAULT_AI": "exclude",
+    # Show viewers the evidence behind a label ("C2PA signed by …", "file metadata")
+    # rather than just the label; moderators always see it.
+    "SHOW_EVIDENCE_TO_VIEWERS": True,
+    # Burst collapsing in feeds: works by one account within BURST_WINDOW_SECONDS of the
+    # newest one of its tile join that tile ("+12 more from @x"). 0 turns it off.
+    "BURST_WINDOW_SECONDS": 3600,
+    # How many of a burst's works a tile shows before "+N more".
+    "BURST_SHOW": 1,
+    # Most AI-generated uploads one account may make per rolling 24 hours; None = no limit.
+    "AI_DAILY_QUOTA": 50,
+    # Largest share (0..1) of AI works on one page of a mixed feed; None = no cap.
+    "AI_FEED_SHARE_CAP": None,
+    # Works scanned at most to fill one collapsed feed page (bounds the query).
+    "FEED_SCAN_LIMIT": 2000,
+    # --- training opt-out ---
+    # Site default when neither the creator nor the work chose: True reserves AI training.
+    "TRAINING_RESERVED_BY_DEFAULT": True,
+    # robots.txt user agents of AI-training crawlers (name as matched in User-Agent).
+    "AI_CRAWLERS": [
+        "GPTBot", "ChatGPT-User", "OAI-SearchBot", "CCBot", "ClaudeBot", "Claude-Web",
+        "anthropic-ai", "Google-Extended", "Applebot-Extended", "Bytespider",
+        "PerplexityBot", "Meta-ExternalAgent", "FacebookBot", "Amazonbot", "cohere-ai",
+        "Diffbot", "ImagesiftBot", "img2dataset", "Omgilibot", "Timpibot", "YouBot",
+    ],
+    # TDMRep policy URL sent as ``tdm-policy`` with reservations; None = none sent.
+    "TDM_POLICY_URL": None,
+    # Rules per robots.txt/ai.txt for individually reserved works when the site default
+    # allows training (bounds the file).
+    "ROBOTS_MAX_RULES": 5000,
+    # Longest side in pixels of thumbnails and previews the app generates.
+    "THUMBNAIL_SIZES": {"thumb": 320, "preview": 1280},
+    # Storage prefix for generated derivatives.
+    "DERIVATIVES_PREFIX": "moderation-derivatives",
+    # Record AI-crawler fetches of reserved works (CrawlerHit rows).
+    "LOG_CRAWLER_HITS": True,
 }
 
 # Keys whose value is an import string resolved on access.

@@ -77,3 +77,20 @@ class RejectionReason(models.TextChoices):
     TOO_MANY_FRAMES = "too_many_frames", _("The animation has too many frames.")
     METADATA = "metadata", _("The image carries oversized or malicious metadata.")
     MISSING_FILE = "missing_file", _("The uploaded file could not be found.")
+
+
+class TrainingChoice(models.TextChoices):
+    """A creator's or a work's AI-training reservation; ``DEFAULT`` defers to the next level
+    up (work -> creator -> site default)."""
+
+    DEFAULT = "default", _("Use the default")
+    RESERVE = "reserve", _("Do not allow AI training")
+    ALLOW = "allow", _("Allow AI training")
+
+
+class AIFilter(models.TextChoices):
+    """A viewer's feed preference, also the values of the ``?ai=`` query parameter."""
+
+    EXCLUDE = "exclude", _("Hide AI works")
+    INCLUDE = "include", _("Show all works")
+    ONLY = "only", _("AI works only")

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from moderation.constants import (
+    AIFilter,
     Declaration,
     DetectorMode,
     EvidenceLabel,
@@ -20,6 +21,7 @@ from moderation.constants import (
     RejectionReason,
     Route,
     Strength,
+    TrainingChoice,
 )
 from moderation.querysets import CaseQuerySet
 
@@ -311,3 +313,88 @@ class AppealFile(models.Model):
 
 
 # --- viewers and creators (issue 5) -------------------------------------------------
+
+
+class CreatorSettings(models.Model):
+    """What one creator chose once for all their works (today: the training reservation)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="moderation_creator_settings")
+    training = models.CharField(_("AI training"), max_length=8, choices=TrainingChoice.choices,
+                                default=TrainingChoice.DEFAULT)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("creator settings")
+        verbose_name_plural = _("creator settings")
+
+    def __str__(self) -> str:
+        return f"creator {self.user_id}: training={self.training}"
+
+
+class WorkTrainingOverride(models.Model):
+    """A per-work training reservation that wins over the creator's and the site's.
+
+    Keyed like :class:`ModerationCase` (content type + text object id) so it exists even
+    before a case does and survives a rescan.
+    """
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.CharField(max_length=64)
+    training = models.CharField(_("AI training"), max_length=8, choices=TrainingChoice.choices,
+                                default=TrainingChoice.DEFAULT)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("work training override")
+        verbose_name_plural = _("work training overrides")
+        constraints = [
+            models.UniqueConstraint(fields=["content_type", "object_id"],
+                                    name="moderation_one_training_override_per_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id} training={self.training}"
+
+
+class ViewerPreference(models.Model):
+    """Whether a signed-in viewer hides AI works, sees everything, or sees only AI works."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="moderation_viewer_preference")
+    ai_filter = models.CharField(_("AI works in feeds"), max_length=8,
+                                 choices=AIFilter.choices, default=AIFilter.EXCLUDE)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("viewer preference")
+        verbose_name_plural = _("viewer preferences")
+
+    def __str__(self) -> str:
+        return f"viewer {self.user_id}: ai={self.ai_filter}"
+
+
+class CrawlerHit(models.Model):
+    """A known AI crawler fetched a page or image of a work whose creator reserved training.
+
+    Kept so the creator's page can show the count; the user agent is truncated and no IP
+    address is stored (it is not needed for the count).
+    """
+
+    creator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                on_delete=models.CASCADE, related_name="+")
+    content_type = models.ForeignKey(ContentType, null=True, blank=True,
+                                     on_delete=models.CASCADE, related_name="+")
+    object_id = models.CharField(max_length=64, blank=True)
+    crawler = models.CharField(max_length=64)
+    user_agent = models.CharField(max_length=300, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("AI crawler hit")
+        verbose_name_plural = _("AI crawler hits")
+        indexes = [models.Index(fields=["creator", "created_at"], name="moderation_hit_creator")]
+
+    def __str__(self) -> str:
+        return f"{self.crawler} {self.path}"

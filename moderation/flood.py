@@ -1,0 +1,178 @@
+"""Flood control aimed at volume: burst collapsing, per-account AI quotas, AI share cap.
+
+* :func:`collapse_page` turns a feed queryset into tiles; works one account posted within
+  ``BURST_WINDOW_SECONDS`` of the tile's newest work fold into it ("+12 more from @x"),
+  even when other accounts' works are interleaved, so one account posting 200 works an
+  hour costs new arrivals one tile instead of ten pages.
+* ``AI_FEED_SHARE_CAP`` bounds the share of AI tiles on one page of a mixed feed; capped
+  works are still in the AI feed.
+* :func:`check_ai_quota` enforces ``AI_DAILY_QUOTA`` (rolling 24 hours) at upload time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from moderation.conf import moderation_settings
+from moderation.constants import Declaration, Label, Route
+from moderation.feeds import annotate_moderation
+from moderation.models import ModerationCase
+
+
+@dataclass
+class Tile:
+    """One feed slot: the newest work of a burst plus how many more it stands for."""
+
+    works: list[Any]
+    owner_id: Any
+    anchor: Any
+    is_ai: bool
+    more: int = 0
+    owner_name: str = ""
+
+    @property
+    def work(self) -> Any:
+        return self.works[0]
+
+    @property
+    def more_text(self) -> str:
+        if not self.more:
+            return ""
+        return ngettext("+%(count)d more from @%(name)s", "+%(count)d more from @%(name)s",
+                        self.more) % {"count": self.more, "name": self.owner_name}
+
+
+@dataclass
+class FeedPage:
+    tiles: list[Tile]
+    #: Offset of the next page in the underlying queryset (pass as ``start``).
+    next_start: int
+    has_more: bool
+    #: AI works left off this page by ``AI_FEED_SHARE_CAP``.
+    capped: int = 0
+    scanned: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_ai(work: Any) -> bool:
+    return (getattr(work, "moderation_route", None) == Route.AI_FEED
+            or getattr(work, "moderation_label", None) == Label.AI)
+
+
+def _ai_slots(page_size: int, cap: float | None) -> int:
+    if cap is None:
+        return page_size
+    return max(0, math.floor(page_size * float(cap)))
+
+
+def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None = None,
+             show: int | None = None, ai_share_cap: float | None = None) -> FeedPage:
+    """Fold ``works`` (annotated by :func:`annotate_moderation`, newest first) into at
+    most ``page_size`` tiles; stops at the first work that would need one more tile."""
+    window = int(moderation_settings.BURST_WINDOW_SECONDS if window_seconds is None
+                 else window_seconds)
+    show = max(1, int(moderation_settings.BURST_SHOW if show is None else show))
+    cap = moderation_settings.AI_FEED_SHARE_CAP if ai_share_cap is None else ai_share_cap
+    ai_slots = _ai_slots(page_size, cap)
+    tiles: list[Tile] = []
+    open_tiles: dict[Any, Tile] = {}
+    scanned = capped = 0
+    exhausted = True
+    for work in works:
+        owner = getattr(work, "moderation_owner_id", None)
+        when = getattr(work, "moderation_created_at", None)
+        tile = open_tiles.get(owner) if owner is not None and window > 0 else None
+        if tile is not None and when is not None and tile.anchor is not None and (
+                tile.anchor - when) <= timedelta(seconds=window):
+            scanned += 1
+            if len(tile.works) < show:
+                tile.works.append(work)
+            else:
+                tile.more += 1
+            continue
+        if len(tiles) >= page_size:
+            exhausted = False
+            break
+        scanned += 1
+        is_ai = _is_ai(work)
+        if is_ai and sum(t.is_ai for t in tiles) >= ai_slots:
+            capped += 1
+            continue
+        tile = Tile(works=[work], owner_id=owner, anchor=when, is_ai=is_ai)
+        tiles.append(tile)
+        if owner is not None:
+            open_tiles[owner] = tile
+    _name_owners(tiles)
+    return FeedPage(tiles=tiles, next_start=scanned, has_more=not exhausted, capped=capped,
+                    scanned=scanned)
+
+
+def collapse_page(qs: QuerySet[Any], *, page_size: int = 40, start: int = 0,
+                  **options: Any) -> FeedPage:
+    """Tiles for one page of a feed queryset (already filtered by ``for_viewer``).
+
+    Reads at most ``FEED_SCAN_LIMIT`` rows from ``start``; ``page.next_start`` is the
+    offset of the following page.
+    """
+    limit = int(moderation_settings.FEED_SCAN_LIMIT)
+    if not qs.ordered:
+        qs = qs.order_by("-pk")
+    rows = annotate_moderation(qs)[start:start + limit]
+    page = collapse(rows, page_size=page_size, **options)
+    page.next_start = start + page.scanned
+    page.has_more = page.has_more or page.scanned >= limit
+    return page
+
+
+def _name_owners(tiles: list[Tile]) -> None:
+    ids = {t.owner_id for t in tiles if t.more and t.owner_id is not None}
+    if not ids:
+        return
+    user_model = get_user_model()
+    names = {u.pk: u.get_username() for u in user_model._default_manager.filter(pk__in=ids)}
+    for tile in tiles:
+        tile.owner_name = str(names.get(tile.owner_id, ""))
+
+
+# --- per-account AI quota ----------------------------------------------------------------
+
+
+class AIQuotaExceeded(ValidationError):
+    """Raised by :func:`check_ai_quota`; a ``ValidationError`` so forms show it."""
+
+
+def ai_uploads_last_day(user: Any) -> int:
+    """AI-generated works (declared or detected) the account opened in the last 24 h."""
+    since = timezone.now() - timedelta(days=1)
+    return ModerationCase.objects.filter(owner_id=user.pk, created_at__gte=since).filter(
+        Q(declaration=Declaration.AI) | Q(label=Label.AI)).count()
+
+
+def ai_quota_remaining(user: Any) -> int | None:
+    """Uploads left today, or None when ``AI_DAILY_QUOTA`` is off."""
+    quota = moderation_settings.AI_DAILY_QUOTA
+    if quota is None or user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return max(0, int(quota) - ai_uploads_last_day(user))
+
+
+def check_ai_quota(user: Any) -> None:
+    """Raise :class:`AIQuotaExceeded` if ``user`` may not upload another AI work today."""
+    remaining = ai_quota_remaining(user)
+    if remaining is not None and remaining <= 0:
+        raise AIQuotaExceeded(
+            _("You have reached today's limit of %(quota)d AI-generated uploads. "
+              "Please try again tomorrow."),
+            code="ai_quota", params={"quota": int(moderation_settings.AI_DAILY_QUOTA)},
+        )

@@ -1,0 +1,89 @@
+"""Thumbnails and previews the app generates, carrying the work's rights in XMP.
+
+Every derivative is decoded through :func:`moderation.internal.imaging.load_image` (the
+same size, frame and format limits as scanning), re-encoded as JPEG with no EXIF, ICC or
+text chunks from the upload (prompts, GPS and workflows stay private), and given an XMP
+packet with ``plus:DataMining``. The storage name includes the reservation, so changing
+an opt-out produces a new file instead of serving a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import models
+from django.http import Http404
+
+from moderation.conf import moderation_settings
+from moderation.internal.imaging import load_image
+from moderation.optout.policy import Reservation
+from moderation.optout.xmp import rights_packet
+from moderation.registry import registry
+
+JPEG_QUALITY = 85
+
+
+@dataclass(frozen=True)
+class Derivative:
+    name: str
+    data: bytes
+    content_type: str = "image/jpeg"
+
+
+def sizes() -> dict[str, int]:
+    return {str(k): int(v) for k, v in moderation_settings.THUMBNAIL_SIZES.items()}
+
+
+def _creator_name(obj: models.Model) -> str:
+    owner = registry.get_options(type(obj)).get_owner(obj)
+    if owner is None:
+        return ""
+    getter = getattr(owner, "get_username", None)
+    return str(getter() if callable(getter) else owner)
+
+
+def storage_name(obj: models.Model, size: str, reservation: Reservation, source: str) -> str:
+    """Where the derivative of ``obj`` at ``size`` under ``reservation`` is cached."""
+    meta = obj._meta
+    digest = hashlib.sha256(
+        f"{source}|{reservation.reserved}|{reservation.explicit}|{sizes()[size]}".encode()
+    ).hexdigest()[:20]
+    return (f"{moderation_settings.DERIVATIVES_PREFIX}/{meta.app_label}.{meta.model_name}/"
+            f"{obj.pk}/{size}-{digest}.jpg")
+
+
+def render(data: bytes, longest_side: int, xmp: bytes) -> bytes:
+    """Decode ``data`` under the upload limits and return a JPEG carrying only ``xmp``."""
+    image = load_image(data).image.copy()  # RGB, EXIF-transposed, alpha flattened
+    image.thumbnail((longest_side, longest_side))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, xmp=xmp)
+    return out.getvalue()
+
+
+def get_or_create(obj: models.Model, size: str, reservation: Reservation) -> Derivative:
+    """Return the cached derivative, rendering and storing it on first use."""
+    if size not in sizes():
+        raise Http404("unknown size")
+    field_file = registry.get_options(type(obj)).get_file(obj)
+    source = getattr(field_file, "name", "") or ""
+    if not source:
+        raise Http404("work has no image")
+    name = storage_name(obj, size, reservation, source)
+    if default_storage.exists(name):
+        with default_storage.open(name, "rb") as fh:
+            return Derivative(name, fh.read())
+    with field_file.open("rb") as fh:
+        original = fh.read()
+    xmp = None
+    creator = _creator_name(obj)
+    web = moderation_settings.TDM_POLICY_URL
+    if reservation.reserved or reservation.explicit:
+        xmp = rights_packet(reserved=reservation.reserved, creator=creator, web_statement=web)
+    data = render(original, sizes()[size], xmp or b"")
+    default_storage.save(name, ContentFile(data))
+    return Derivative(name, data)

@@ -1,0 +1,84 @@
+"""Template tags for host pages: ``{% load moderation_tags %}``.
+
+* ``{% moderation_label work %}`` -- the label line and (site setting) why; nothing for
+  hand-made works.
+* ``{% training_optout_meta work_or_works %}`` -- in ``<head>``: the robots meta tag when
+  the works shown are reserved; also tells the middleware so headers match.
+* ``{% work_thumbnail_url work "thumb" %}`` -- URL of the XMP-tagged derivative.
+* ``{% crawler_hit_count user %}`` -- AI-crawler fetches of a creator's reserved works.
+* ``{% ai_filter_choices %}`` -- the hide / show all / AI only choices with the current one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django import template
+from django.db import models
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from moderation.constants import AIFilter
+from moderation.feeds import viewer_ai_filter
+from moderation.labels import label_for, viewer_sees_why
+from moderation.optout import crawlers, headers
+from moderation.optout.policy import site_reserved
+from moderation.optout.views import thumbnail_url
+
+register = template.Library()
+
+
+def _user(context: template.Context) -> Any:
+    request = context.get("request")
+    return getattr(request, "user", None) or context.get("user")
+
+
+@register.simple_tag(takes_context=True)
+def moderation_label(context: template.Context, work: models.Model) -> SafeString:
+    info = label_for(work)
+    if not info:
+        return mark_safe("")
+    why = ""
+    if info.why and viewer_sees_why(_user(context)):
+        why = format_html(' <small class="tegaki-why">({})</small>',
+                          ", ".join(w.text for w in info.why))
+    return format_html('<span class="tegaki-label tegaki-label--{}" data-label="{}">{}</span>{}',
+                       info.label, info.label, info.text, why)
+
+
+@register.simple_tag(takes_context=True)
+def training_optout_meta(context: template.Context, works: Any = None) -> SafeString:
+    """The ``noai, noimageai`` robots meta tag, exactly when the shown works are reserved."""
+    request = context.get("request")
+    if works is None:
+        reserved = site_reserved() if not request else headers.request_reserved(request)
+    else:
+        items: Iterable[Any] = [works] if isinstance(works, models.Model) else works
+        reserved = headers.mark(request, list(items))
+    if not reserved:
+        return mark_safe("")
+    return format_html('<meta name="robots" content="{}">', headers.ROBOTS_DIRECTIVES)
+
+
+@register.simple_tag
+def work_thumbnail_url(work: models.Model, size: str = "thumb") -> str:
+    return thumbnail_url(work, size)
+
+
+@register.simple_tag
+def crawler_hit_count(user: Any) -> int:
+    return crawlers.hit_count(user)
+
+
+@register.simple_tag(takes_context=True)
+def ai_filter_choices(context: template.Context, current: str | None = None) -> SafeString:
+    """Links ``?ai=exclude|include|only``, the active one marked ``aria-current``."""
+    request = context.get("request")
+    active = current or (request.GET.get("ai") if request else None) or viewer_ai_filter(
+        _user(context))
+    return format_html_join(
+        " ", '<a href="?ai={}" class="tegaki-ai-filter" data-ai="{}"{}>{}</a>',
+        ((value, value, mark_safe(' aria-current="page"') if value == active else "", label)
+         for value, label in AIFilter.choices),
+    )

@@ -1,0 +1,193 @@
+"""Feeds, viewer preference, ?ai= filters, labels and the declaration form."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django import forms
+from django.core.files.base import ContentFile
+from django.template import Context, Template
+from django.test import RequestFactory
+
+from moderation.constants import AIFilter, Label, Route
+from moderation.feeds import (
+    ai_feed,
+    annotate_moderation,
+    for_viewer,
+    human_feed,
+    public,
+    visible_to,
+)
+from moderation.filters import AIFilterSet
+from moderation.forms import AIDeclarationFormMixin, generator_suggestions
+from moderation.labels import label_for
+from moderation.models import Evidence, ModerationCase, ViewerPreference
+from tests.conftest import png_bytes
+from tests.testapp.models import Artwork, UUIDArtwork
+from tests.viewers_support import make_work, site  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def works(user):
+    return {route: make_work(user, route, tool=route) for route in Route.values}
+
+
+def pks(qs):
+    return {w.pk for w in qs}
+
+
+def api_rows(response):
+    data = response.json()
+    return data["results"] if isinstance(data, dict) else data
+
+
+def test_feeds_split_by_route(works):
+    qs = Artwork.objects.all()
+    assert pks(human_feed(qs)) == {works["main"].pk}
+    assert pks(ai_feed(qs)) == {works["ai_feed"].pk}
+    assert pks(public(qs)) == {works["main"].pk, works["ai_feed"].pk}
+
+
+def test_work_without_case_is_never_public(user):
+    Artwork.objects.bulk_create([Artwork(owner=user, image="x.png")])  # no signal, no case
+    assert not public(Artwork.objects.all()).exists()
+    assert visible_to(Artwork.objects.all(), user).count() == 0
+
+
+def test_uuid_primary_keys_join_their_cases(user):
+    arts = []
+    for route in (Route.MAIN, Route.AI_FEED, Route.HELD):
+        art = UUIDArtwork(owner=user)
+        art.picture.save("u.png", ContentFile(png_bytes()), save=True)
+        ModerationCase.objects.for_instance(art).update(route=route)
+        arts.append(art)
+    assert isinstance(arts[0].pk, uuid.UUID)
+    qs = UUIDArtwork.objects.all()
+    assert pks(human_feed(qs)) == {arts[0].pk}
+    assert pks(ai_feed(qs)) == {arts[1].pk}
+    annotated = {w.pk: w.moderation_route for w in annotate_moderation(qs)}
+    assert annotated == {arts[0].pk: "main", arts[1].pk: "ai_feed", arts[2].pk: "held"}
+
+
+def test_for_viewer_uses_preference_then_site_default(works, django_user_model, settings):
+    viewer = django_user_model.objects.create_user("viewer")
+    qs = Artwork.objects.all()
+    assert pks(for_viewer(qs, None)) == {works["main"].pk}  # anonymous: exclude
+    ViewerPreference.objects.create(user=viewer, ai_filter=AIFilter.ONLY)
+    assert pks(for_viewer(qs, viewer)) == {works["ai_feed"].pk}
+    assert pks(for_viewer(qs, viewer, ai="include")) == {works["main"].pk, works["ai_feed"].pk}
+    settings.MODERATION = {"VIEWER_DEFAULT_AI": "include"}
+    assert pks(for_viewer(qs, None)) == {works["main"].pk, works["ai_feed"].pk}
+    with pytest.raises(ValueError, match="unknown ai filter"):
+        for_viewer(qs, None, ai="everything")
+
+
+def test_visible_to_owner_and_moderator(works, django_user_model):
+    stranger = django_user_model.objects.create_user("stranger")
+    mod = django_user_model.objects.create_superuser("mod")
+    owner = works["main"].owner
+    qs = Artwork.objects.all()
+    assert pks(visible_to(qs, stranger)) == {works["main"].pk, works["ai_feed"].pk}
+    assert pks(visible_to(qs, owner)) == {w.pk for w in works.values()}
+    assert pks(visible_to(qs, mod)) == {w.pk for w in works.values()}
+
+
+def test_filterset_applies_ai_and_preference(works):
+    class ArtFilter(AIFilterSet):
+        class Meta:
+            model = Artwork
+            fields = ["tool"]
+
+    rf = RequestFactory()
+    request = rf.get("/")
+    request.user = None
+    only = ArtFilter({"ai": "only"}, queryset=Artwork.objects.all(), request=request)
+    assert pks(only.qs) == {works["ai_feed"].pk}
+    default = ArtFilter({}, queryset=Artwork.objects.all(), request=request)
+    assert pks(default.qs) == {works["main"].pk}
+    bad = ArtFilter({"ai": "nope"}, queryset=Artwork.objects.all(), request=request)
+    assert not bad.is_valid()
+
+
+def test_api_list_filter_and_label_field(site, works, client):
+    works_ai = works["ai_feed"]
+    ModerationCase.objects.for_instance(works_ai).update(
+        generator="ComfyUI", model_name="SDXL", loras=["detail-tweaker", {"name": "anime"}])
+    data = api_rows(client.get("/api/works/?ai=only"))
+    assert [row["id"] for row in data] == [works_ai.pk]
+    assert data[0]["label"]["text"] == "AI-generated · ComfyUI · SDXL · LoRA: detail-tweaker, anime"
+    assert data[0]["label"]["why"] == [{"code": "self_declared", "text": "self-declared"}]
+    assert [row["id"] for row in api_rows(client.get("/api/works/"))] == [works["main"].pk]
+    assert client.get("/api/works/?ai=bogus").status_code == 400
+
+
+def test_label_text_and_why(user, django_user_model):
+    art = make_work(user, Route.AI_FEED, generator="ComfyUI", model_name="SDXL",
+                    loras=["a", "b"], reasons=["provenance_proof", "c2pa_trusted_ai"],
+                    declaration="")
+    case = ModerationCase.objects.for_instance(art).get()
+    Evidence.objects.create(case=case, detector="provenance", detector_version="1",
+                            content_sha256="0" * 64, label="ai", strength="proof",
+                            details={"findings": [{"signer": "OpenAI"}]})
+    info = label_for(art)
+    assert info.text == "AI-generated · ComfyUI · SDXL · LoRA: a, b"
+    assert [w.text for w in info.why] == ["C2PA signed by OpenAI"]
+    assisted = make_work(user, Route.MAIN, label=Label.AI_ASSISTED, declaration="ai_assisted")
+    assert label_for(assisted).text == "AI-assisted"
+    assert [w.code for w in label_for(assisted).why] == ["self_declared"]
+    assert not label_for(make_work(user, Route.MAIN))  # hand-made: no label at all
+    mod = django_user_model.objects.create_user("m")
+    meta = make_work(user, Route.AI_FEED, reasons=["provenance_strong"], declaration="",
+                     decided_by=mod)
+    assert [w.code for w in label_for(meta).why] == ["moderator", "file_metadata"]
+
+
+def test_label_tag_respects_evidence_setting(user, settings, django_user_model):
+    art = make_work(user, Route.AI_FEED, generator="NovelAI")
+    tpl = Template("{% load moderation_tags %}{% moderation_label work %}")
+    html = tpl.render(Context({"work": art, "user": None}))
+    assert "AI-generated · NovelAI" in html and "self-declared" in html
+    settings.MODERATION = {"SHOW_EVIDENCE_TO_VIEWERS": False}
+    assert "self-declared" not in tpl.render(Context({"work": art, "user": None}))
+    mod = django_user_model.objects.create_superuser("boss")
+    assert "self-declared" in tpl.render(Context({"work": art, "user": mod}))
+    human = make_work(user, Route.MAIN)
+    assert tpl.render(Context({"work": human})).strip() == ""
+
+
+class UploadForm(AIDeclarationFormMixin, forms.ModelForm):
+    declaration_field_name = "declaration"
+    tool_field_name = "tool"
+
+    class Meta:
+        model = Artwork
+        fields = ["declaration", "tool"]
+
+
+def test_declaration_form(user, settings):
+    assert "ComfyUI" in generator_suggestions()
+    form = UploadForm({"declaration": "ai", "tool": ""}, uploader=user)
+    assert not form.is_valid() and "tool" in form.errors
+    form = UploadForm({"declaration": "none", "tool": "ComfyUI"}, uploader=user)
+    assert form.is_valid() and form.cleaned_data["tool"] == ""
+    html = str(UploadForm(uploader=user)["tool"])
+    assert '<datalist id="tegaki-generators">' in html and 'value="ComfyUI"' in html
+    settings.MODERATION = {"AI_DAILY_QUOTA": 1}
+    make_work(user, Route.AI_FEED, declaration="ai")
+    form = UploadForm({"declaration": "ai", "tool": "NovelAI"}, uploader=user)
+    assert not form.is_valid() and "limit of 1" in str(form.errors["declaration"])
+    assert UploadForm({"declaration": "none"}, uploader=user).is_valid()
+
+
+def test_preference_view(site, client, user):
+    client.force_login(user)
+    response = client.post("/feed-preference/", {"ai": "only", "next": "/"})
+    assert response.status_code == 302
+    assert ViewerPreference.objects.get(user=user).ai_filter == "only"
+    assert client.post("/feed-preference/", {"ai": "x"}).status_code == 400
+    client.logout()
+    response = client.post("/feed-preference/", {"ai": "include", "next": "https://evil.example/"})
+    assert response["Location"] == "/?ai=include"

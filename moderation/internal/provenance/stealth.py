@@ -42,25 +42,34 @@ class StealthPayload:
     truncated: bool = False
 
 
-def _bits_alpha(alpha: np.ndarray, columns: int) -> np.ndarray:
-    """LSBs of the first ``columns`` columns of an (H, W) plane, column-major."""
-    return (alpha[:, :columns].T.reshape(-1) & 1).astype(np.uint8)
+def _columns(image: Image.Image, columns: int, channel: str) -> np.ndarray:
+    """The first ``columns`` columns as an array: (H, c) alpha plane or (H, c, 3) RGB.
+
+    Cropping before converting keeps the cost proportional to the columns read, not
+    to the image size (a 16 MP image needs a handful of columns for the header).
+    """
+    strip = image.crop((0, 0, columns, image.height))
+    if channel == "alpha":
+        if strip.mode != "RGBA":
+            strip = strip.convert("RGBA")
+        return np.asarray(strip.getchannel("A"))
+    if strip.mode not in ("RGB", "RGBA"):
+        strip = strip.convert("RGBA")
+    return np.asarray(strip)[:, :, :3]
 
 
-def _bits_rgb(rgb: np.ndarray, columns: int) -> np.ndarray:
-    """LSBs of R, G, B of the first ``columns`` columns, pixel by pixel, column-major."""
-    return (rgb[:, :columns, :3].transpose(1, 0, 2).reshape(-1) & 1).astype(np.uint8)
+def _read(image: Image.Image, channel: str, nbits: int) -> bytes | None:
+    """Return the first ``nbits`` (multiple of 8) stealth bits as bytes, or None if short.
 
-
-def _read(plane: np.ndarray, channel: str, nbits: int) -> bytes | None:
-    """Return the first ``nbits`` (multiple of 8) stealth bits as bytes, or None if short."""
-    height = plane.shape[0]
-    per_column = height * (3 if channel == "rgb" else 1)
+    Bits run column by column (x outer, y inner); in RGB mode R, G, B of each pixel.
+    """
+    per_column = image.height * (3 if channel == "rgb" else 1)
     columns = -(-nbits // per_column)
-    if columns > plane.shape[1]:
+    if columns > image.width:
         return None
-    bits = _bits_rgb(plane, columns) if channel == "rgb" else _bits_alpha(plane, columns)
-    return np.packbits(bits[:nbits]).tobytes()
+    plane = _columns(image, columns, channel)
+    bits = plane.transpose(1, 0, 2).reshape(-1) if channel == "rgb" else plane.T.reshape(-1)
+    return np.packbits(bits[:nbits] & 1).tobytes()
 
 
 def _gunzip(payload: bytes) -> tuple[bytes, bool]:
@@ -73,8 +82,8 @@ def _gunzip(payload: bytes) -> tuple[bytes, bool]:
     return out, cut
 
 
-def _decode(plane: np.ndarray, channel: str) -> StealthPayload | None:
-    header = _read(plane, channel, HEADER_BITS)
+def _decode(image: Image.Image, channel: str) -> StealthPayload | None:
+    header = _read(image, channel, HEADER_BITS)
     if header is None:
         return None
     magic = MAGICS.get(header[:MAGIC_LEN])
@@ -84,7 +93,7 @@ def _decode(plane: np.ndarray, channel: str) -> StealthPayload | None:
     length_bits = int.from_bytes(header[MAGIC_LEN:], "big")
     length_bytes = min(length_bits // 8, MAX_PAYLOAD_BYTES)
     truncated = length_bits // 8 > MAX_PAYLOAD_BYTES
-    full = _read(plane, channel, HEADER_BITS + length_bytes * 8)
+    full = _read(image, channel, HEADER_BITS + length_bytes * 8)
     if full is None:
         return None
     payload = full[MAGIC_LEN + 4 :]
@@ -101,20 +110,23 @@ def _decode(plane: np.ndarray, channel: str) -> StealthPayload | None:
     return StealthPayload(channel, compressed, raw.decode("utf-8", errors="replace"), truncated)
 
 
+#: Modes whose stored pixels can carry an alpha record.
+ALPHA_MODES = ("RGBA", "LA", "PA")
+
+
 def read_stealth(image: Image.Image) -> StealthPayload | None:
     """Return the stealth record in ``image`` (alpha first, then RGB), or None.
 
     ``image`` must be the decoded original (not flattened onto a background, which
     would rewrite the RGB low bits).
     """
-    if image.mode in ("RGBA", "LA", "PA") or (
+    has_alpha = image.mode in ALPHA_MODES or (
         image.mode == "P" and "transparency" in image.info
-    ):
-        rgba = np.asarray(image if image.mode == "RGBA" else image.convert("RGBA"))
-        found = _decode(rgba[:, :, 3], "alpha")
+    )
+    if has_alpha:
+        found = _decode(image, "alpha")
         if found is not None:
             return found
-        return _decode(rgba, "rgb")
-    if image.mode == "RGB":
-        return _decode(np.asarray(image), "rgb")
+    if has_alpha or image.mode in ("RGB", "P"):
+        return _decode(image, "rgb")
     return None

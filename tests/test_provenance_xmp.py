@@ -19,6 +19,7 @@ CONTAINERS = {
     "jpeg": fx.jpeg_with,
     "webp": fx.webp_with,
     "gif": fx.gif_with,
+    "avif": fx.avif_with,
 }
 
 

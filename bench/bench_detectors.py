@@ -1,0 +1,195 @@
+#!/usr/bin/env python
+"""Median milliseconds per scan stage (header probe, decode, each detector) per image.
+
+Usage::
+
+    .venv/bin/python bench/bench_detectors.py [--repeat 7] [--settings config.settings]
+        [--classifier-bundle DIR | --tiny-classifier]
+
+The images are generated here, so the numbers are reproducible on any machine: a 1 MP
+PNG and a 12 MP JPEG of gradients plus noise (they compress like photographs and
+paintings, unlike flat colour), each without metadata and with the metadata a generator
+writes (A1111 ``parameters`` text and XMP for the PNG; EXIF and XMP for the JPEG).
+Every stage runs through the same functions the worker uses (``probe_image``,
+``load_image``, ``scanning.run_detector``), with the configured detectors, so the
+figures include what the pipeline adds around each detector.
+
+No classifier weights ship with the repository, so the classifier row appears only with
+``--classifier-bundle DIR`` (a real bundle) or ``--tiny-classifier`` (the test suite's
+tiny graph: it measures decoding-to-tensor preprocessing and onnxruntime overhead, not
+a real network's inference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+REPO = Path(__file__).resolve().parent.parent
+
+A1111_PARAMETERS = (
+    "masterpiece, 1girl, watercolor, city at dusk\n"
+    "Negative prompt: lowres, bad anatomy\n"
+    "Steps: 28, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234567890, Size: 1152x864, "
+    "Model hash: 6ce0161689, Model: animagineXL_v31, Lora hashes: \"ink: 0123abcd\", "
+    "Version: v1.10.1"
+)
+XMP = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+    'Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/'
+    'trainedAlgorithmicMedia"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+def picture(width: int, height: int, seed: int) -> Image.Image:
+    """Smooth gradients with per-pixel noise, built in horizontal bands to bound memory."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((height, width, 3), np.uint8)
+    x = np.arange(width, dtype=np.int32)
+    for top in range(0, height, 500):
+        rows = np.arange(top, min(top + 500, height), dtype=np.int32)[:, None]
+        band = np.stack([np.broadcast_to(x * 255 // width, (len(rows), width)),
+                         np.broadcast_to(rows * 255 // height, (len(rows), width)),
+                         (x[None, :] + rows) * 255 // (width + height)], axis=-1)
+        band = band + rng.integers(-24, 25, size=band.shape, dtype=np.int32)
+        out[top:top + len(rows)] = np.clip(band, 0, 255)
+    return Image.fromarray(out, "RGB")
+
+
+def make_images() -> dict[str, bytes]:
+    """The four benchmark inputs, keyed by a label used in the table."""
+    small = picture(1152, 868, seed=1)  # 1.0 MP, a typical generator output size
+    large = picture(4000, 3000, seed=2)  # 12 MP, a phone photo
+    images: dict[str, bytes] = {}
+
+    buf = io.BytesIO()
+    small.save(buf, "PNG")
+    images["1MP PNG"] = buf.getvalue()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", A1111_PARAMETERS)
+    info.add_itxt("XML:com.adobe.xmp", XMP)
+    buf = io.BytesIO()
+    small.save(buf, "PNG", pnginfo=info)
+    images["1MP PNG +meta"] = buf.getvalue()
+
+    buf = io.BytesIO()
+    large.save(buf, "JPEG", quality=90)
+    images["12MP JPEG"] = buf.getvalue()
+    exif = Image.Exif()
+    exif[0x0131] = "Stable Diffusion"  # Software
+    exif[0x9286] = A1111_PARAMETERS  # UserComment
+    buf = io.BytesIO()
+    large.save(buf, "JPEG", quality=90, exif=exif.tobytes(), xmp=XMP.encode())
+    images["12MP JPEG +meta"] = buf.getvalue()
+    return images
+
+
+def median_ms(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Median and minimum wall time of ``fn`` in milliseconds over ``repeat`` runs."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), min(times)
+
+
+Row = tuple[str, str, float, float, str]
+
+
+def bench(repeat: int) -> list[Row]:
+    from moderation.internal.imaging import load_image, probe_image
+    from moderation.scanning import configured_detectors, run_detector
+
+    detectors = configured_detectors()
+    rows: list[Row] = []
+    for label, data in make_images().items():
+        size = f"{len(data) / 1e6:.1f} MB"
+        rows.append((label, "probe (header)", *median_ms(partial(probe_image, data), repeat),
+                     size))
+        rows.append((label, "decode", *median_ms(partial(load_image, data), repeat), size))
+        image = load_image(data)
+        for detector in detectors:
+            warm = run_detector(detector, image)  # warm-up: model load, caches
+            if warm.error:
+                print(f"warning: {detector.alias} failed on {label}: "
+                      f"{warm.error}", file=sys.stderr)
+            rows.append((label, f"{detector.alias} ({type(detector).__name__})",
+                         *median_ms(partial(run_detector, detector, image), repeat),
+                         f"{warm.label}/{warm.strength}"))
+    return rows
+
+
+def use_classifier_bundle(bundle: Path) -> None:
+    """Point the ``classifier`` alias at ``bundle`` for this run only."""
+    from django.conf import settings
+
+    from moderation.conf import DEFAULTS, moderation_settings
+    from moderation.detectors import detectors
+
+    configured = dict(getattr(settings, "MODERATION", {}) or {})
+    aliases = {k: dict(v) for k, v in configured.get("DETECTORS", DEFAULTS["DETECTORS"]).items()}
+    entry = aliases.setdefault("classifier", dict(DEFAULTS["DETECTORS"]["classifier"]))
+    entry["OPTIONS"] = {**entry.get("OPTIONS", {}), "BUNDLE": str(bundle)}
+    settings.MODERATION = {**configured, "DETECTORS": aliases}
+    moderation_settings.reload()
+    detectors.reset()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="runs per stage (median)")
+    parser.add_argument("--settings", default=os.environ.get("DJANGO_SETTINGS_MODULE",
+                                                             "config.settings"))
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--classifier-bundle", type=Path,
+                       help="directory with model.onnx + model.json for the classifier")
+    group.add_argument("--tiny-classifier", action="store_true",
+                       help="use the test suite's tiny ONNX graph (preprocessing cost)")
+    args = parser.parse_args()
+    os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from moderation.scanning import configured_detectors
+
+    if args.tiny_classifier:
+        from tests.fixtures.tiny_onnx import write_bundle
+
+        use_classifier_bundle(write_bundle(Path(tempfile.mkdtemp(prefix="tegaki-bench-"))))
+    elif args.classifier_bundle:
+        use_classifier_bundle(args.classifier_bundle)
+
+    print(f"settings={args.settings} repeat={args.repeat} "
+          f"detectors={[d.alias for d in configured_detectors()]}")
+    rows = bench(args.repeat)
+    width = max(len(r[0]) for r in rows)
+    stage_width = max(len(r[1]) for r in rows)
+    print(f"{'image':<{width}}  {'stage':<{stage_width}}  {'median ms':>10}  {'min ms':>9}"
+          "  note")
+    for label, stage, med, low, note in rows:
+        print(f"{label:<{width}}  {stage:<{stage_width}}  {med:>10.1f}  {low:>9.1f}  {note}")
+    totals: dict[str, float] = {}
+    for label, stage, med, _low, _note in rows:
+        if not stage.startswith("probe"):
+            totals[label] = totals.get(label, 0.0) + med
+    for label, total in totals.items():
+        print(f"{label:<{width}}  {'total (decode + detectors)':<{stage_width}}  {total:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()

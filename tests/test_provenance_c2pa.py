@@ -130,6 +130,39 @@ def test_trusted_ai_anywhere_and_manifest_shapes():
     assert findings_from_store({"nothing": 1}) == ([], {"error": "manifest store has no manifests"})
 
 
+def _store_with_ingredient(store_state, recorded, delta=None):
+    ai = {"assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [
+        {"action": "c2pa.created", "digitalSourceType": cfx.IPTC_DST + "trainedAlgorithmicMedia"}
+    ]}}]}
+    active = {"assertions": [], "ingredients": [{"active_manifest": "ing", "validation_results": {
+        "activeManifest": {k: [{"code": c} for c in v] for k, v in recorded.items()}}}]}
+    results = {}
+    if delta:
+        results["ingredientDeltas"] = [{"validationDeltas": {
+            k: [{"code": c, "url": "self#jumbf=/c2pa/ing/c2pa.signature"} for c in v]
+            for k, v in delta.items()}}]
+    return {"active_manifest": "act", "validation_state": store_state,
+            "validation_results": results, "manifests": {"act": active, "ing": ai}}
+
+
+@pytest.mark.parametrize(("store_state", "recorded", "delta", "expected"), [
+    # Gemini-like: trusted active manifest vouches for a trusted-at-ingest ingredient.
+    ("Trusted", {"success": ["signingCredential.trusted"]}, None, "Trusted"),
+    ("Trusted", {"failure": ["signingCredential.untrusted"]},
+     {"success": ["signingCredential.trusted"]}, "Trusted"),
+    ("Trusted", {"success": ["signingCredential.trusted"]},
+     {"failure": ["signingCredential.untrusted"]}, "Valid"),
+    ("Trusted", {"success": []}, {"failure": ["assertion.dataHash.mismatch"]}, "Invalid"),
+    ("Valid", {"success": ["signingCredential.trusted"]}, None, "Valid"),
+    ("Trusted", {"failure": ["claimSignature.mismatch"]}, None, "Invalid"),
+    ("Invalid", {"success": ["signingCredential.trusted"]}, None, "Invalid"),
+])
+def test_ingredient_validation_state(store_state, recorded, delta, expected):
+    [ai] = findings_from_store(_store_with_ingredient(store_state, recorded, delta))[0]
+    assert ai.details["validation_state"] == expected
+    assert ai.strength == ("proof" if expected == "Trusted" else "strong")
+
+
 @pytest.mark.parametrize(("uri", "term"), [
     ("http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
      "trainedAlgorithmicMedia"),

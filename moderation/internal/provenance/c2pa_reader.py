@@ -40,6 +40,8 @@ REMOTE_HINT = b"provenance"
 TRAINED = "trainedAlgorithmicMedia"
 COMPOSITE_AI = frozenset({"compositeWithTrainedAlgorithmicMedia", "compositeSynthetic"})
 HUMAN_CAPTURE = frozenset({"digitalCapture"})
+UNTRUSTED = "signingCredential.untrusted"
+TRUSTED_CODE = "signingCredential.trusted"
 TRAINING_MINING_LABELS = frozenset({"c2pa.training-mining", "cawg.training-mining"})
 
 _REMOTE_URL = re.compile(r"https?://\S+")
@@ -176,9 +178,9 @@ def _ingredient_deltas(results: Any) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def _recorded_ingredient_results(manifests: dict[str, Any]) -> dict[str, list[str]]:
-    """Failure codes each ingredient carried when it was added (signer's view then)."""
-    out: dict[str, list[str]] = {}
+def _recorded_ingredient_results(manifests: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Status codes each ingredient carried when it was added (the signer's view then)."""
+    out: dict[str, dict[str, list[str]]] = {}
     for manifest in manifests.values():
         if not isinstance(manifest, dict):
             continue
@@ -186,9 +188,11 @@ def _recorded_ingredient_results(manifests: dict[str, Any]) -> dict[str, list[st
             if not isinstance(ingredient, dict) or not ingredient.get("active_manifest"):
                 continue
             results = (ingredient.get("validation_results") or {}).get("activeManifest") or {}
-            out[str(ingredient["active_manifest"])] = [
-                str(s.get("code")) for s in results.get("failure") or [] if isinstance(s, dict)
-            ]
+            out[str(ingredient["active_manifest"])] = {
+                kind: [str(s.get("code")) for s in results.get(kind) or []
+                       if isinstance(s, dict)]
+                for kind in ("success", "failure")
+            }
     return out
 
 
@@ -199,25 +203,32 @@ def _manifest_label_from_url(url: str) -> str:
 
 def _ingredient_state(label: str, store_state: str,
                       deltas: dict[str, dict[str, list[str]]],
-                      recorded: dict[str, list[str]]) -> str:
+                      recorded: dict[str, dict[str, list[str]]]) -> str:
     """Validation state of an ingredient manifest.
 
     The store state describes the active manifest. c2pa-rs re-validates ingredient
-    manifests at read time against *our* trust lists and reports the differences as
-    ``ingredientDeltas``; without a delta, the results recorded when the ingredient was
-    added apply (only an untrusted signer there still counts as Valid).
+    manifests at read time against *our* trust lists and reports differences from what
+    was recorded as ``ingredientDeltas``; those win. Without a delta, the results
+    recorded when the ingredient was added apply: a Trusted active manifest vouches for
+    them (that is how Gemini files carry their AI term only in a trusted ingredient).
+    An untrusted signer alone still counts as Valid, any other failure as Invalid.
     """
     if store_state == "Invalid":
         return "Invalid"
-    delta = deltas.get(label)
-    if delta:
-        if delta["failure"]:
-            return "Invalid"
-        if "signingCredential.trusted" in delta["success"]:
-            return "Trusted"
-    failures = recorded.get(label, [])
-    if any(code != "signingCredential.untrusted" for code in failures):
+    empty: dict[str, list[str]] = {"success": [], "failure": []}
+    delta = deltas.get(label) or empty
+    record = recorded.get(label) or empty
+    if any(code != UNTRUSTED for code in delta["failure"]):
         return "Invalid"
+    if TRUSTED_CODE in delta["success"]:
+        return "Trusted"
+    if UNTRUSTED in delta["failure"]:
+        return "Valid"
+    if any(code != UNTRUSTED for code in record["failure"]):
+        return "Invalid"
+    if (store_state == "Trusted" and TRUSTED_CODE in record["success"]
+            and UNTRUSTED not in record["failure"]):
+        return "Trusted"
     return "Valid"
 
 

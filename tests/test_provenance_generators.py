@@ -377,3 +377,93 @@ def test_malformed_png_chunks_do_not_crash(table):
     cut = data[: data.index(b"IDAT") + 20]  # truncated file
     assert isinstance(read_png_text(cut).errors, list)
     read_generator_metadata(cut, None, table)
+
+
+# --------------------------------------------------------------------- more formats
+
+
+def test_adetailer_prompt_setting_stays_private(table):
+    text = gf.A1111_PARAMETERS + (
+        ', ADetailer model: face_yolov8n.pt, ADetailer prompt: "secret face"')
+    finding = only(read(gf.png_with_text({"parameters": text}), table))
+    assert finding.details["settings"]["ADetailer model"] == "face_yolov8n.pt"
+    assert finding.private["settings"]["ADetailer prompt"] == "secret face"
+    assert_no_prompt_in_details(finding, "secret face")
+
+
+def test_civitai_resources_in_a1111_text(table):
+    text = gf.A1111_PARAMETERS + ', Civitai resources: [{"type":"checkpoint","modelVersionId":1}]'
+    assert only(read(gf.png_with_text({"parameters": text}), table)).generator == "Civitai"
+
+
+def test_civitai_jpeg_resource_stack(table):
+    record = {
+        "resource-stack": {"class_type": "CheckpointLoaderSimple",
+                           "inputs": {"ckpt_name": "urn:air:sdxl:checkpoint:civitai:1@2"}},
+        "3": {"class_type": "KSampler", "inputs": {"steps": 25, "sampler_name": "euler"}},
+        "6": {"class_type": "smZ CLIPTextEncode", "inputs": {"text": "a knight"}},
+        "extra": {"airs": []}, "extraMetadata": "{}",
+    }
+    data = gf.jpeg_with_exif(ifd0={ExifTags.Base.Artist: "ai",
+                                   ExifTags.Base.Software: "6f1c1f8e-uuid"},
+                             comment=gf.user_comment(json.dumps(record)))
+    finding = only(read(data, table))
+    assert (finding.generator, finding.reason) == ("Civitai", "civitai_metadata")
+    assert finding.model == "urn:air:sdxl:checkpoint:civitai:1@2"
+    assert finding.private["prompts"] == ["a knight"]
+    plain = {"prompt": "p", "resource-stack": {"id": 1}, "steps": 20}
+    data = gf.jpeg_with_exif(comment=gf.user_comment(json.dumps(plain)))
+    assert only(read(data, table)).reason == "civitai_metadata"
+
+
+def test_invokeai_v2_and_dream(table):
+    v2 = {"model_weights": "stable-diffusion-1.5", "app_version": "2.3.5",
+          "image": {"prompt": [{"prompt": "a red barn", "weight": 1}], "steps": 50,
+                    "cfg_scale": 7.5, "sampler": "k_lms", "seed": 1}}
+    finding = only(read(gf.png_with_text({"sd-metadata": json.dumps(v2)}), table))
+    assert (finding.generator, finding.model) == ("InvokeAI", "stable-diffusion-1.5")
+    assert finding.private["prompt"] == "a red barn"
+    dream = only(read(gf.png_with_text({"Dream": '"a red barn" -s 50 -S 1 -W 512 -H 512'}),
+                      table))
+    assert (dream.generator, dream.strength) == ("InvokeAI", "strong")
+
+
+def test_ruined_fooocus_json(table):
+    record = {"Prompt": "a ship", "Negative": "", "steps": 30, "cfg": 8,
+              "base_model_name": "sdxl.safetensors", "software": "RuinedFooocus"}
+    finding = only(read(gf.png_with_text({"parameters": json.dumps(record)}), table))
+    assert (finding.generator, finding.model) == ("RuinedFooocus", "sdxl.safetensors")
+
+
+def test_easy_diffusion_png_keys(table):
+    data = gf.png_with_text({"prompt": "a watercolor fox", "negative_prompt": "",
+                             "seed": "42", "use_stable_diffusion_model": "sd-v1-4",
+                             "num_inference_steps": "25"})
+    finding = only(read(data, table))
+    assert (finding.generator, finding.model) == ("Easy Diffusion", "sd-v1-4")
+
+
+def test_description_naming_a_tool_keeps_text_private(table):
+    finding = only(read(gf.png_with_text({"Description": "made in Stable Diffusion: a dog"}),
+                        table))
+    assert finding.strength == "weak"
+    assert "a dog" not in json.dumps(finding.details)
+    assert finding.private["text"].endswith("a dog")
+
+
+# --------------------------------------------------------------------- end to end
+
+
+@pytest.mark.parametrize(("data", "generator", "strength"), [
+    (gf.png_with_text({"prompt": json.dumps(gf.COMFY_PROMPT)}), "ComfyUI", "strong"),
+    (gf.jpeg_with_exif(comment=gf.user_comment(gf.A1111_PARAMETERS)),
+     "Stable Diffusion WebUI (A1111)", "strong"),
+    # Signed with a test key: against NovelAI's real key this is a record, not proof.
+    (gf.novelai_png(), "NovelAI", "strong"),
+])
+def test_provenance_detector_end_to_end(data, generator, strength):
+    from moderation.detectors.provenance import ProvenanceDetector
+
+    result = ProvenanceDetector("provenance").detect(load_image(data))
+    assert (result.label, result.strength, result.generator) == ("ai", strength, generator)
+    assert "1girl" not in json.dumps(result.details)

@@ -57,8 +57,10 @@ def is_api_graph(obj: Any) -> bool:
     """True for ``{"<id>": {"class_type": ..., "inputs": {...}}, ...}``."""
     if not isinstance(obj, dict) or not obj:
         return False
-    nodes = [v for v in obj.values() if isinstance(v, dict)]
-    return bool(nodes) and sum("class_type" in n for n in nodes) >= max(1, len(nodes) // 2)
+    typed = sum(isinstance(v, dict) and "class_type" in v for v in obj.values())
+    # Civitai adds "extra"/"extraMetadata" keys to a real graph; a record with one stray
+    # "class_type" among many plain settings is not a graph.
+    return typed >= max(1, (len(obj) + 1) // 2)
 
 
 def is_ui_workflow(obj: Any) -> bool:

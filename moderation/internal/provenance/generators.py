@@ -54,7 +54,7 @@ PROMPT_KEYS = ("prompt", "Prompt", "positive_prompt", "positivePrompt", "full_pr
 NEGATIVE_KEYS = ("negative_prompt", "negativeprompt", "negativePrompt", "Negative Prompt",
                  "full_negative_prompt", "uc")
 MODEL_KEYS = ("model", "Model", "base_model", "Base Model", "model_name", "baseModel",
-              "use_stable_diffusion_model", "model_weights", "ckpt_name")
+              "use_stable_diffusion_model", "model_weights", "ckpt_name", "base_model_name")
 LORA_KEYS = ("loras", "LoRAs", "lora", "Loras", "lora_name")
 SETTING_KEYS = ("sampler", "Sampler", "sampler_name", "scheduler", "Scheduler", "steps",
                 "Steps", "cfg_scale", "cfgscale", "Guidance Scale", "guidance_scale",
@@ -62,6 +62,8 @@ SETTING_KEYS = ("sampler", "Sampler", "sampler_name", "scheduler", "Scheduler", 
                 "generation_mode", "num_inference_steps", "width", "height")
 #: EXIF fields ComfyUI's savers use for graphs, with the prefixes they write.
 COMFY_EXIF_PREFIXES = ("prompt:", "workflow:", "Prompt:", "Workflow:")
+#: Free-text fields that may hold a prompt rather than a tool name.
+PROSE_FIELDS = frozenset({"Description", "Title", "Comment", "ImageDescription"})
 #: Formats that can carry stealth bits losslessly enough to read.
 STEALTH_FORMATS = ("PNG", "WEBP", "TIFF")
 
@@ -164,6 +166,18 @@ def _lora_names(obj: dict[str, Any]) -> list[str]:
     return names
 
 
+def _split_private(settings: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Move prompt-bearing settings ("ADetailer prompt", "Hires prompt", Dynamic Prompts'
+    "Template") out of what moderators without the permission may see."""
+    public: dict[str, str] = {}
+    private: dict[str, str] = {}
+    for key, value in settings.items():
+        lowered = key.lower()
+        target = private if ("prompt" in lowered or "template" in lowered) else public
+        target[key] = value
+    return public, private
+
+
 def _settings(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: obj[k] for k in SETTING_KEYS if isinstance(obj.get(k), str | int | float)}
 
@@ -177,25 +191,30 @@ def _add_a1111(c: _Collector, source: str, text: str, generator: str = "") -> bo
         extras = a1111.parse_extras(text)
         if extras is None:
             return False
+        public, hidden = _split_private(extras)
         c.add(source=source, reason="a1111_extras", label=ASSISTED, strength=WEAK,
               summary=_("Upscale/extras record from Stable Diffusion WebUI (also used on "
                         "hand-made images)"),
-              generator="Stable Diffusion WebUI", details={"settings": extras})
+              generator="Stable Diffusion WebUI", details={"settings": public},
+              private={"settings": hidden})
         return True
     app = generator or record.app
     if "Civitai resources" in record.settings or "Civitai metadata" in record.settings:
         app = "Civitai"
     loras = tuple(name for name, _w in record.loras)
+    public, hidden = _split_private(record.settings)
     c.add(source=source, reason="a1111_parameters", label=AI, strength=STRONG,
           summary=_("Generation parameters written by %(app)s") % {"app": app},
           generator=app, model=record.model, loras=loras,
-          details={"settings": record.settings,
+          details={"settings": public,
                    "lora_weights": {n: w for n, w in record.loras if w is not None}},
-          private={"prompt": record.prompt, "negative_prompt": record.negative_prompt})
+          private={"prompt": record.prompt, "negative_prompt": record.negative_prompt,
+                   "settings": hidden})
     return True
 
 
-def _add_comfy(c: _Collector, source: str, prompt_obj: Any, workflow_obj: Any) -> bool:
+def _add_comfy(c: _Collector, source: str, prompt_obj: Any, workflow_obj: Any,
+               generator: str = "ComfyUI", reason: str = "comfyui_graph") -> bool:
     if comfyui.is_api_graph(prompt_obj):
         record = comfyui.parse_api_graph(prompt_obj)
     elif comfyui.is_ui_workflow(workflow_obj):
@@ -213,14 +232,15 @@ def _add_comfy(c: _Collector, source: str, prompt_obj: Any, workflow_obj: Any) -
     }
     loras = tuple(dict.fromkeys(n for n, _m, _c in record.loras))
     if record.generates:
-        c.add(source=source, reason="comfyui_graph", label=AI, strength=STRONG,
-              summary=_("ComfyUI generation graph"), generator="ComfyUI", model=model,
+        c.add(source=source, reason=reason, label=AI, strength=STRONG,
+              summary=_("%(app)s generation graph") % {"app": generator},
+              generator=generator, model=model,
               loras=loras, details=details, private={"prompts": record.prompts})
     else:
         reason = "comfyui_upscale_only" if record.has_upscale else "comfyui_no_sampler"
         c.add(source=source, reason=reason, label=ASSISTED, strength=WEAK,
               summary=_("ComfyUI graph without a generation step (e.g. upscale only)"),
-              generator="ComfyUI", model=model, loras=loras, details=details)
+              generator=generator, model=model, loras=loras, details=details)
     return True
 
 
@@ -253,11 +273,19 @@ def _add_parameters_json(c: _Collector, source: str, obj: Any, scheme_present: b
     """``parameters``/UserComment holding JSON: SwarmUI, Fooocus, Civitai, Easy Diffusion..."""
     if not isinstance(obj, dict):
         return False
-    if comfyui.is_api_graph(obj) or comfyui.is_ui_workflow(obj):
-        return _add_comfy(c, source, obj, None)
     marker = c.table.json_marker(obj)
+    if comfyui.is_api_graph(obj) or comfyui.is_ui_workflow(obj):
+        # Civitai's generator embeds a ComfyUI graph plus its own "resource-stack" nodes.
+        if marker is not None:
+            return _add_comfy(c, source, obj, None, marker.generator, marker.reason)
+        return _add_comfy(c, source, obj, None)
     if marker is not None:
         _add_json_record(c, source, obj, marker.generator, marker.reason)
+        return True
+    software = obj.get("software") or obj.get("Software")
+    named = c.table.match_software(software) if isinstance(software, str) else None
+    if named is not None:  # e.g. RuinedFooocus: {"Prompt": ..., "software": "RuinedFooocus"}
+        _add_json_record(c, source, obj, named.generator, "generator_metadata")
         return True
     if _is_fooocus(c, obj, scheme_present):
         name = "RuinedFooocus" if "Prompt" in obj and "base_model" not in obj and \
@@ -348,10 +376,14 @@ def _add_strings(c: _Collector, prefix: str, fields: dict[str, str]) -> None:
         pattern = c.table.match_software(value[:1000])
         if pattern is None:
             continue
+        # Tool names are public; a description or title may be a prompt, so it is private.
+        prose = name in PROSE_FIELDS
         c.add(source=f"{prefix}:{name}", reason=pattern.reason, label=pattern.label,
               strength=pattern.strength,
               summary=_("%(field)s names %(app)s") % {"field": name, "app": pattern.generator},
-              generator=pattern.generator, details={"field": name, "value": value[:300]})
+              generator=pattern.generator,
+              details={"field": name} if prose else {"field": name, "value": value[:300]},
+              private={"text": value} if prose else None)
 
 
 # ----------------------------------------------------------------------- per container

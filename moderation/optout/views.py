@@ -71,7 +71,7 @@ def exception_paths() -> tuple[list[str], bool]:
     limit = int(moderation_settings.ROBOTS_MAX_RULES)
     want_reserved = not site_reserved()
     paths: list[str] = []
-    for model in registry.models():
+    for model in registry.registered_models():
         qs = public(filter_by_reservation(model._default_manager.all(),
                                           reserved=want_reserved)).order_by("pk")
         for obj in qs.iterator(chunk_size=500):

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django import template
@@ -51,11 +50,14 @@ def moderation_label(context: template.Context, work: models.Model) -> SafeStrin
 def training_optout_meta(context: template.Context, works: Any = None) -> SafeString:
     """The ``noai, noimageai`` robots meta tag, exactly when the shown works are reserved."""
     request = context.get("request")
-    if works is None:
-        reserved = site_reserved() if not request else headers.request_reserved(request)
-    else:
-        items: Iterable[Any] = [works] if isinstance(works, models.Model) else works
-        reserved = headers.mark(request, list(items))
+    items: list[Any] = []
+    if works is not None:
+        items = [works] if isinstance(works, models.Model) else list(works)
+    if items:
+        headers.mark(request, items)
+    # Same rule as the headers: the marked works decide, else the site default.
+    reserved = headers.request_reserved(request) if request else (
+        headers.mark(None, items) if items else site_reserved())
     if not reserved:
         return mark_safe("")
     return format_html('<meta name="robots" content="{}">', headers.ROBOTS_DIRECTIVES)

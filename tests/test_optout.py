@@ -1,0 +1,195 @@
+"""Training opt-out: every signal is present exactly when the work is reserved.
+
+Pages and image responses are fetched as AI crawlers (GPTBot, CCBot, ClaudeBot...). The
+reservation comes from the work override, else the creator, else the site default.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.files.base import ContentFile
+from django.template import Context, Template
+from PIL import Image, PngImagePlugin
+
+from moderation.constants import Route
+from moderation.models import CrawlerHit
+from moderation.optout.policy import (
+    SOURCE_CREATOR,
+    SOURCE_SITE,
+    SOURCE_WORK,
+    resolve,
+    set_creator_training,
+    set_work_training,
+)
+from moderation.optout.xmp import DMI_ALLOWED, DMI_PROHIBITED_AIML
+from tests.viewers_support import make_work, site  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db
+
+CRAWLERS = {
+    "GPTBot": "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.1; "
+              "+https://openai.com/gptbot)",
+    "CCBot": "CCBot/2.0 (https://commoncrawl.org/faq/)",
+    "ClaudeBot": "Mozilla/5.0 (compatible; ClaudeBot/1.0; +claudebot@anthropic.com)",
+}
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+
+# (site default reserves, creator choice, work choice) -> (reserved, decided by)
+SCENARIOS = [
+    (True, None, None, True, SOURCE_SITE),
+    (False, None, None, False, SOURCE_SITE),
+    (False, "reserve", None, True, SOURCE_CREATOR),
+    (True, "allow", None, False, SOURCE_CREATOR),
+    (True, "default", "default", True, SOURCE_SITE),
+    (False, "reserve", "allow", False, SOURCE_WORK),
+    (True, "allow", "reserve", True, SOURCE_WORK),
+]
+
+
+def configure(settings, user, work, site_default, creator, work_choice):
+    settings.MODERATION = {"TRAINING_RESERVED_BY_DEFAULT": site_default}
+    if creator:
+        set_creator_training(user, creator)
+    if work_choice:
+        set_work_training(work, work_choice)
+
+
+def signals(response) -> dict[str, bool]:
+    robots = response.headers.get("X-Robots-Tag", "")
+    out = {"x-robots-tag": "noai" in robots and "noimageai" in robots,
+           "tdm-reservation": response.headers.get("tdm-reservation") == "1"}
+    if response["Content-Type"].startswith("text/html"):
+        out["meta"] = '<meta name="robots" content="noai, noimageai">' in response.content.decode()
+    return out
+
+
+def xmp_of(data: bytes) -> dict:
+    return Image.open(io.BytesIO(data)).getxmp()
+
+
+def data_mining(data: bytes) -> str | None:
+    xmp = xmp_of(data)
+    if not xmp:
+        return None
+    return xmp["xmpmeta"]["RDF"]["Description"]["DataMining"]
+
+
+@pytest.mark.parametrize(("site_default", "creator", "work_choice", "reserved", "source"),
+                         SCENARIOS)
+@pytest.mark.parametrize("crawler", sorted(CRAWLERS))
+def test_pages_and_images_carry_signals_exactly_when_reserved(
+        site, settings, client, user, site_default, creator, work_choice, reserved, source,
+        crawler):
+    work = make_work(user, Route.MAIN, tool="signal-check")
+    configure(settings, user, work, site_default, creator, work_choice)
+    assert resolve(work).reserved is reserved and resolve(work).source == source
+    ua = CRAWLERS[crawler]
+    urls = [f"/works/{work.pk}/", "/?ai=include", f"/thumbs/testapp.artwork/{work.pk}/thumb.jpg",
+            f"/thumbs/testapp.artwork/{work.pk}/preview.jpg", f"/media/{work.image.name}"]
+    for url in urls:
+        response = client.get(url, HTTP_USER_AGENT=ua)
+        assert response.status_code == 200, url
+        got = signals(response)
+        assert got == dict.fromkeys(got, reserved), (url, got)
+    thumb = client.get(urls[2], HTTP_USER_AGENT=ua).content
+    expected = DMI_PROHIBITED_AIML if reserved else (DMI_ALLOWED if source != SOURCE_SITE
+                                                     else None)
+    assert data_mining(thumb) == expected
+    hits = CrawlerHit.objects.filter(creator=user, crawler=crawler).count()
+    assert (hits > 0) is reserved
+
+
+def test_listing_is_reserved_if_any_shown_work_is(site, settings, client, django_user_model):
+    settings.MODERATION = {"TRAINING_RESERVED_BY_DEFAULT": False}
+    a = django_user_model.objects.create_user("a")
+    b = django_user_model.objects.create_user("b")
+    make_work(a, Route.MAIN)
+    make_work(b, Route.MAIN)
+    assert signals(client.get("/")) == {"x-robots-tag": False, "tdm-reservation": False,
+                                        "meta": False}
+    set_creator_training(b, "reserve")
+    assert all(signals(client.get("/")).values())
+    # A page showing no work follows the site default.
+    assert not any(signals(client.get("/search/?q=nothing-matches")).values())
+    settings.MODERATION = {"TRAINING_RESERVED_BY_DEFAULT": True}
+    assert all(signals(client.get("/search/?q=nothing-matches")).values())
+
+
+def test_existing_x_robots_tag_is_extended(site, settings, client, user):
+    from moderation.optout.headers import apply_headers
+    from django.http import HttpResponse
+
+    response = HttpResponse()
+    response["X-Robots-Tag"] = "noarchive"
+    apply_headers(response, True)
+    assert response["X-Robots-Tag"] == "noarchive, noai, noimageai"
+    settings.MODERATION = {"TDM_POLICY_URL": "https://example.org/tdm-policy.json"}
+    response = HttpResponse()
+    apply_headers(response, True)
+    assert response["tdm-policy"] == "https://example.org/tdm-policy.json"
+
+
+def test_thumbnail_strips_upload_metadata_and_embeds_rights(site, client, user):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "secret prompt, Steps: 20, Sampler: Euler a")
+    buf = io.BytesIO()
+    Image.new("RGB", (900, 600), (10, 20, 30)).save(buf, "PNG", pnginfo=info)
+    work = make_work(user, Route.MAIN)
+    work.image.save("meta.png", ContentFile(buf.getvalue()), save=True)
+    set_creator_training(user, "reserve")
+    data = client.get(f"/thumbs/testapp.artwork/{work.pk}/thumb.jpg").content
+    im = Image.open(io.BytesIO(data))
+    assert im.format == "JPEG" and max(im.size) == 320
+    assert b"secret prompt" not in data and "exif" not in im.info
+    desc = im.getxmp()["xmpmeta"]["RDF"]["Description"]
+    assert desc["DataMining"] == DMI_PROHIBITED_AIML
+    assert desc["Marked"] == "True"
+    assert desc["rights"]["Alt"]["li"]["text"] == "© artist"
+    # Changing the reservation produces a new derivative, not a stale cached one.
+    set_work_training(work, "allow")
+    again = client.get(f"/thumbs/testapp.artwork/{work.pk}/thumb.jpg").content
+    assert data_mining(again) == DMI_ALLOWED
+
+
+def test_robots_ai_txt_and_tdmrep(site, settings, client, user, django_user_model):
+    shared = make_work(user, Route.MAIN)
+    settings.MODERATION = {"TRAINING_RESERVED_BY_DEFAULT": True,
+                           "AI_CRAWLERS": ["GPTBot", "NewBot-2027"]}
+    robots = client.get("/robots.txt").content.decode()
+    assert "User-agent: GPTBot\nUser-agent: NewBot-2027\nDisallow: /" in robots
+    assert robots.rstrip().endswith("User-agent: *\nDisallow:")
+    assert client.get("/.well-known/tdmrep.json").json() == [
+        {"location": "/*", "tdm-reservation": 1}]
+    assert "User-Agent: *\nDisallow: /" in client.get("/ai.txt").content.decode()
+    # Site allows; one creator reserves: their public work is named, nothing else.
+    settings.MODERATION = {"TRAINING_RESERVED_BY_DEFAULT": False}
+    other = django_user_model.objects.create_user("other")
+    make_work(other, Route.MAIN)
+    set_creator_training(user, "reserve")
+    robots = client.get("/robots.txt").content.decode()
+    assert f"Disallow: /media/{shared.image.name}" in robots
+    assert f"Disallow: /thumbs/testapp.artwork/{shared.pk}/" in robots
+    assert "Disallow: /\n" not in robots
+    rules = client.get("/.well-known/tdmrep.json").json()
+    assert rules[-1] == {"location": "/*", "tdm-reservation": 0}
+    assert {"location": f"/thumbs/testapp.artwork/{shared.pk}/*", "tdm-reservation": 1} in rules
+    assert len(rules) == 3
+    assert f"Disallow: /media/{shared.image.name}" in client.get("/ai.txt").content.decode()
+
+
+def test_crawler_hits_counted_for_creator_page(site, client, user, settings):
+    set_creator_training(user, "reserve")
+    work = make_work(user, Route.MAIN)
+    client.get(f"/works/{work.pk}/", HTTP_USER_AGENT=CRAWLERS["GPTBot"])
+    client.get(f"/thumbs/testapp.artwork/{work.pk}/thumb.jpg", HTTP_USER_AGENT=CRAWLERS["CCBot"])
+    client.get(f"/works/{work.pk}/", HTTP_USER_AGENT=BROWSER)
+    client.get("/works/999999/", HTTP_USER_AGENT=CRAWLERS["GPTBot"])  # 404: not logged
+    tpl = Template("{% load moderation_tags %}{% crawler_hit_count creator %}")
+    assert tpl.render(Context({"creator": user})) == "2"
+    hit = CrawlerHit.objects.get(crawler="GPTBot")
+    assert hit.object_id == str(work.pk) and hit.path == f"/works/{work.pk}/"
+    settings.MODERATION = {"LOG_CRAWLER_HITS": False}
+    client.get(f"/works/{work.pk}/", HTTP_USER_AGENT=CRAWLERS["GPTBot"])
+    assert CrawlerHit.objects.count() == 2

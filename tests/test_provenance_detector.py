@@ -208,6 +208,17 @@ def test_checks(tmp_path):
         "provenance", {"GENERATOR_PATTERNS": str(bad)}).check()] == ["moderation.E032"]
 
 
+def test_check_reports_trust_lists_c2pa_cannot_parse(tmp_path):
+    directory = cfx.trust_dir_with_test_ca(trust.BUNDLED_TRUST_DIR, tmp_path / "trust")
+    for name in ("interim-anchors.pem", "official-C2PA-TRUST-LIST.pem", "tegaki-tests.anchor.pem"):
+        (directory / name).write_text("an HTML error page instead of certificates")
+    try:
+        errors = ProvenanceDetector("provenance", {"TRUST_DIR": str(directory)}).check()
+        assert [e.id for e in errors] == ["moderation.E033"]
+    finally:
+        trust.clear_cache()
+
+
 def test_options_are_validated():
     with pytest.raises(InvalidDetectorConfig):
         ProvenanceDetector("provenance", {"TRUST_DIR": 42})

@@ -139,6 +139,15 @@ class ProvenanceDetector(BaseDetector):
                      "directory with the official and interim trust lists (copy "
                      "moderation/data/c2pa-trust/), or set it to None for the bundled copy.",
                 id="moderation.E030"))
+        else:
+            try:
+                trust.get_context(directory)
+            except Exception as exc:  # c2pa not importable, or lists it cannot parse
+                errors.append(checks.Error(
+                    f"C2PA trust lists in {directory} cannot be loaded by c2pa-python: {exc}.",
+                    hint="Check that c2pa-python is installed and that every .pem file holds "
+                         "PEM certificates (refresh them from the official/interim lists).",
+                    id="moderation.E033"))
         try:
             self.table()
         except OSError as exc:

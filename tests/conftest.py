@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import pytest
 from PIL import Image
+
+from tests.db_flush import flushable_audit_log
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flushable_audit_log() -> Iterator[None]:
+    """transactional_db/live_server teardown may empty the append-only audit log."""
+    with flushable_audit_log():
+        yield
 
 
 def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 120, 40),

@@ -117,27 +117,6 @@ def celery_worker(run_config: RunConfig) -> Iterator[WorkerProcess]:
     drop_queue(run_config.broker_url, run_config.queue)
 
 
-def _set_audit_truncate_trigger(enabled: bool) -> None:
-    """Toggle the audit log's TRUNCATE guard in the throwaway test database.
-
-    ``transactional_db`` cleans up with ``flush``, which on PostgreSQL is one TRUNCATE of
-    every table; migration 0002 refuses TRUNCATE of the audit log, as production must.
-    The guard is lifted only around that flush and restored right after it.
-    """
-    verb = "ENABLE" if enabled else "DISABLE"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"ALTER TABLE moderation_moderationaction {verb} TRIGGER moderation_action_no_truncate"
-        )
-
-
-@pytest.fixture
-def _restore_audit_guard(django_db_blocker) -> Iterator[None]:
-    yield
-    with django_db_blocker.unblock():
-        _set_audit_truncate_trigger(True)
-
-
 def _unfinished_cases() -> list[tuple[int, str, int]]:
     from moderation.models import ModerationCase
 
@@ -157,17 +136,14 @@ def assert_all_cases_settled(worker: WorkerProcess) -> None:
 
 
 @pytest.fixture
-def live(_restore_audit_guard: None, transactional_db: None, settings, run_config: RunConfig,
+def live(transactional_db: None, settings, run_config: RunConfig,
          celery_worker: WorkerProcess) -> Iterator[RunConfig]:
     """A committed-transaction test whose uploads are scanned by the real worker.
 
-    On the way out it checks the invariant, then lifts the audit log's TRUNCATE guard so
-    pytest-django's flush can run (``_restore_audit_guard`` puts it back afterwards).
+    On the way out it checks the 'nothing lost' invariant before pytest-django flushes
+    the database (see tests/db_flush.py for how the flush passes the audit log guard).
     """
     settings.MODERATION = {"QUEUE": run_config.queue}
-    try:
-        with publishing_to(run_config.broker_url):
-            yield run_config
-            assert_all_cases_settled(celery_worker)
-    finally:
-        _set_audit_truncate_trigger(False)
+    with publishing_to(run_config.broker_url):
+        yield run_config
+        assert_all_cases_settled(celery_worker)

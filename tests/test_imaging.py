@@ -234,3 +234,30 @@ def test_load_does_not_touch_the_callers_buffer() -> None:
     load_image(data)
     assert data == copy
     assert Image.open(io.BytesIO(data)).format == "JPEG"
+
+
+# --- modes the allowed formats rarely produce, tested on the normaliser directly -------------
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (np.array([[0, 32896, 65535]], np.int32), [0, 128, 255]),  # 16-bit data: /257
+    (np.array([[0, 100, 255]], np.int32), [0, 100, 255]),  # 8-bit data kept
+    (np.array([[-5, 70000, 255]], np.int32), [0, 255, 1]),  # clipped to 16-bit, then /257
+])
+def test_32_bit_integer_grey(values: np.ndarray, expected: list[int]) -> None:
+    from moderation.internal.imaging import _normalise
+
+    rgb, alpha = _normalise(Image.fromarray(values, "I"), (255, 255, 255))
+    assert alpha is None and rgb.mode == "RGB"
+    assert np.asarray(rgb)[0, :, 0].tolist() == expected
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (np.array([[0.0, 0.5, 1.0]], np.float32), [0, 128, 255]),  # unit range scaled
+    (np.array([[0.0, 127.6, 300.0]], np.float32), [0, 128, 255]),  # byte range clipped
+    (np.array([[np.nan, np.inf, 2.0]], np.float32), [0, 255, 2]),
+])
+def test_float_grey(values: np.ndarray, expected: list[int]) -> None:
+    from moderation.internal.imaging import _normalise
+
+    rgb, _ = _normalise(Image.fromarray(values, "F"), (255, 255, 255))
+    assert np.asarray(rgb)[0, :, 0].tolist() == expected

@@ -313,3 +313,21 @@ _SEEDS = [bad.png((40, 30)), bad.jpeg((40, 30)),
           bad.encode(bad.noise_rgb((8, 8)), "GIF", save_all=True,
                      append_images=[bad.noise_rgb((8, 8), 1)]),
           bad.encode(bad.noise_rgb((40, 30)), "WEBP")]
+
+
+def test_img13_frame_count_stops_at_the_limit() -> None:
+    """A million 1x1 frames (15 MB): Pillow's n_frames walks them all (~3 s); we stop early."""
+    data = bad.gif_many_frames(1_000_000)
+    started = time.perf_counter()
+    assert rejected(data) == RejectionReason.TOO_MANY_FRAMES
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize("count", [1, 2, 999, 1000, 1001])
+def test_img13_capped_gif_count_is_exact_up_to_the_limit(count: int) -> None:
+    data = bad.gif_many_frames(count)
+    if count <= 1000:
+        assert load_image(data).frames == count
+        assert probe_image(data)[3] == count
+    else:
+        assert rejected(data) == RejectionReason.TOO_MANY_FRAMES

@@ -11,6 +11,12 @@ surface, so an upload is only ever opened with
 * a full ``load()`` of frame 0 with ``ImageFile.LOAD_TRUNCATED_IMAGES`` off, so truncated
   files are rejected here rather than half-decoded.
 
+The pixel limit is ours, not Pillow's: ``Image.MAX_IMAGE_PIXELS`` is a process-wide
+global that other code in the host shares, so it is left untouched (and must never be
+None). Pillow's own check still runs inside ``Image.open``/``seek`` with its warning
+turned into an error, so the effective limit is the lower of ``MAX_IMAGE_PIXELS`` and
+Pillow's (89.5 MP by default); a host wanting more than that must raise Pillow's too.
+
 Every failure becomes :class:`~moderation.exceptions.ImageRejected` with a stable
 :class:`~moderation.constants.RejectionReason` code; nothing else escapes (a property
 test feeds arbitrary bytes). The original bytes are kept untouched in
@@ -20,6 +26,7 @@ test feeds arbitrary bytes). The original bytes are kept untouched in
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import logging
 import warnings
@@ -29,7 +36,15 @@ from typing import Any, cast
 
 import numpy as np
 from django.core.exceptions import ImproperlyConfigured
-from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError, features
+from PIL import (
+    ExifTags,
+    GifImagePlugin,
+    Image,
+    ImageFile,
+    ImageOps,
+    UnidentifiedImageError,
+    features,
+)
 
 from moderation.constants import RejectionReason
 from moderation.evidence import ImageInput
@@ -59,6 +74,18 @@ _TEXT_BOMB_MARKERS = ("MAX_TEXT_CHUNK", "MAX_TEXT_MEMORY")
 
 # Length 0, type IEND, CRC-32 of b"IEND": the only valid encoding of the PNG end chunk.
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _gif_seek_takes_update_image() -> bool:
+    """Whether Pillow's GIF reader still offers the header-only frame walk we rely on."""
+    seek = getattr(GifImagePlugin.GifImageFile, "_seek", None)
+    try:
+        return seek is not None and "update_image" in inspect.signature(seek).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+_GIF_CAPPED_COUNT = _gif_seek_takes_update_image()
 
 
 def _configure_process() -> None:
@@ -220,7 +247,10 @@ def _check_frames(im: Image.Image, max_frames: int, max_animation_pixels: int) -
     GIF has no frame count in its header, so ``n_frames`` walks the block structure
     (no pixel decoding); APNG, WebP and AVIF report the count their container declares.
     """
-    frames = int(getattr(im, "n_frames", 1) or 1)
+    if isinstance(im, GifImagePlugin.GifImageFile) and _GIF_CAPPED_COUNT:
+        frames = _count_gif_frames(im, max_frames)
+    else:
+        frames = int(getattr(im, "n_frames", 1) or 1)
     if frames > max_frames:
         raise _reject(RejectionReason.TOO_MANY_FRAMES, f"{frames} > {max_frames}")
     budget = im.width * im.height * min(frames, 3)
@@ -228,6 +258,25 @@ def _check_frames(im: Image.Image, max_frames: int, max_animation_pixels: int) -
         raise _reject(RejectionReason.TOO_LARGE,
                       f"animation budget {budget} > {max_animation_pixels} pixels")
     return frames
+
+
+def _count_gif_frames(im: GifImagePlugin.GifImageFile, cap: int) -> int:
+    """Count GIF frames, stopping one past ``cap``.
+
+    ``n_frames`` walks the whole file: a 50 MB GIF of 1x1 frames holds over three million
+    of them and takes about ten seconds to count before the limit could apply. This is
+    the walk ``n_frames`` itself performs (``_seek(n, update_image=False)``: block
+    headers only, no pixel decoding), stopped early. It uses a private Pillow method,
+    so :data:`_GIF_CAPPED_COUNT` checks its signature and falls back to ``n_frames``.
+    """
+    try:
+        while im.tell() < cap:
+            im._seek(im.tell() + 1, False)
+        count = cap + 1  # frame index ``cap`` exists: more than ``cap`` frames
+    except EOFError:
+        count = im.tell() + 1
+    im.seek(0)  # as n_frames does: rewind so frame 0 decodes from its own header
+    return count
 
 
 def _check_gif_extents(data: bytes, frames: int, max_pixels: int,

@@ -163,3 +163,12 @@ def test_truncated_containers_do_not_crash():
 def test_no_xmp_at_all():
     assert read_xmp(png_bytes()) == ([], {})
     assert read_xmp(b"") == ([], {})
+
+
+def test_packet_scan_is_bounded_on_unterminated_markup():
+    import time
+
+    data = b"GIF89a" + b"<x:xmpmeta " * 200_000 + fx.dst_element("trainedAlgorithmicMedia").encode()
+    start = time.perf_counter()
+    read_xmp(data)
+    assert time.perf_counter() - start < 1.0

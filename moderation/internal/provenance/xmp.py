@@ -177,16 +177,31 @@ def _riff_packets(data: bytes) -> Iterator[bytes]:
         pos += 8 + length + (length & 1)
 
 
-_PACKET = re.compile(rb"<x:xmpmeta\b.*?</x:xmpmeta>|<rdf:RDF\b.*?</rdf:RDF>", re.DOTALL)
+_PACKET_MARKUP = ((b"<x:xmpmeta", b"</x:xmpmeta>"), (b"<rdf:RDF", b"</rdf:RDF>"))
 
 
 def _scan_packets(data: bytes) -> Iterator[bytes]:
-    """XMP's own recommendation for unknown containers: scan for the packet markup."""
-    if b"<x:xmpmeta" not in data and b"<rdf:RDF" not in data:
-        return
-    for match in _PACKET.finditer(data):
-        if match.end() - match.start() <= MAX_XMP_BYTES:
-            yield match.group(0)
+    """XMP's own recommendation for unknown containers: scan for the packet markup.
+
+    Plain ``find`` calls with a bounded window and at most :data:`MAX_PACKETS` tries,
+    so a file full of unterminated start tags costs linear time, not quadratic.
+    """
+    for start_tag, end_tag in _PACKET_MARKUP:
+        pos = 0
+        found = False
+        for _attempt in range(MAX_PACKETS):
+            start = data.find(start_tag, pos)
+            if start < 0:
+                break
+            end = data.find(end_tag, start, start + MAX_XMP_BYTES)
+            if end < 0:
+                pos = start + len(start_tag)
+                continue
+            found = True
+            pos = end + len(end_tag)
+            yield data[start:pos]
+        if found:
+            return
 
 
 # --------------------------------------------------------------------------- parsing

@@ -53,7 +53,8 @@ class PkAsText(models.Func):
             pieces.append(Substr(cast, start, length))
         super().__init__(cast, Concat(*pieces, output_field=CharField()))
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+    def as_sql(self, compiler: Any, connection: Any, function: Any = None,
+               template: Any = None, arg_joiner: Any = None, **extra_context: Any) -> Any:
         sources = self.get_source_expressions()
         if len(sources) == 2 and not connection.features.has_native_uuid_field:
             return compiler.compile(sources[1])

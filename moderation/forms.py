@@ -117,7 +117,7 @@ class AIDeclarationFormMixin:
     cleaned_data: dict[str, Any]
 
     def __init__(self, *args: Any, uploader: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         self.uploader = uploader
         existing = self.fields.get(self.declaration_field_name)
         self.fields[self.declaration_field_name] = declaration_field(

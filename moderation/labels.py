@@ -151,7 +151,7 @@ def case_of(obj: models.Model) -> ModerationCase | None:
     if isinstance(obj, ModerationCase):
         return obj
     if hasattr(obj, CASE_ATTR):
-        return getattr(obj, CASE_ATTR)  # type: ignore[no-any-return]
+        return getattr(obj, CASE_ATTR)
     case = ModerationCase.objects.for_instance(obj).first()
     setattr(obj, CASE_ATTR, case)
     return case

@@ -25,7 +25,7 @@ from moderation.labels import label_for
 from moderation.models import Evidence, ModerationCase, ViewerPreference
 from tests.conftest import png_bytes
 from tests.testapp.models import Artwork, UUIDArtwork
-from tests.viewers_support import make_work, site  # noqa: F401  (fixture)
+from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from moderation.optout.policy import (
     set_work_training,
 )
 from moderation.optout.xmp import DMI_ALLOWED, DMI_PROHIBITED_AIML
-from tests.viewers_support import make_work, site  # noqa: F401  (fixture)
+from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -118,8 +118,9 @@ def test_listing_is_reserved_if_any_shown_work_is(site, settings, client, django
 
 
 def test_existing_x_robots_tag_is_extended(site, settings, client, user):
-    from moderation.optout.headers import apply_headers
     from django.http import HttpResponse
+
+    from moderation.optout.headers import apply_headers
 
     response = HttpResponse()
     response["X-Robots-Tag"] = "noarchive"

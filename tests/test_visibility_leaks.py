@@ -17,7 +17,7 @@ from moderation.models import ModerationCase, ViewerPreference
 from moderation.optout.policy import set_creator_training
 from tests.conftest import png_bytes
 from tests.testapp.models import UUIDArtwork
-from tests.viewers_support import make_work, site  # noqa: F401  (fixture)
+from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ ROUTE_LABEL = {Route.MAIN: Label.HUMAN, Route.AI_FEED: Label.AI, Route.HELD: Lab
                Route.HIDDEN: Label.AI}
 
 
-@pytest.fixture
-def site(settings: Any) -> Any:
+@pytest.fixture(name="site")
+def site_fixture(settings: Any) -> Any:
     """The test host site: its URLs, the opt-out middleware and a local MEDIA_URL."""
     settings.ROOT_URLCONF = "tests.viewers_urls"
     settings.MEDIA_URL = "/media/"

@@ -108,7 +108,7 @@ def filter_by_reservation(qs: QuerySet[Any], *, reserved: bool) -> QuerySet[Any]
     overrides = WorkTrainingOverride.objects.filter(
         content_type=content_type_for(model), object_id=PkAsText(OuterRef("pk"),
                                                                  is_uuid=is_uuid))
-    owner_attname = model._meta.get_field(options.owner_field).attname  # type: ignore[union-attr]
+    owner_attname = model._meta.get_field(options.owner_field).attname
     creators = CreatorSettings.objects.filter(user_id=OuterRef(owner_attname))
     work_reserve = Q(Exists(overrides.filter(training=TrainingChoice.RESERVE)))
     work_allow = Q(Exists(overrides.filter(training=TrainingChoice.ALLOW)))

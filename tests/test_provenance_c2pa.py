@@ -115,6 +115,15 @@ def test_malformed_jumbf_recorded_not_raised(c2pa_files):
     assert summary["error"]
 
 
+def test_cawg_training_mining_label_is_rights_too():
+    store = {"active_manifest": "a", "validation_state": "Valid", "manifests": {"a": {
+        "assertions": [{"label": "cawg.training-mining", "data": {"entries": {
+            "cawg.ai_generative_training": {"use": "notAllowed"}}}}]}}}
+    [rights] = findings_from_store(store)[0]
+    assert (rights.kind, rights.label) == ("rights", "none")
+    assert rights.details["entries"] == {"cawg.ai_generative_training": "notAllowed"}
+
+
 def test_prefilter_skips_plain_files():
     assert not might_carry_c2pa(cfx.plain_image("PNG"))
     assert read_c2pa(cfx.plain_image("JPEG"), trust_dir=BUNDLED) == ([], {})

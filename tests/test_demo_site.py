@@ -312,8 +312,8 @@ def test_seed_demo_is_idempotent_and_sets_up_users_and_moderators(tmp_path, djan
     assert sorted(works) == ["A cup of coffee", "Chelsea the cat", "Flux.1 Dev: Text to Image",
                              "SDXL Simple"]
     assert works["SDXL Simple"].ai_declaration == "ai"
-    assert works["SDXL Simple"].ai_tool == "ComfyUI: SDXL, Stability"
-    assert works["Flux.1 Dev: Text to Image"].ai_tool == "ComfyUI: FLUX.1"
+    assert works["SDXL Simple"].ai_tool == "ComfyUI (SDXL, Stability)"
+    assert works["Flux.1 Dev: Text to Image"].ai_tool == "ComfyUI (FLUX.1)"
     assert works["A cup of coffee"].ai_declaration == "none"
     # Seeded works went through registration: each has a case waiting for the worker.
     assert ModerationCase.objects.filter(state=ProcessingState.PENDING).count() == 4

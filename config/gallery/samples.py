@@ -126,14 +126,14 @@ def read_index(json_wheel: Path | None) -> dict[str, dict[str, Any]]:
 
 
 def model_text(entry: dict[str, Any]) -> str:
-    """Return "ComfyUI: <models>" from an index entry, dropping family prefixes.
+    """Return "ComfyUI (<models>)" from an index entry, dropping family prefixes.
 
     ``["FLUX", "FLUX.1"]`` becomes "FLUX.1": a name that is the start of another listed
     name only repeats the family.
     """
     models = [m for m in entry.get("models", []) if isinstance(m, str) and m]
     kept = [m for m in models if not any(o != m and o.startswith(m) for o in models)]
-    return f"ComfyUI: {', '.join(kept)}" if kept else ""
+    return f"ComfyUI ({', '.join(kept)})" if kept else ""
 
 
 def is_still_picture(data: bytes) -> bool:

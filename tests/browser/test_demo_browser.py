@@ -105,6 +105,14 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+def save_screenshot(page: Page, name: str) -> None:
+    """Save a 256-colour PNG of the page: small enough to commit, sharp enough to read."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    shot.quantize(256, dither=Image.Dither.FLOYDSTEINBERG).save(SCREENSHOTS / name,
+                                                                 optimize=True)
+
+
 def scan_all_pending() -> None:
     for case_id in ModerationCase.objects.pending().values_list("pk", flat=True):
         assert pipeline.scan(case_id) == ProcessingState.DONE
@@ -150,8 +158,7 @@ def test_login_upload_see_it_appear_and_switch_language(page: Page, site: str,
     page.click("text=ネオンの街")
     expect(page.locator(".label-line")).to_have_text("AI生成 · ComfyUI")
     expect(page.locator(".why li").first).to_have_text("投稿者の申告")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "demo-work-ja.png"))
+    save_screenshot(page, "demo-work-ja.png")
 
     page.goto(f"{base}/")
     page.select_option("#language-select", "en")
@@ -159,7 +166,7 @@ def test_login_upload_see_it_appear_and_switch_language(page: Page, site: str,
     expect(page.locator("h1")).to_have_text("New arrivals")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator(".grid .tile-title")).to_have_text(["夕暮れの港"])
-    page.screenshot(path=str(SCREENSHOTS / "demo-new-arrivals-en.png"))
+    save_screenshot(page, "demo-new-arrivals-en.png")
 
 
 def test_other_visitors_never_see_a_held_work(page: Page, site: str, django_user_model,

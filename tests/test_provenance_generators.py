@@ -467,3 +467,15 @@ def test_provenance_detector_end_to_end(data, generator, strength):
     result = ProvenanceDetector("provenance").detect(load_image(data))
     assert (result.label, result.strength, result.generator) == ("ai", strength, generator)
     assert "1girl" not in json.dumps(result.details)
+
+
+def test_png_exif_chunk_is_read_without_decoding_pixels(table, monkeypatch):
+    data = gf.save(Image.new("RGB", (32, 24)), "PNG",
+                   exif=gf.exif_bytes(comment=gf.user_comment(gf.A1111_PARAMETERS)))
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("pixels decoded for EXIF")
+
+    monkeypatch.setattr(Image.Image, "getexif", no_decode)
+    finding = only(read(data, table, decoded=False))
+    assert (finding.source, finding.reason) == ("exif:UserComment", "a1111_parameters")

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from PIL import ExifTags, Image
 
+from moderation.internal.provenance.pngchunks import find_chunk, is_png
+
 #: Bytes of one EXIF value we keep; a ComfyUI graph in ``Make`` is tens of KB.
 MAX_VALUE_BYTES = 2 * 1024 * 1024
 
@@ -87,9 +89,16 @@ def read_exif_text(data: bytes) -> ExifText:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
-                exif = im.getexif()
-                exif_ifd = exif.get_ifd(ExifTags.IFD.Exif) if exif else {}
+            if is_png(data):
+                # Pillow's PNG getexif() decodes all pixels to look past IDAT; walk instead.
+                exif = Image.Exif()
+                chunk = find_chunk(data, b"eXIf")
+                if chunk:
+                    exif.load(chunk)
+            else:
+                with Image.open(io.BytesIO(data)) as im:
+                    exif = im.getexif()
+            exif_ifd = exif.get_ifd(ExifTags.IFD.Exif) if exif else {}
     except Exception as exc:  # a broken header is not our finding to make
         result.errors.append(f"exif: {type(exc).__name__}")
         return result

@@ -125,6 +125,27 @@ def _decode_text_chunk(
     return keyword, raw.decode("utf-8", errors="replace"), cut
 
 
+def find_chunk(data: bytes, wanted: bytes, *, max_bytes: int = 4 * 1024 * 1024) -> bytes | None:
+    """Return the body of the first ``wanted`` chunk (e.g. ``eXIf``) anywhere in the file.
+
+    Used instead of ``Image.getexif()`` on PNG, which decodes every pixel to look for an
+    eXIf chunk after IDAT.
+    """
+    if not is_png(data):
+        return None
+    pos, size, walked = 8, len(data), 0
+    while pos + 8 <= size and walked < MAX_CHUNKS:
+        walked += 1
+        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 8 + length
+        if end + 4 > size or ctype == b"IEND":
+            return None
+        if ctype == wanted:
+            return data[pos + 8 : end] if length <= max_bytes else None
+        pos = end + 4
+    return None
+
+
 def read_png_text(
     data: bytes,
     *,

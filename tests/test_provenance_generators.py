@@ -479,3 +479,16 @@ def test_png_exif_chunk_is_read_without_decoding_pixels(table, monkeypatch):
     monkeypatch.setattr(Image.Image, "getexif", no_decode)
     finding = only(read(data, table, decoded=False))
     assert (finding.source, finding.reason) == ("exif:UserComment", "a1111_parameters")
+
+
+def test_legacy_swarmui_json_in_exif_model(table):
+    data = gf.jpeg_with_exif(ifd0={ExifTags.Base.Model: json.dumps(gf.SWARMUI_PARAMETERS)})
+    finding = only(read(data, table))
+    assert (finding.source, finding.generator) == ("exif:Model", "SwarmUI")
+
+
+def test_midjourney_job_id_in_exif_description(table):
+    data = gf.jpeg_with_exif(ifd0={ExifTags.Base.ImageDescription:
+                                   "a cat --ar 2:3 Job ID: 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"})
+    finding = only(read(data, table))
+    assert (finding.generator, finding.strength) == ("Midjourney", "strong")

@@ -131,7 +131,7 @@ def _first_str(obj: dict[str, Any], keys: tuple[str, ...]) -> str:
         if isinstance(value, str) and value.strip():
             return value
         if isinstance(value, dict):
-            for sub in ("name", "model_name", "key", "title"):
+            for sub in ("name", "model_name", "modelFileName", "key", "title"):
                 if isinstance(value.get(sub), str) and value[sub].strip():
                     return str(value[sub])
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
@@ -363,9 +363,9 @@ def _add_keyed(c: _Collector, key: str, text: str) -> bool:
 def _add_strings(c: _Collector, prefix: str, fields: dict[str, str]) -> None:
     """Free-text software/credit strings (weak) and structured descriptions (Midjourney)."""
     for name, value in fields.items():
-        if name not in c.table.software_fields or not value:
+        if not value:
             continue
-        if name == "Description":
+        if name in PROSE_FIELDS:
             pattern = c.table.match_description(value)
             if pattern is not None:
                 c.add(source=f"{prefix}:{name}", reason=pattern.reason, label=pattern.label,
@@ -373,6 +373,8 @@ def _add_strings(c: _Collector, prefix: str, fields: dict[str, str]) -> None:
                       summary=_("Description written by %(app)s") % {"app": pattern.generator},
                       generator=pattern.generator, private={"prompt": value})
                 continue
+        if name not in c.table.software_fields:
+            continue
         pattern = c.table.match_software(value[:1000])
         if pattern is None:
             continue
@@ -452,6 +454,11 @@ def _read_exif(c: _Collector, data: bytes, rgb: Callable[[], bytes | None], key:
     if graphs:
         _add_comfy(c, "exif:" + "+".join(sorted(handled)), graphs.get("prompt"),
                    graphs.get("workflow"))
+    for name in ("Model", "Make", "ImageDescription"):
+        # Bare JSON here: legacy SwarmUI (Model) and third-party ComfyUI savers.
+        obj = _json(fields.get(name, "")) if name not in handled else None
+        if obj is not None and _add_parameters_json(c, f"exif:{name}", obj, False):
+            handled.add(name)
     comment = exif.user_comment
     nai_fields = {"Title": fields.get("DocumentName", ""),
                   "Description": fields.get("ImageDescription", ""),

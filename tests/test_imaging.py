@@ -261,3 +261,9 @@ def test_float_grey(values: np.ndarray, expected: list[int]) -> None:
 
     rgb, _ = _normalise(Image.fromarray(values, "F"), (255, 255, 255))
     assert np.asarray(rgb)[0, :, 0].tolist() == expected
+
+
+def test_allowlist_with_nothing_decodable_is_a_configuration_error(settings) -> None:
+    settings.MODERATION = {"ALLOWED_FORMATS": ["EPS"]}
+    with pytest.raises(ImproperlyConfigured):
+        load_image(bad.png())

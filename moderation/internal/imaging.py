@@ -170,7 +170,7 @@ def _decoding_guard() -> Iterator[None]:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             yield
-        except ImageRejected:
+        except (ImageRejected, ImproperlyConfigured):
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _reject(RejectionReason.TOO_LARGE, str(exc)) from exc

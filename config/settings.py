@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "moderation",
     "config.gallery",
 ]
@@ -124,6 +125,30 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"moderation.*": {"queue": "moderation"}}
 CELERY_BEAT_SCHEDULE = {
     "moderation-sweep": {"task": "moderation.sweep_stuck_cases", "schedule": 60.0},
+}
+
+# DRF: closed by default, throttled, paginated. Set NUM_PROXIES to the number of
+# reverse proxies in front of Django so X-Forwarded-For cannot be spoofed (0 = none).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle",
+                                 "rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min",
+                               "moderation_read": "600/min", "moderation_write": "120/min",
+                               "moderation_appeal": "20/hour"},
+    "DEFAULT_PAGINATION_CLASS": "moderation.api.pagination.ModerationPagination",
+    "PAGE_SIZE": 50,
+    "NUM_PROXIES": int(os.environ.get("TEGAKI_NUM_PROXIES", "0")),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tegaki moderation API", "VERSION": "0.1.0",
+    "ENUM_NAME_OVERRIDES": {
+        "CaseLabelEnum": "moderation.constants.Label",
+        "EvidenceLabelEnum": "moderation.constants.EvidenceLabel",
+        "DecisionLabelEnum": "moderation.api.serializers.DECISION_LABEL_CHOICES",
+    },
 }
 
 MODERATION: dict = {}

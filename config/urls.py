@@ -8,6 +8,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("moderation/", include("moderation.urls")),
+    path("api/", include("moderation.api.urls")),
     path("", include("config.gallery.urls")),
 ]
 if settings.DEBUG:

@@ -472,6 +472,46 @@ class SubmitAppeal(BaseAction):
         return result
 
 
+class AddAppealFile(BaseAction):
+    """The uploader attaches one more proof-of-process file to their open appeal."""
+
+    name = "appeal_file"
+    verbose_name = _("Add proof to appeal")
+    moderator_only = False
+    respects_claims = False
+
+    def clean(self) -> None:
+        super().clean()
+        appeal, upload = self.params.get("appeal"), self.params.get("upload")
+        if not isinstance(appeal, Appeal) or appeal.case_id != self.case.pk or upload is None:
+            raise ActionInvalid(_("Choose an appeal of this case."))
+        if self.params.get("kind") not in AppealFile.Kind.values:
+            raise ActionInvalid(_("Unknown kind of file."))
+        if upload.size > moderation_settings.APPEAL_MAX_FILE_BYTES:
+            raise ActionInvalid(_("A file is larger than this site accepts."))
+
+    def check_permission(self, case: ModerationCase) -> None:
+        appeal = self.params["appeal"]
+        if appeal.user_id != getattr(self.actor, "pk", None):
+            raise PermissionDenied(_("Only the uploader can add proof to an appeal."))
+
+    def apply(self, case: ModerationCase) -> dict[str, Any]:
+        appeal = Appeal.objects.select_for_update().get(pk=self.params["appeal"].pk)
+        if appeal.status != AppealStatus.OPEN:
+            raise ActionConflict(_("This appeal was already decided."))
+        # Hard quota checked under the appeal's lock: throttles alone let bursts through.
+        if appeal.files.count() >= moderation_settings.APPEAL_MAX_FILES:
+            raise ActionConflict(_("Too many files."))
+        upload = self.params["upload"]
+        self.proof = AppealFile.objects.create(
+            appeal=appeal, kind=self.params["kind"], file=upload,
+            original_name=str(upload.name)[:255], size=upload.size)
+        return {"file": self.proof}
+
+    def audit_note(self) -> str:
+        return f"appeal {self.params['appeal'].pk}: {self.params['kind']}"
+
+
 class DecideAppeal(BaseAction):
     """Uphold or overturn an open appeal. Overturning relabels the work (by default to what
     the uploader declared) and revokes the strikes this case caused."""
@@ -524,7 +564,8 @@ class DecideAppeal(BaseAction):
 ACTIONS: dict[str, type[BaseAction]] = {
     cls.name: cls for cls in (
         MarkHuman, MarkAIAssisted, MarkAI, RouteTo, Hide, Restore, StrikeAction,
-        LiftSuspension, AddNote, Rescan, Claim, Release, SubmitAppeal, DecideAppeal)
+        LiftSuspension, AddNote, Rescan, Claim, Release, SubmitAppeal, AddAppealFile,
+        DecideAppeal)
 }
 #: Actions a moderator picks from the case page and queue (appeals have their own forms).
 CASE_ACTIONS = ("claim", "release", "mark_human", "mark_ai_assisted", "mark_ai", "hide",
@@ -555,9 +596,32 @@ def run_bulk(action: type[BaseAction], actor: Any, cases: Iterable[ModerationCas
 
 
 __all__ = [
-    "ACTIONS", "BULK_ACTIONS", "CASE_ACTIONS", "PRIORITY_APPEAL", "ActionConflict",
-    "ActionError", "ActionInvalid", "ActionResult", "AddNote", "BaseAction", "Claim",
-    "DecideAppeal", "Hide", "LiftSuspension", "MarkAI", "MarkAIAssisted", "MarkHuman",
-    "Release", "Rescan", "Restore", "RouteTo", "StrikeAction", "SubmitAppeal",
-    "claim_is_live", "get_action", "route_for_label", "run_bulk",
+    "ACTIONS",
+    "BULK_ACTIONS",
+    "CASE_ACTIONS",
+    "PRIORITY_APPEAL",
+    "ActionConflict",
+    "ActionError",
+    "ActionInvalid",
+    "ActionResult",
+    "AddAppealFile",
+    "AddNote",
+    "BaseAction",
+    "Claim",
+    "DecideAppeal",
+    "Hide",
+    "LiftSuspension",
+    "MarkAI",
+    "MarkAIAssisted",
+    "MarkHuman",
+    "Release",
+    "Rescan",
+    "Restore",
+    "RouteTo",
+    "StrikeAction",
+    "SubmitAppeal",
+    "claim_is_live",
+    "get_action",
+    "route_for_label",
+    "run_bulk",
 ]

@@ -19,6 +19,13 @@ from moderation.conf import moderation_settings
 STORAGE_ALIAS = "tegaki_private"
 
 
+class PrivateFileSystemStorage(FileSystemStorage):
+    """File storage without URLs: asking for one is a bug, so it raises."""
+
+    def url(self, name: str | None) -> str:
+        raise ValueError("private files have no URL; stream them through a checked view")
+
+
 @lru_cache(maxsize=1)
 def private_storage() -> Storage:
     """Return the storage holding appeal files (``STORAGES["tegaki_private"]`` if defined)."""
@@ -28,8 +35,8 @@ def private_storage() -> Storage:
     if root is None:
         media = Path(str(settings.MEDIA_ROOT or "media")).resolve()
         root = media.with_name(media.name + "-private")
-    # base_url=None: the storage has no public URL; views stream files after a check.
-    return FileSystemStorage(location=str(root), base_url=None)
+    # No public URL: views stream files after a permission check.
+    return PrivateFileSystemStorage(location=str(root))
 
 
 def _reset(*, setting: str, **kwargs: object) -> None:

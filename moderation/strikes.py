@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
 from moderation.constants import Route
@@ -25,6 +26,12 @@ from moderation.models import ModerationCase, Strike
 
 WARN, HOLD, SUSPEND = "warn", "hold", "suspend"
 LEVELS = (WARN, HOLD, SUSPEND)
+LEVEL_LABELS = {
+    "": _("In good standing"),
+    WARN: _("Warned"),
+    HOLD: _("New uploads held for review"),
+    SUSPEND: _("Uploads suspended until a moderator lifts it"),
+}
 
 #: Review priority of uploads held because of the account's standing (below undisclosed AI).
 PRIORITY_ACCOUNT_HOLD = 600
@@ -37,6 +44,10 @@ class Standing:
     strikes: int
     level: str  # "" (clean), "warn", "hold" or "suspend"
     held_until: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return str(LEVEL_LABELS.get(self.level, self.level))
 
     @property
     def suspended(self) -> bool:

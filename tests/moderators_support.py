@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -60,38 +59,3 @@ def make_case(owner: Any, *, declaration: str = Declaration.NONE, label: str = L
             label="ai", strength="weak", score=score, summary="classifier score")
     case.refresh_from_db()
     return case
-
-
-@pytest.fixture
-def uploader(db: Any) -> Any:
-    return make_user("uploader")
-
-
-@pytest.fixture
-def other_user(db: Any) -> Any:
-    return make_user("other")
-
-
-@pytest.fixture
-def moderator(db: Any) -> Any:
-    return make_user("mod", moderator=True)
-
-
-@pytest.fixture
-def moderator2(db: Any) -> Any:
-    return make_user("mod2", moderator=True)
-
-
-@pytest.fixture
-def staff(db: Any) -> Any:
-    return make_user("staffer", staff=True)
-
-
-@pytest.fixture
-def site_admin(db: Any) -> Any:
-    return make_user("root", superuser=True)
-
-
-@pytest.fixture
-def case(uploader: Any) -> ModerationCase:
-    return make_case(uploader)

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "moderation",
     "tests.testapp",
 ]
@@ -62,3 +63,28 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
 MODERATION: dict = {}
+
+# DRF: closed by default (never AllowAny), throttled, paginated; the client IP is
+# REMOTE_ADDR (NUM_PROXIES=0), so a spoofed X-Forwarded-For cannot dodge throttles.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle",
+                                 "rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "10000/min",
+                               "moderation_read": "10000/min",
+                               "moderation_write": "10000/min",
+                               "moderation_appeal": "10000/min"},
+    "DEFAULT_PAGINATION_CLASS": "moderation.api.pagination.ModerationPagination",
+    "PAGE_SIZE": 50,
+    "NUM_PROXIES": 0,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tegaki moderation API", "VERSION": "0.1.0",
+    "ENUM_NAME_OVERRIDES": {
+        "CaseLabelEnum": "moderation.constants.Label",
+        "EvidenceLabelEnum": "moderation.constants.EvidenceLabel",
+        "DecisionLabelEnum": "moderation.api.serializers.DECISION_LABEL_CHOICES",
+    },
+}

@@ -13,7 +13,7 @@ from moderation.models import ModerationAction, ModerationCase, Strike
 from moderation.signals import action_taken, verdict_changed
 from tests.moderators_support import make_case
 
-pytest_plugins = ["tests.moderators_support"]
+pytest_plugins = ["tests.moderators_fixtures"]
 
 pytestmark = pytest.mark.django_db
 

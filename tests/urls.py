@@ -1,3 +1,6 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("moderation/", include("moderation.urls")),
+    path("api/", include("moderation.api.urls")),
+]

@@ -1,0 +1,192 @@
+"""Serializers with explicit field lists (never ``__all__``/``exclude``).
+
+Uploaders get :class:`OwnerCaseSerializer` and :class:`OwnerEvidenceSerializer`: every
+field read-only, no prompts, no shadow detectors. Verdicts change only through the
+moderator-only action endpoints, never by writing a serializer (mass assignment).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from moderation.constants import DetectorMode, Label, Route
+from moderation.models import Appeal, AppealFile, AppealStatus, Evidence, ModerationCase
+from moderation.permissions import can_appeal
+
+CASE_VERDICT_FIELDS = ("label", "route", "generator", "model_name", "loras", "reasons")
+#: Labels a moderator can set (no "uncertain"); named in SPECTACULAR ENUM_NAME_OVERRIDES.
+DECISION_LABEL_CHOICES = [(v, lbl) for v, lbl in Label.choices if v != Label.UNCERTAIN]
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    """What moderators see about a case."""
+
+    content_type = serializers.CharField(source="content_type.model", read_only=True)
+    owner_name = serializers.SerializerMethodField()
+    claimed_by_name = serializers.SerializerMethodField()
+    open_appeal = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModerationCase
+        fields: tuple[str, ...] = ("id", "content_type", "object_id", "owner", "owner_name", "file_name",
+                  "state", "rejection_reason", "declaration", "declared_tool",
+                  *CASE_VERDICT_FIELDS, "ai_score", "needs_review", "review_priority",
+                  "undisclosed_ai", "claimed_by", "claimed_by_name", "claimed_at",
+                  "decided_by", "decided_at", "created_at", "scanned_at", "open_appeal")
+        read_only_fields = fields
+
+    def get_owner_name(self, obj: ModerationCase) -> str:
+        return obj.owner.get_username() if obj.owner else ""
+
+    def get_claimed_by_name(self, obj: ModerationCase) -> str:
+        return obj.claimed_by.get_username() if obj.claimed_by else ""
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_open_appeal(self, obj: ModerationCase) -> int | None:
+        appeal = obj.appeals.filter(status=AppealStatus.OPEN).only("pk").first()
+        return appeal.pk if appeal else None
+
+
+class OwnerCaseSerializer(serializers.ModelSerializer):
+    """What an uploader sees about their own work: the label, why, and whether to appeal."""
+
+    can_appeal = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModerationCase
+        fields = ("id", "object_id", "state", "rejection_reason", "declaration",
+                  "declared_tool", *CASE_VERDICT_FIELDS, "decided_at", "created_at",
+                  "scanned_at", "can_appeal")
+        read_only_fields = fields
+
+    def get_can_appeal(self, obj: ModerationCase) -> bool:
+        return can_appeal(self.context["request"].user, obj)
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    """Evidence for moderators; ``private`` (prompts) only in the subclass below."""
+
+    class Meta:
+        model = Evidence
+        fields: tuple[str, ...] = ("id", "detector", "detector_version", "mode", "label", "score", "strength",
+                  "summary", "generator", "model_name", "loras", "reasons", "details",
+                  "error", "elapsed_ms", "created_at")
+        read_only_fields = fields
+
+
+class PrivateEvidenceSerializer(EvidenceSerializer):
+    """For the moderator assigned to the case: includes prompts and raw workflow."""
+
+    class Meta(EvidenceSerializer.Meta):
+        fields: tuple[str, ...] = (*EvidenceSerializer.Meta.fields, "private")
+        read_only_fields = fields
+
+
+class OwnerEvidenceSerializer(serializers.ModelSerializer):
+    """The uploader's view of why: detector, conclusion and its one-line summary only."""
+
+    class Meta:
+        model = Evidence
+        fields = ("detector", "label", "strength", "summary", "generator")
+        read_only_fields = fields
+
+
+class AuditSerializer(serializers.Serializer):
+    """One audit row (read-only; the log has no update route)."""
+
+    id = serializers.IntegerField(read_only=True)
+    action = serializers.CharField(read_only=True)
+    actor = serializers.SerializerMethodField()
+    before = serializers.JSONField(read_only=True)
+    after = serializers.JSONField(read_only=True)
+    note = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def get_actor(self, obj: Any) -> str:
+        return obj.actor.get_username() if obj.actor_id and obj.actor else ""
+
+
+class DecideSerializer(serializers.Serializer):
+    label = serializers.ChoiceField(choices=DECISION_LABEL_CHOICES)
+    tool = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    strike = serializers.BooleanField(required=False, default=True,
+                                      help_text=_("Record a strike when the work was "
+                                                  "declared hand-made (default true)."))
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000,
+                                 default="")
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=5000)
+
+
+class OptionalNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000,
+                                 default="")
+
+
+class RouteSerializer(OptionalNoteSerializer):
+    route = serializers.ChoiceField(choices=Route.choices)
+
+
+class AppealFileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AppealFile
+        fields = ("id", "kind", "original_name", "size", "created_at")
+        read_only_fields = fields
+
+
+class AppealFileUploadSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=AppealFile.Kind.choices)
+    file = serializers.FileField()
+
+
+class AppealSerializer(serializers.ModelSerializer):
+    """Appeals; the uploader writes ``case`` (on create) and ``message`` only."""
+
+    files = AppealFileSerializer(many=True, read_only=True)
+    case = serializers.PrimaryKeyRelatedField(queryset=ModerationCase.objects.none())
+
+    class Meta:
+        model = Appeal
+        fields = ("id", "case", "user", "message", "status", "decided_at", "decision_note",
+                  "created_at", "files")
+        read_only_fields = ("id", "user", "status", "decided_at", "decision_note",
+                            "created_at", "files")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        case_field = self.fields["case"]
+        if self.instance is not None:
+            case_field.read_only = True  # an appeal never moves to another case
+        elif request is not None and request.user.is_authenticated:
+            # Scoped: someone else's case id is "does not exist", not "forbidden".
+            case_field.queryset = ModerationCase.objects.filter(owner=request.user)
+
+
+class AppealDecideSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=[AppealStatus.UPHELD, AppealStatus.OVERTURNED])
+    label = serializers.ChoiceField(choices=DECISION_LABEL_CHOICES, required=False,
+                                    allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000,
+                                 default="")
+
+
+class QueueItemSerializer(CaseSerializer):
+    """A queue row: the case plus its first enforce-mode evidence summaries."""
+
+    top_evidence = serializers.SerializerMethodField()
+
+    class Meta(CaseSerializer.Meta):
+        fields: tuple[str, ...] = (*CaseSerializer.Meta.fields, "top_evidence")
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_top_evidence(self, obj: ModerationCase) -> list[str]:
+        return [e.summary for e in obj.evidence.all()
+                if e.mode == DetectorMode.ENFORCE and e.summary][:3]

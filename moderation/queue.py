@@ -1,0 +1,108 @@
+"""The review queue: which cases wait for a moderator, highest risk first, and filters.
+
+Shared by the HTML queue and the API so both list exactly the same rows. Order is
+``review_priority`` (set by the policy: deepfake risk > undisclosed AI > account holds >
+reposts > classifier-uncertain > appeals), then oldest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from moderation.models import Appeal, AppealStatus, Evidence, ModerationCase
+
+#: Queue categories: (key, title, reason codes that put a case in it).
+CATEGORIES: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
+    ("deepfake", _("Deepfake risk"), ("deepfake_risk", "real_face")),
+    ("undisclosed", _("Declared hand-made, looks AI"), ("undisclosed_ai",)),
+    ("account", _("Account on hold"), ("account_on_hold", "account_suspended")),
+    ("repost", _("Possible repost"), ("possible_repost", "repost")),
+    ("uncertain", _("Classifier uncertain"), ("weak_ai_signal",)),
+)
+APPEAL_CATEGORY = ("appeal", _("Appeal"))
+AGE_CHOICES = (("1", _("Last 24 hours")), ("7", _("Last 7 days")), ("30", _("Last 30 days")))
+
+
+def category_of(case: ModerationCase, has_open_appeal: bool = False) -> tuple[str, Any]:
+    """The queue category a case is shown under (appeals win: the uploader is waiting)."""
+    if has_open_appeal:
+        return APPEAL_CATEGORY
+    reasons = set(case.reasons or ())
+    for key, title, codes in CATEGORIES:
+        if reasons & set(codes):
+            return key, title
+    return "other", _("Other")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """Validated filters; unknown values are ignored rather than raising (they come from URLs)."""
+
+    category: str = ""
+    detector: str = ""
+    uploader: str = ""
+    age_days: int | None = None
+    mine: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> QueueFilters:
+        category = str(params.get("reason") or "")
+        valid = {key for key, _t, _c in CATEGORIES} | {APPEAL_CATEGORY[0]}
+        age = str(params.get("age") or "")
+        return cls(
+            category=category if category in valid else "",
+            detector=str(params.get("detector") or "")[:64],
+            uploader=str(params.get("uploader") or "")[:150],
+            age_days=int(age) if age in {a for a, _l in AGE_CHOICES} else None,
+            mine=str(params.get("mine") or "") in {"1", "true", "on"},
+        )
+
+
+def open_appeal_exists() -> Exists:
+    return Exists(Appeal.objects.filter(case=OuterRef("pk"), status=AppealStatus.OPEN))
+
+
+def review_queue(filters: QueueFilters | None = None, *, user: Any = None) -> QuerySet[Any]:
+    """Cases needing review, annotated with ``has_open_appeal``, highest priority first."""
+    f = filters or QueueFilters()
+    qs = (ModerationCase.objects.filter(needs_review=True)
+          .annotate(has_open_appeal=open_appeal_exists())
+          .select_related("owner", "claimed_by", "content_type"))
+    if f.category == APPEAL_CATEGORY[0]:
+        qs = qs.filter(has_open_appeal=True)
+    elif f.category:
+        codes = next(c for key, _t, c in CATEGORIES if key == f.category)
+        q = Q()
+        for code in codes:
+            q |= Q(reasons__contains=[code]) if _json_contains_supported() else Q(
+                reasons__icontains=f'"{code}"')
+        qs = qs.filter(q)
+    if f.detector:
+        qs = qs.filter(Exists(Evidence.objects.filter(
+            case=OuterRef("pk"), detector=f.detector).exclude(label="none")))
+    if f.uploader:
+        qs = qs.filter(owner__username=f.uploader)
+    if f.age_days is not None:
+        qs = qs.filter(created_at__gte=timezone.now() - timedelta(days=f.age_days))
+    if f.mine and user is not None:
+        qs = qs.filter(claimed_by=user)
+    return qs.order_by("-review_priority", "created_at", "pk")
+
+
+def _json_contains_supported() -> bool:
+    """``JSONField`` ``contains`` is unavailable on SQLite; fall back to a text match there."""
+    from django.db import connection
+
+    return bool(connection.features.supports_json_field_contains)
+
+
+def detectors_seen() -> list[str]:
+    """Detector aliases that have recorded evidence (for the filter menu)."""
+    return sorted(set(Evidence.objects.values_list("detector", flat=True).distinct()))

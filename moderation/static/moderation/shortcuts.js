@@ -1,0 +1,63 @@
+// Keyboard shortcuts for the moderator pages. Plain script, no dependencies, CSP-safe
+// (loaded from 'self', no inline handlers). Keys are ignored while typing in a field.
+(function () {
+  "use strict";
+
+  function typing(target) {
+    var tag = (target && target.tagName) || "";
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
+  }
+
+  function queue() {
+    var rows = Array.prototype.slice.call(document.querySelectorAll("[data-case-row]"));
+    if (!rows.length) { return null; }
+    var index = 0;
+    function select(i) {
+      rows[index].classList.remove("selected");
+      index = Math.max(0, Math.min(rows.length - 1, i));
+      rows[index].classList.add("selected");
+      rows[index].scrollIntoView({ block: "nearest" });
+    }
+    select(0);
+    return {
+      j: function () { select(index + 1); },
+      k: function () { select(index - 1); },
+      Enter: function () { window.location.assign(rows[index].dataset.caseUrl); },
+      x: function () {
+        var box = rows[index].querySelector("input[type=checkbox]");
+        if (box) { box.checked = !box.checked; }
+      },
+      c: function () {
+        var button = rows[index].querySelector(".claim-btn");
+        if (button) { button.click(); }
+      }
+    };
+  }
+
+  function casePage() {
+    var keys = {};
+    document.querySelectorAll("[data-shortcut]").forEach(function (button) {
+      keys[button.dataset.shortcut] = function () {
+        if (button.dataset.shortcut === "n") {
+          var note = document.querySelector("[data-note]");
+          if (note && !note.value) { note.focus(); return; }
+        }
+        button.click();
+      };
+    });
+    return keys;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var keys = queue() || casePage();
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+      var handler = keys[event.key];
+      if (handler) {
+        event.preventDefault();
+        handler();
+      }
+    });
+    document.body.dataset.shortcutsReady = "1";
+  });
+})();

@@ -1,0 +1,156 @@
+"""The case page (evidence, history, audit) and the moderator action endpoint."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from moderation import actions as A
+from moderation.constants import Label, Route
+from moderation.models import Appeal, AppealFile, AppealStatus, ModerationCase, Strike
+from moderation.permissions import can_view_private, claim_is_live, conflict_of_interest
+from moderation.queue import category_of
+from moderation.strikes import standing
+from moderation.views.common import moderator_required
+from moderation.views.files import harden, private_file_response
+from moderation.views.presenters import present_evidence, reason_text
+from moderation.views.queue import safe_next
+
+PREVIEW_MAX_SIDE = 1024
+
+
+@require_GET
+@moderator_required
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_object_or_404(ModerationCase.objects.select_related(
+        "owner", "claimed_by", "decided_by", "content_type"), pk=pk)
+    show_private = can_view_private(request.user, case)
+    evidence = present_evidence(list(case.evidence.order_by("mode", "detector", "created_at")),
+                                show_private=show_private)
+    appeals = list(case.appeals.select_related("user", "decided_by").prefetch_related("files"))
+    history = (ModerationCase.objects.filter(owner_id=case.owner_id).exclude(pk=case.pk)
+               .order_by("-created_at")[:20]) if case.owner_id else []
+    strikes = Strike.objects.filter(user_id=case.owner_id).order_by("-created_at") \
+        if case.owner_id else Strike.objects.none()
+    open_appeal = next((a for a in appeals if a.status == AppealStatus.OPEN), None)
+    return render(request, "moderation/case.html", {
+        "case": case, "evidence": evidence, "show_private": show_private,
+        "category": category_of(case, open_appeal is not None)[1],
+        "reasons": [reason_text(r) for r in case.reasons or ()],
+        "appeals": appeals, "open_appeal": open_appeal, "history": history,
+        "strikes": strikes, "standing": standing(case.owner) if case.owner_id else None,
+        "audit": case.actions.select_related("actor").order_by("-created_at", "-id")[:200],
+        "claimed": claim_is_live(case), "mine": case.claimed_by_id == request.user.pk,
+        "own_upload": conflict_of_interest(request.user, case),
+        "routes": Route.choices, "labels": Label.choices,
+        "decisions": [(cls.name, cls.verbose_name, cls.shortcut)
+                      for cls in (A.MarkHuman, A.MarkAIAssisted, A.MarkAI)],
+        "appeal_outcomes": [(AppealStatus.UPHELD, AppealStatus.UPHELD.label),
+                            (AppealStatus.OVERTURNED, AppealStatus.OVERTURNED.label)],
+    })
+
+
+@require_POST
+@moderator_required
+def case_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """Run one named action from the case page or the queue, then go back (or onwards)."""
+    case = get_object_or_404(ModerationCase, pk=pk)
+    if name not in A.CASE_ACTIONS:
+        raise Http404
+    action_cls = A.ACTIONS[name]
+    params: dict[str, Any] = {"note": request.POST.get("note", "")}
+    if name in {"mark_ai", "mark_ai_assisted", "mark_human"}:
+        params["tool"] = request.POST.get("tool", "")
+        params["strike"] = request.POST.get("strike", "1") != "0"
+    if name == "route":
+        params["route"] = request.POST.get("route", "")
+    if name == "strike":
+        params["reason"] = request.POST.get("reason", "other")
+    detail = reverse("moderation:case", args=[case.pk])
+    try:
+        action_cls(request.user, case, **params).run()
+    except PermissionDenied as exc:
+        messages.error(request, str(exc) or _("You may not do this."))
+        return HttpResponseRedirect(detail)
+    except A.ActionError as exc:
+        messages.error(request, str(exc.message))
+        return HttpResponseRedirect(detail)
+    messages.success(request, _("%(action)s: done.") % {"action": action_cls.verbose_name})
+    target = reverse("moderation:queue") if action_cls.decides else detail
+    return HttpResponseRedirect(safe_next(request, target))
+
+
+@require_POST
+@moderator_required
+def decide_appeal(request: HttpRequest, pk: int, appeal_id: int) -> HttpResponse:
+    appeal = get_object_or_404(Appeal, pk=appeal_id, case_id=pk)
+    detail = reverse("moderation:case", args=[pk])
+    try:
+        A.DecideAppeal(request.user, appeal.case, appeal=appeal,
+                       outcome=request.POST.get("outcome", ""),
+                       label=request.POST.get("label", ""),
+                       note=request.POST.get("note", "")).run()
+    except PermissionDenied as exc:
+        messages.error(request, str(exc) or _("You may not do this."))
+        return HttpResponseRedirect(detail)
+    except A.ActionError as exc:
+        messages.error(request, str(exc.message))
+        return HttpResponseRedirect(detail)
+    messages.success(request, _("The appeal was decided and the uploader notified."))
+    return HttpResponseRedirect(reverse("moderation:queue"))
+
+
+@require_GET
+@moderator_required
+def appeal_file(request: HttpRequest, pk: int, file_id: int) -> HttpResponseBase:
+    proof = get_object_or_404(AppealFile.objects.select_related("appeal"), pk=file_id,
+                              appeal__case_id=pk)
+    return private_file_response(proof)
+
+
+@require_GET
+@moderator_required
+def case_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
+    """The original bytes (moderators only) or a re-encoded preview without metadata."""
+    from PIL import Image
+
+    from moderation.services import resolve_instance
+
+    if variant not in {"original", "preview"}:
+        raise Http404
+    case = get_object_or_404(ModerationCase, pk=pk)
+    instance = resolve_instance(case)
+    if instance is None:
+        raise Http404
+    from moderation.registry import registry
+
+    file = registry.get_options(type(instance)).get_file(instance)
+    if not file:
+        raise Http404
+    try:
+        with file.open("rb") as fh:
+            data = fh.read()
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = (img.format or "").upper()
+            if variant == "original":
+                mime = Image.MIME.get(fmt)
+                if mime not in {"image/png", "image/jpeg", "image/webp", "image/gif"}:
+                    raise Http404
+                return harden(HttpResponse(data, content_type=mime))
+            img.seek(0)
+            preview = img.convert("RGB")
+            preview.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise Http404 from exc
+    out = io.BytesIO()
+    preview.save(out, "JPEG", quality=85)  # no exif=, no icc: metadata-free derivative
+    return harden(HttpResponse(out.getvalue(), content_type="image/jpeg"))

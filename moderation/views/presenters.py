@@ -1,0 +1,108 @@
+"""Turn stored evidence and reason codes into what the pages show, in the user's language.
+
+Metadata strings are attacker-controlled: they are passed to templates as plain strings
+and rendered with autoescaping, never marked safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from moderation.constants import DetectorMode
+from moderation.models import Evidence
+
+REASON_TEXT = {
+    "self_declared_ai": gettext_lazy("The uploader declared it AI-generated."),
+    "self_declared_ai_assisted": gettext_lazy("The uploader declared AI assistance."),
+    "undisclosed_ai": gettext_lazy("Declared hand-made, but the file says AI."),
+    "provenance_proof": gettext_lazy("Signed provenance (C2PA) says AI."),
+    "provenance_strong": gettext_lazy("The file's metadata names an AI generator."),
+    "weak_ai_signal": gettext_lazy("A weak signal (such as the classifier) suggests AI."),
+    "no_ai_evidence": gettext_lazy("No sign of AI was found."),
+    "classifier_score": gettext_lazy("The classifier score is above the review threshold."),
+    "moderator": gettext_lazy("A moderator decided."),
+    "appeal_overturned": gettext_lazy("An appeal was accepted."),
+    "account_on_hold": gettext_lazy("New uploads from this account are held for review."),
+    "account_suspended": gettext_lazy("Uploads from this account are suspended."),
+}
+
+#: Detail keys shown first, with their labels; other keys follow in stored order.
+DETAIL_LABELS = {
+    "generator": gettext_lazy("Generator"),
+    "model": gettext_lazy("Model / checkpoint"),
+    "checkpoint": gettext_lazy("Checkpoint"),
+    "loras": gettext_lazy("LoRAs"),
+    "sampler": gettext_lazy("Sampler"),
+    "signer": gettext_lazy("C2PA signer"),
+    "trust": gettext_lazy("Trust state"),
+    "validation_state": gettext_lazy("Validation state"),
+    "digital_source_type": gettext_lazy("IPTC digital source type"),
+    "source_type": gettext_lazy("IPTC digital source type"),
+    "threshold": gettext_lazy("Review threshold"),
+}
+
+
+def reason_text(code: str) -> str:
+    return str(REASON_TEXT.get(code, code))
+
+
+def calibrated_meaning(score: float | None, details: dict[str, Any]) -> str:
+    """'At most 1 in N hand-made works scores this high' from the bundle's FPR thresholds."""
+    thresholds = details.get("thresholds") if isinstance(details, dict) else None
+    if score is None or not isinstance(thresholds, dict):
+        return ""
+    rates: list[tuple[float, float]] = []
+    for key, value in thresholds.items():
+        if not str(key).startswith("fpr_"):
+            continue
+        try:
+            rates.append((float(str(key).split("_", 1)[1]), float(value)))
+        except (TypeError, ValueError):
+            continue
+    passed = [rate for rate, threshold in rates if score >= threshold and rate > 0]
+    if not passed:
+        return _("Many hand-made works score this high: this score alone means little.")
+    return _("At most 1 in %(n)s hand-made works scores this high.") % {
+        "n": f"{round(1 / min(passed)):,}"}
+
+
+@dataclass
+class EvidenceView:
+    row: Evidence
+    shadow: bool
+    meaning: str
+    details: list[tuple[str, str]]
+    private: list[tuple[str, str]]
+
+
+def _flatten(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_flatten(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_flatten(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def _pairs(data: dict[str, Any], limit: int = 4000) -> list[tuple[str, str]]:
+    if not isinstance(data, dict):
+        return []
+    keys = [k for k in DETAIL_LABELS if k in data] + [k for k in data if k not in DETAIL_LABELS]
+    out = []
+    for key in keys:
+        text = _flatten(data[key])
+        if len(text) > limit:
+            text = text[:limit] + " …"
+        out.append((str(DETAIL_LABELS.get(key, key)), text))
+    return out
+
+
+def present_evidence(rows: list[Evidence], *, show_private: bool) -> list[EvidenceView]:
+    return [EvidenceView(row=e, shadow=e.mode == DetectorMode.SHADOW,
+                         meaning=calibrated_meaning(e.score, e.details),
+                         details=_pairs(e.details),
+                         private=_pairs(e.private, limit=20000) if show_private else [])
+            for e in rows]

@@ -93,7 +93,9 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
         owner = getattr(work, "moderation_owner_id", None)
         when = getattr(work, "moderation_created_at", None)
         tile = open_tiles.get(owner) if owner is not None and window > 0 else None
-        if tile is not None and when is not None and tile.anchor is not None and (
+        # abs(): the host's feed order need not be the upload order (e.g. "-pk" after
+        # an import), so a work is in the burst if it is within the window either way.
+        if tile is not None and when is not None and tile.anchor is not None and abs(
                 tile.anchor - when) <= timedelta(seconds=window):
             scanned += 1
             if len(tile.works) < show:

@@ -191,3 +191,13 @@ def test_preference_view(site, client, user):
     client.logout()
     response = client.post("/feed-preference/", {"ai": "include", "next": "https://evil.example/"})
     assert response["Location"] == "/?ai=include"
+
+
+def test_label_in_japanese(user):
+    from django.utils import translation
+
+    art = make_work(user, Route.AI_FEED, generator="ComfyUI", model_name="SDXL", loras=["x"])
+    with translation.override("ja"):
+        info = label_for(art)
+    assert info.text.startswith("AI生成 · ComfyUI · SDXL")
+    assert info.why[0].text == "投稿者の申告"

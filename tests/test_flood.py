@@ -155,3 +155,12 @@ def test_feed_page_renders_collapsed_tile(site, client, flood):
     html = client.get("/?ai=include").content.decode()
     assert html.count('class="tile"') == 6
     assert "+199 more from @flooder" in html
+
+
+def test_burst_window_holds_when_feed_order_is_not_upload_order(django_user_model):
+    """Feeds ordered by pk after an import can run backwards in time; the window is
+    measured both ways, so works hours apart stay separate tiles."""
+    poster = django_user_model.objects.create_user("importer")
+    start = timezone.now() - timedelta(hours=20)
+    post_timeline([(poster, Route.MAIN)] * 3, start=start, step=-timedelta(hours=3))
+    assert [t.more for t in feed("exclude").tiles] == [0, 0, 0]

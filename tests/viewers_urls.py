@@ -26,7 +26,7 @@ from tests.testapp.models import Artwork
 PAGE = """{% load moderation_tags %}<!doctype html><html><head><title>feed</title>
 {% training_optout_meta works %}</head><body>
 <nav id="ai-filter">{% ai_filter_choices %}</nav>
-<form id="pref" method="post" action="/feed-preference/">
+<form id="pref" method="post" action="/feed-preference/">{% csrf_token %}
 <select name="ai" id="pref-ai"><option value="exclude">hide</option>
 <option value="include">all</option><option value="only">only</option></select>
 <button id="pref-save" type="submit">save</button></form>

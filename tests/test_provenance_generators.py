@@ -492,3 +492,13 @@ def test_midjourney_job_id_in_exif_description(table):
                                    "a cat --ar 2:3 Job ID: 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"})
     finding = only(read(data, table))
     assert (finding.generator, finding.strength) == ("Midjourney", "strong")
+
+
+def test_novelai_signed_comment_alone_is_recognised(table):
+    """Software/Title stripped, the signed Comment kept: still NovelAI, still verifiable."""
+    data = gf.novelai_png(alpha=False)
+    fields = gf.novelai_fields(gf.novelai_comment(gf.rgba_pixels((128, 96))))
+    only_comment = gf.png_with_text({"Comment": fields["Comment"]},
+                                    image=Image.open(io.BytesIO(data)))
+    finding = only(read(only_comment, table))
+    assert (finding.generator, finding.strength) == ("NovelAI", "proof")

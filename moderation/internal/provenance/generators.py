@@ -64,6 +64,8 @@ SETTING_KEYS = ("sampler", "Sampler", "sampler_name", "scheduler", "Scheduler", 
 COMFY_EXIF_PREFIXES = ("prompt:", "workflow:", "Prompt:", "Workflow:")
 #: Free-text fields that may hold a prompt rather than a tool name.
 PROSE_FIELDS = frozenset({"Description", "Title", "Comment", "ImageDescription"})
+#: Entries kept per stored dict/list (settings, sampler lists...).
+MAX_ITEMS = 200
 #: Formats that can carry stealth bits losslessly enough to read.
 STEALTH_FORMATS = ("PNG", "WEBP", "TIFF")
 
@@ -84,9 +86,12 @@ class _Collector:
             flags.append(cut)
             return text
         if isinstance(value, dict):
-            return {str(k)[:200]: self._cap(v, flags) for k, v in list(value.items())[:200]}
+            flags.append(len(value) > MAX_ITEMS)
+            return {str(k)[:200]: self._cap(v, flags)
+                    for k, v in list(value.items())[:MAX_ITEMS]}
         if isinstance(value, list | tuple):
-            return [self._cap(v, flags) for v in list(value)[:200]]
+            flags.append(len(value) > MAX_ITEMS)
+            return [self._cap(v, flags) for v in list(value)[:MAX_ITEMS]]
         if isinstance(value, bool | int | float) or value is None:
             return value
         return self._cap(str(value), flags)
@@ -106,9 +111,6 @@ class _Collector:
             model=cap_text(model, 500)[0], loras=tuple(cap_text(n, 300)[0] for n in loras[:50]),
             details=clean_details, private=clean_private,
         ))
-
-    def has(self, reason_prefix: str) -> bool:
-        return any(f.reason.startswith(reason_prefix) for f in self.findings)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -247,8 +249,8 @@ def _add_comfy(c: _Collector, source: str, prompt_obj: Any, workflow_obj: Any,
 def _add_json_record(c: _Collector, source: str, obj: dict[str, Any],
                      generator: str, reason: str) -> None:
     """A structured JSON record of a known tool: strong, with what it names."""
-    inner = obj.get("sui_image_params") if isinstance(obj.get("sui_image_params"), dict) else obj
-    assert isinstance(inner, dict)
+    params = obj.get("sui_image_params")
+    inner: dict[str, Any] = params if isinstance(params, dict) else obj
     loras = _lora_names(inner)
     if not loras and isinstance(obj.get("resource-stack"), dict):
         loras = [str(k) for k in obj["resource-stack"] if "lora" in str(k).lower()]
@@ -345,10 +347,12 @@ def _add_keyed(c: _Collector, key: str, text: str) -> bool:
               summary=_("Generation record written by %(app)s") % {"app": spec.generator},
               generator=spec.generator, details={"key": key}, private={"prompt": text})
         return True
-    assert isinstance(obj, dict)
-    inner = obj.get("image") if spec.parser == "invokeai_v2" and isinstance(
-        obj.get("image"), dict) else obj
-    assert isinstance(inner, dict)
+    if not isinstance(obj, dict):  # "dream" was handled above; this narrows the type
+        return False
+    image_part = obj.get("image")
+    inner: dict[str, Any] = (
+        image_part if spec.parser == "invokeai_v2" and isinstance(image_part, dict) else obj
+    )
     model = _first_str(inner, MODEL_KEYS) or _first_str(obj, MODEL_KEYS)
     reason = "invokeai_metadata" if spec.generator == "InvokeAI" else "generator_metadata"
     c.add(source=source, reason=reason, label=AI, strength=STRONG,

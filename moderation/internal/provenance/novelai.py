@@ -73,9 +73,15 @@ def parse_comment(text: str) -> dict[str, Any] | None:
 
 
 def looks_like_novelai(fields: Mapping[str, str]) -> bool:
-    """NovelAI's own markers: Software "NovelAI" or its Title, plus a Comment or Source."""
+    """NovelAI's own markers: Software "NovelAI", its Title plus a Comment or Source, or a
+    Comment carrying ``signed_hash`` (only NovelAI signs its records)."""
     if fields.get("Software", "").strip() == "NovelAI":
         return True
+    comment = fields.get("Comment", "")
+    if '"signed_hash"' in comment:  # other keys stripped, the signed Comment kept
+        parsed = parse_comment(comment)
+        if parsed is not None and isinstance(parsed.get("signed_hash"), str):
+            return True
     return fields.get("Title", "").strip() in TITLES and bool(
         fields.get("Comment") or fields.get("Source")
     )

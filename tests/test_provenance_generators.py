@@ -502,3 +502,10 @@ def test_novelai_signed_comment_alone_is_recognised(table):
                                     image=Image.open(io.BytesIO(data)))
     finding = only(read(only_comment, table))
     assert (finding.generator, finding.strength) == ("NovelAI", "proof")
+
+
+def test_sdnext_app_key_names_sdnext(table):
+    text = "a harbour\nSteps: 20, Size: 512x512, Sampler: Euler a, Seed: 7, App: SD.Next"
+    finding = only(read(gf.png_with_text({"parameters": text}), table))
+    assert finding.generator == "SD.Next"
+    assert finding.details["settings"]["Size"] == "512x512"

@@ -59,7 +59,8 @@ LORA_KEYS = ("loras", "LoRAs", "lora", "Loras", "lora_name")
 SETTING_KEYS = ("sampler", "Sampler", "sampler_name", "scheduler", "Scheduler", "steps",
                 "Steps", "cfg_scale", "cfgscale", "Guidance Scale", "guidance_scale",
                 "seed", "Seed", "Performance", "Version", "version", "swarm_version",
-                "generation_mode", "num_inference_steps", "width", "height")
+                "generation_mode", "num_inference_steps", "width", "height", "scale",
+                "noise_schedule", "request_type", "app_version")
 #: EXIF fields ComfyUI's savers use for graphs, with the prefixes they write.
 COMFY_EXIF_PREFIXES = ("prompt:", "workflow:", "Prompt:", "Workflow:")
 #: Free-text fields that may hold a prompt rather than a tool name.

@@ -162,15 +162,17 @@ def test_pending_work_is_only_shown_to_its_uploader_with_auto_refresh(artist_cli
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("route", [Route.HELD, Route.HIDDEN])
+@pytest.mark.parametrize(("route", "status"), [(Route.HELD, "Held for review"),
+                                               (Route.HIDDEN, "Hidden by a moderator")])
 def test_held_or_hidden_work_is_never_listed_or_shown_to_others(artist_client, other_user,
-                                                                 client, route):
+                                                                 client, route, status):
     work = upload(artist_client, png_bytes(), "held.png", title="Quiet study")
     scan(work)
     ModerationCase.objects.filter(pk=case_of(work).pk).update(route=route)
 
     detail = page(artist_client, "gallery:work_detail", work.pk)
-    assert "Held for review" in detail and 'http-equiv="refresh"' not in detail
+    assert status in detail and 'http-equiv="refresh"' not in detail
+    assert "Quiet study" in page(artist_client, "gallery:my_works")
     client.force_login(other_user)
     assert client.get(reverse("gallery:work_detail", args=[work.pk])).status_code == 404
     for name in ("gallery:new_arrivals", "gallery:ai_feed"):
@@ -201,7 +203,7 @@ def test_work_page_names_generator_checkpoint_and_loras_in_both_languages(artist
             " · LoRA: detail_tweaker") in en
     assert "generation data in the file" in en
     ja = page(artist_client, "gallery:work_detail", work.pk, lang="ja")
-    assert "AI生成 · ComfyUI · チェックポイント: sd_xl_base_1.0.safetensors" in ja
+    assert "AI生成 · ComfyUI · checkpoint: sd_xl_base_1.0.safetensors" in ja
     assert "投稿者の申告" in ja
 
 

@@ -89,6 +89,8 @@ def label_parts(label: str, generator: str = "", model_name: str = "",
     if generator:
         parts.append(generator)
     if model_name:
+        # Translators: "checkpoint" is the term Stable Diffusion users know; the
+        # Japanese catalogue keeps it in English, as Japanese UIs of these tools do.
         parts.append(str(_("checkpoint: %(model)s") % {"model": model_name}))
     if loras:
         parts.append(str(_("LoRA: %(loras)s") % {"loras": ", ".join(loras)}))

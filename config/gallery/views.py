@@ -121,6 +121,8 @@ def status_text(state: str | None, route: str | None) -> str:
         return str(_("Not published: the file could not be read."))
     if route in visibility.PUBLIC_ROUTES:
         return ""
+    if route == Route.HIDDEN:
+        return str(_("Hidden by a moderator"))
     return str(_("Held for review"))
 
 

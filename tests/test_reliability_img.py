@@ -331,3 +331,32 @@ def test_img13_capped_gif_count_is_exact_up_to_the_limit(count: int) -> None:
         assert probe_image(data)[3] == count
     else:
         assert rejected(data) == RejectionReason.TOO_MANY_FRAMES
+
+
+# --- process-wide state -------------------------------------------------------------------
+
+def test_warning_filters_are_restored_after_a_bomb() -> None:
+    import warnings
+
+    before = list(warnings.filters)
+    rejected(bad.png_with_header_size(10_000, 10_000))
+    assert warnings.filters == before
+
+
+def test_img16_heif_refused_when_libheif_limits_are_off(monkeypatch) -> None:
+    import sys
+    import types
+
+    from moderation.internal import imaging
+
+    registered: list[bool] = []
+    fake = types.ModuleType("pillow_heif")
+    fake.register_heif_opener = lambda: registered.append(True)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pillow_heif", fake)
+    monkeypatch.setenv("LIBHEIF_SECURITY_LIMITS", "OFF")
+    assert imaging._heif_available() is False
+    assert registered == []
+    monkeypatch.delenv("LIBHEIF_SECURITY_LIMITS")
+    assert "HEIF" not in Image.OPEN
+    assert imaging._heif_available() is True
+    assert registered == [True]

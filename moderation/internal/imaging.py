@@ -29,6 +29,7 @@ import hashlib
 import inspect
 import io
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,7 +107,14 @@ _configure_process()
 
 
 def _heif_available() -> bool:
-    """Register pillow-heif's opener when it is installed; report whether it is."""
+    """Register pillow-heif's opener when it is installed and safe; report whether it is.
+
+    libheif's own limits are far above ours, but ``LIBHEIF_SECURITY_LIMITS=off`` in the
+    environment disables them entirely (IMG-16); HEIF is then refused rather than trusted.
+    """
+    if os.environ.get("LIBHEIF_SECURITY_LIMITS", "").strip().lower() == "off":
+        logger.error("HEIF disabled: LIBHEIF_SECURITY_LIMITS=off removes libheif's limits")
+        return False
     try:
         import pillow_heif
     except ImportError:

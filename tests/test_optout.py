@@ -194,3 +194,36 @@ def test_crawler_hits_counted_for_creator_page(site, client, user, settings):
     settings.MODERATION = {"LOG_CRAWLER_HITS": False}
     client.get(f"/works/{work.pk}/", HTTP_USER_AGENT=CRAWLERS["GPTBot"])
     assert CrawlerHit.objects.count() == 2
+
+
+def test_creator_page_data_and_setting_views(site, client, user, django_user_model):
+    from moderation.creator import creator_overview
+    from moderation.models import Strike
+
+    ai = make_work(user, Route.AI_FEED, generator="NovelAI")
+    held = make_work(user, Route.HELD)
+    client.force_login(user)
+    response = client.post("/creator/training/", {"training": "allow", "next": "/me/"})
+    assert response.status_code == 302 and response["Location"] == "/me/"
+    response = client.post(f"/creator/training/testapp.artwork/{ai.pk}/", {"training": "reserve"})
+    assert response.status_code == 302
+    client.get(f"/works/{ai.pk}/", HTTP_USER_AGENT=CRAWLERS["ClaudeBot"])
+    Strike.objects.create(user=user, reason="undisclosed_ai")
+    overview = creator_overview(user, [ai, held])
+    assert overview.training == "allow"
+    rows = {r.work.pk: r for r in overview.rows}
+    assert rows[ai.pk].label.text == "AI-generated · NovelAI"
+    assert [w.code for w in rows[ai.pk].label.why] == ["self_declared"]
+    assert (rows[ai.pk].reservation.reserved, rows[ai.pk].reservation.source) == (True, "work")
+    assert (rows[held.pk].reservation.reserved, rows[held.pk].reservation.source) == (False,
+                                                                                      "creator")
+    assert overview.crawler_hits == 1 and overview.crawler_hits_by_crawler == [("ClaudeBot", 1)]
+    assert len(overview.strikes) == 1
+    # Nobody else may set a work's override; bad input is refused.
+    client.force_login(django_user_model.objects.create_user("intruder"))
+    assert client.post(f"/creator/training/testapp.artwork/{ai.pk}/",
+                       {"training": "allow"}).status_code == 404
+    assert client.post("/creator/training/", {"training": "maybe"}).status_code == 400
+    client.logout()
+    assert client.post("/creator/training/", {"training": "allow"}).status_code == 302
+    assert creator_overview(user, []).training == "allow"

@@ -102,6 +102,7 @@ urlpatterns = [
     path("feed-preference/", set_ai_filter, name="set_ai_filter"),
     path("sitemap.xml", sitemap, {"sitemaps": {"works": ArtSitemap}}, name="sitemap"),
     path("media/<path:path>", serve_media, name="media"),
+    path("creator/", include("moderation.creator")),
     path("", include("moderation.optout.urls")),
     *feed_urls(Artwork, prefix="feeds/"),
     *router.urls,

@@ -8,7 +8,19 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
+from tests.celery_publisher import publishing_to
 from tests.db_flush import flushable_audit_log
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _celery_publishes_in_memory() -> Iterator[None]:
+    """Queued scans go to an in-process broker, never to a real one by accident."""
+    # Importing the demo project creates its Celery app, which makes itself current;
+    # import it first so that a later import (demo-site tests) cannot take over.
+    import config.celery  # noqa: F401
+
+    with publishing_to("memory://"):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

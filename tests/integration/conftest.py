@@ -24,13 +24,8 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from moderation.constants import TERMINAL_STATES
-from tests.integration.services import (
-    WorkerProcess,
-    drop_queue,
-    publishing_to,
-    start_worker,
-    wait_for,
-)
+from tests.celery_publisher import publishing_to
+from tests.integration.services import WorkerProcess, drop_queue, start_worker, wait_for
 
 REQUIRE_SERVICES = os.environ.get("TEGAKI_REQUIRE_SERVICES") == "1"
 # How long a test waits for every case to reach a terminal state (reliability.md §0).

@@ -12,14 +12,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
-from celery import Celery, current_app
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -162,43 +160,27 @@ class PrivateRedis:
             self.proc = None
 
 
-@contextmanager
-def publishing_to(broker_url: str) -> Iterator[Celery]:
-    """Make the test process publish ``moderation`` tasks to ``broker_url``.
-
-    ``shared_task`` resolves against the *current* app, so a fresh app set current here
-    is what ``moderation.services.enqueue_scan`` publishes through; the previous app is
-    restored afterwards. Connect timeouts are short so a dead broker fails fast, as the
-    production settings make it (reliability.md Q-02/Q-03).
-    """
-    previous = current_app._get_current_object()
-    app = Celery("tegaki-it-publisher", broker=broker_url, set_as_current=False)
-    app.conf.update(
-        # Celery lets the CELERY_BROKER_URL environment variable win over ``broker_url``;
-        # the write URL is read first when publishing and has no such override here.
-        broker_write_url=broker_url,
-        broker_connection_timeout=2,
-        broker_transport_options={"visibility_timeout": 3600, "socket_timeout": 5,
-                                  "socket_connect_timeout": 2},
-        task_ignore_result=True,
-    )
-    app.set_current()
-    try:
-        yield app
-    finally:
-        previous.set_current()
-        app.close()
-
-
 def drop_queue(broker_url: str, queue: str) -> None:
-    """Delete a run's queue and its kombu binding entries from Redis."""
+    """Delete a run's queue and kombu's bookkeeping about it from Redis.
+
+    kombu keeps bindings as sets (``_kombu.binding.<exchange>``), per-queue keys and a
+    sorted set of binding deadlines; entries naming this run's unique queue are removed.
+    """
     client: Any = redis.Redis.from_url(broker_url, socket_connect_timeout=2)
+    needle = queue.encode()
     try:
-        client.delete(queue)
-        for key in client.scan_iter("_kombu.binding.*"):
-            for member in client.smembers(key):
-                if queue.encode() in member:
-                    client.srem(key, member)
+        for key in [*client.scan_iter(f"*{queue}*"), queue.encode()]:
+            client.delete(key)
+        for key in client.scan_iter("_kombu.binding*"):
+            kind = client.type(key)
+            if kind == b"set":
+                members = [m for m in client.smembers(key) if needle in m]
+                if members:
+                    client.srem(key, *members)
+            elif kind == b"zset":
+                members = [m for m in client.zrange(key, 0, -1) if needle in m]
+                if members:
+                    client.zrem(key, *members)
     except redis.RedisError:
         pass
     finally:

@@ -22,8 +22,9 @@ from moderation.constants import ProcessingState, Route
 from moderation.models import Evidence, ModerationAction
 from moderation.services import get_case
 from moderation.sweeper import sweep
+from tests.celery_publisher import publishing_to
 from tests.integration.conftest import RunConfig, launch_worker
-from tests.integration.services import PrivateRedis, free_port, publishing_to, wait_for
+from tests.integration.services import PrivateRedis, free_port, wait_for
 from tests.integration.uploads import png, upload, wait_terminal
 
 pytestmark = pytest.mark.integration

@@ -133,7 +133,7 @@ def comfy_candidates(index_root: Path, media: list[tuple[Package, Path]]) -> Ite
             if k in keep:
                 yield Candidate(package, file, str(file.relative_to(root)), AI,
                                 package.name.removeprefix("comfyui-workflow-templates-"),
-                                generator, crop_badge=bool(template.get("logos")),
+                                generator, crop_badge=True,
                                 animated_ok=template["_type"] == "video")
 
 

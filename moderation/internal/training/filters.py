@@ -10,9 +10,12 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-#: Fraction of the height cropped from the top of images whose template carries a
-#: provider badge ("OpenAI", "Black Forest Labs"...) burned into the top-left corner.
+#: Fractions of the height cropped from the top and bottom of every template thumbnail:
+#: provider badges ("OpenAI", "Black Forest Labs"...) are burned into the top-left corner
+#: and "Input"/"After" captions into the bottom-left, also on templates whose index entry
+#: names no logo, so the bands are removed from all of them.
 BADGE_BAND = 0.2
+CAPTION_BAND = 0.12
 #: Images smaller than this (short side) carry too little native-resolution texture.
 MIN_SIDE = 256
 
@@ -53,9 +56,10 @@ def is_flat_graphic(image: Image.Image) -> bool:
 
 
 def crop_badge_band(image: Image.Image) -> Image.Image:
-    """Remove the top band where the template's provider badge is burned in."""
-    top = int(round(image.height * BADGE_BAND))
-    return image.crop((0, top, image.width, image.height))
+    """Remove the bands where provider badges and before/after captions are burned in."""
+    top = round(image.height * BADGE_BAND)
+    bottom = image.height - round(image.height * CAPTION_BAND)
+    return image.crop((0, top, image.width, bottom))
 
 
 def middle_frame(image: Image.Image) -> Image.Image:

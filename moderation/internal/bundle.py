@@ -16,7 +16,8 @@ preprocessing cannot be loaded silently and score garbage.
                     max_side are first reduced by an integer factor, then a fixed
                     grid x grid of size x size crops is taken and logits averaged
     outputs         {"logits": name or index, "ai_index": int, "photo_index": int|null}
-    calibration     {"temperature": float}   P(ai) = softmax(logits / T)[ai_index]
+    calibration     {"temperature": float}   P(ai) = softmax(logits / T)[ai_index], the
+                    softmax taken over the logits other than photo_index (a sigmoid)
     thresholds      {"review": float, "fpr_0.01": float, "fpr_0.05": float}
                     calibrated P(ai) values; "fpr_X" is the score that X of the
                     hand-made validation works reached

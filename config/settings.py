@@ -45,6 +45,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Tegaki: X-Robots-Tag / TDMRep headers from the works a page shows (or the site default).
+    "moderation.optout.middleware.TrainingOptOutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

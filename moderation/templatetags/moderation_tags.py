@@ -84,3 +84,44 @@ def ai_filter_choices(context: template.Context, current: str | None = None) -> 
         ((value, value, mark_safe(' aria-current="page"') if value == active else "", label)
          for value, label in AIFilter.choices),
     )
+
+
+@register.simple_tag(takes_context=True)
+def creator_optout_panel(context: template.Context, creator: Any) -> SafeString:
+    """The creator's training setting (a small form) and the AI-crawler fetch count.
+
+    Posts to ``moderation_creator:training``; include ``moderation.creator`` URLs.
+    """
+    from django.middleware.csrf import get_token
+    from django.urls import NoReverseMatch, reverse
+    from django.utils.translation import gettext as _g
+    from django.utils.translation import ngettext
+
+    from moderation.creator import TrainingForm
+    from moderation.models import CreatorSettings
+
+    if creator is None or not getattr(creator, "is_authenticated", False):
+        return mark_safe("")
+    request = context.get("request")
+    current = CreatorSettings.objects.filter(user_id=creator.pk).values_list(
+        "training", flat=True).first() or "default"
+    form = TrainingForm(initial={"training": current})
+    count = crawlers.hit_count(creator)
+    hits = ngettext("AI crawlers fetched your reserved works %(count)d time.",
+                    "AI crawlers fetched your reserved works %(count)d times.",
+                    count) % {"count": count}
+    default = _g("Site default: AI training is reserved.") if site_reserved() else _g(
+        "Site default: AI training is allowed.")
+    summary = format_html('<p class="tegaki-crawler-hits" data-count="{}">{}</p>', count, hits)
+    try:
+        action = reverse("moderation_creator:training")
+    except NoReverseMatch:  # the host did not mount moderation.creator: count only
+        return format_html('<section class="tegaki-optout">{}</section>', summary)
+    return format_html(
+        '<section class="tegaki-optout">{}'
+        '<form method="post" action="{}"><input type="hidden" name="csrfmiddlewaretoken" '
+        'value="{}"><input type="hidden" name="next" value="{}">{}{}'
+        '<p class="help">{}</p><button type="submit">{}</button></form></section>',
+        summary, action, get_token(request) if request is not None else "",
+        request.get_full_path() if request is not None else "/",
+        form["training"].label_tag(), form["training"], default, _g("Save"))

@@ -77,7 +77,7 @@ bench: install
 constraints:
 	rm -rf /tmp/tegaki-pin-venv
 	$(PYTHON) -m venv /tmp/tegaki-pin-venv
-	/tmp/tegaki-pin-venv/bin/pip install --quiet -e '.[dev]'
+	/tmp/tegaki-pin-venv/bin/pip install --quiet -e '.[dev,server]'
 	{ echo "# Exact versions for a reproducible install: pip install -c constraints.txt -e '.[dev]'"; \
 	  echo "# Regenerate after changing dependencies: make constraints (pip freeze of a fresh .venv)."; \
 	  /tmp/tegaki-pin-venv/bin/pip freeze --exclude-editable; } > constraints.txt

@@ -1,0 +1,56 @@
+"""The container setup keeps the properties reliability.md asks of a deployment.
+
+No Docker engine runs in CI, so this reads the files: ``docker compose config`` (or
+docker-compose 1.29) validates the schema by hand; these tests pin what matters.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+DOCKER = Path(__file__).resolve().parent.parent / "docker"
+
+
+def compose() -> dict:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())
+
+
+def test_compose_has_every_service_with_a_healthcheck():
+    services = compose()["services"]
+    assert set(services) == {"web", "worker", "beat", "postgres", "redis"}
+    for name, service in services.items():
+        assert "healthcheck" in service, f"{name} has no healthcheck"
+
+
+def test_redis_never_evicts_queue_keys():
+    command = compose()["services"]["redis"]["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+
+
+def test_app_services_wait_for_healthy_databases_and_share_uploads():
+    services = compose()["services"]
+    for name in ("web", "worker", "beat"):
+        depends = services[name]["depends_on"]
+        assert depends["postgres"]["condition"] == "service_healthy"
+        assert depends["redis"]["condition"] == "service_healthy"
+    assert services["web"]["volumes"] == services["worker"]["volumes"]
+
+
+def test_worker_command_consumes_the_moderation_queue_one_task_at_a_time():
+    entrypoint = (DOCKER / "entrypoint.sh").read_text()
+    worker = entrypoint.split("worker)")[1].split(";;")[0]
+    assert '-Q "${TEGAKI_QUEUE:-moderation}"' in worker
+    assert "--prefetch-multiplier 1" in worker
+    assert "--max-tasks-per-child" in worker
+    subprocess.run(["sh", "-n", str(DOCKER / "entrypoint.sh")], check=True)
+
+
+def test_image_is_slim_pinned_and_not_root():
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "FROM python:3.11-slim" in dockerfile
+    assert "-c constraints.txt" in dockerfile
+    users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    assert users and users[-1] not in {"root", "0"}

@@ -201,3 +201,15 @@ def test_label_in_japanese(user):
         info = label_for(art)
     assert info.text.startswith("AI生成 · ComfyUI · SDXL")
     assert info.why[0].text == "投稿者の申告"
+
+
+def test_openapi_schema_documents_ai_parameter(site):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator(urlconf="tests.viewers_urls").get_schema(request=None, public=True)
+    params = schema["paths"]["/api/works/"]["get"]["parameters"]
+    ai = next(p for p in params if p["name"] == "ai")
+    assert ai["schema"]["enum"] == ["exclude", "include", "only"]
+    label = schema["components"]["schemas"]["Artwork"]["properties"]["label"]
+    assert label["readOnly"] is True and label["type"] == "object"
+    assert set(label["properties"]) == {"label", "text", "generator", "model", "loras", "why"}

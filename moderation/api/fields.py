@@ -15,7 +15,31 @@ from rest_framework import serializers
 
 from moderation.labels import label_for, viewer_sees_why
 
+#: OpenAPI shape of the field, for drf-spectacular (optional dependency).
+LABEL_SCHEMA: dict[str, Any] = {
+    "type": "object", "readOnly": True,
+    "properties": {
+        "label": {"type": "string", "nullable": True,
+                  "enum": ["human", "ai_assisted", "ai", "uncertain", None]},
+        "text": {"type": "string", "description": "e.g. 'AI-generated · ComfyUI · SDXL'"},
+        "generator": {"type": "string"},
+        "model": {"type": "string"},
+        "loras": {"type": "array", "items": {"type": "string"}},
+        "why": {"type": "array", "items": {"type": "object", "properties": {
+            "code": {"type": "string", "enum": ["self_declared", "file_metadata", "c2pa",
+                                                "moderator", "classifier"]},
+            "text": {"type": "string"}}}},
+    },
+}
 
+try:
+    from drf_spectacular.utils import extend_schema_field
+except ImportError:  # pragma: no cover - drf-spectacular not installed
+    def extend_schema_field(schema: Any) -> Any:  # type: ignore[misc]
+        return lambda cls: cls
+
+
+@extend_schema_field(LABEL_SCHEMA)
 class ModerationLabelField(serializers.Field):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("source", "*")

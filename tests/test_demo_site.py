@@ -54,7 +54,7 @@ def compiled_translations() -> None:
 def a1111_png() -> bytes:
     info = PngInfo()
     info.add_text("parameters", A1111_PARAMETERS)
-    return png_bytes(info=info)
+    return png_bytes(pnginfo=info)
 
 
 def photo_jpeg() -> bytes:

@@ -29,7 +29,7 @@ $(PY):
 
 # Reinstall whenever the dependency lists or the pins change.
 $(STAMP): pyproject.toml constraints.txt | $(PY)
-	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	$(PIP) install -qq -c constraints.txt -e '.[dev]'
 	@touch $@
 
 install: $(STAMP)
@@ -49,11 +49,11 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# Both pytest runs always run; the target fails if either did (pytest's exit 5, "no
-# tests collected", is a failure too).
+# ruff and both pytest runs always run, so one failure never hides the others; the
+# target fails if any did (pytest's exit 5, "no tests collected", is a failure too).
 test: messages chromium
-	$(VENV)/bin/ruff check .
 	@status=0; \
+	echo "ruff check ."; $(VENV)/bin/ruff check . || status=$$?; \
 	echo "$(PY) -m pytest $(PYTEST_ARGS)"; \
 	$(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ -n "$(DEMO_TESTS)" ]; then \

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -130,11 +130,27 @@ def collapse_page(qs: QuerySet[Any], *, page_size: int = 40, start: int = 0,
     limit = int(moderation_settings.FEED_SCAN_LIMIT)
     if not qs.ordered:
         qs = qs.order_by("-pk")
-    rows = annotate_moderation(qs)[start:start + limit]
+    rows = _batches(annotate_moderation(qs), start, limit, max(100, page_size * 3))
     page = collapse(rows, page_size=page_size, **options)
     page.next_start = start + page.scanned
     page.has_more = page.has_more or page.scanned >= limit
     return page
+
+
+def _batches(qs: QuerySet[Any], start: int, limit: int, size: int) -> Iterator[Any]:
+    """Rows ``start..start+limit`` fetched ``size`` at a time, lazily.
+
+    A page usually fills after a few dozen rows; fetching the whole scan window at once
+    would cost the annotation subqueries for up to ``FEED_SCAN_LIMIT`` rows every time.
+    """
+    offset = start
+    end = start + limit
+    while offset < end:
+        batch = list(qs[offset:min(offset + size, end)])
+        yield from batch
+        if len(batch) < size:
+            return
+        offset += size
 
 
 def _name_owners(tiles: list[Tile]) -> None:

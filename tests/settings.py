@@ -55,12 +55,19 @@ MEDIA_ROOT = os.environ.get("TEGAKI_TEST_MEDIA") or tempfile.mkdtemp(prefix="teg
 STATIC_URL = "static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# Celery as in production (config/settings.py). The test process itself publishes to an
+# in-memory broker (tests/celery_publisher.py); the integration tests' worker process
+# reads CELERY_BROKER_URL (Redis) from its environment.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
+CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ROUTES = {"moderation.*": {"queue": "moderation"}}
 
 MODERATION: dict = {}
 

@@ -87,16 +87,40 @@ def _flatten(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _clip(text: str, limit: int) -> str:
+    return text[:limit] + " …" if len(text) > limit else text
+
+
+def _finding_rows(findings: list[Any], limit: int) -> list[tuple[str, str]]:
+    """One row per metadata finding (PNG chunk, EXIF field, C2PA manifest...), its
+    summary first, then what it names; empty and bookkeeping fields are left out."""
+    rows = []
+    for finding in findings:
+        if not isinstance(finding, dict):
+            rows.append(("", _clip(_flatten(finding), limit)))
+            continue
+        skip = {"source", "summary", "has_private", "label", "strength", "kind", "reason"}
+        parts = [str(finding.get("summary") or "")]
+        parts += [f"{k}: {_flatten(v)}" for k, v in finding.items()
+                  if k not in skip and _flatten(v)]
+        rows.append((str(finding.get("source") or finding.get("kind") or "?"),
+                     _clip(" · ".join(p for p in parts if p), limit)))
+    return rows
+
+
 def _pairs(data: dict[str, Any], limit: int = 4000) -> list[tuple[str, str]]:
     if not isinstance(data, dict):
         return []
     keys = [k for k in DETAIL_LABELS if k in data] + [k for k in data if k not in DETAIL_LABELS]
     out = []
     for key in keys:
-        text = _flatten(data[key])
-        if len(text) > limit:
-            text = text[:limit] + " …"
-        out.append((str(DETAIL_LABELS.get(key, key)), text))
+        value = data[key]
+        if key == "findings" and isinstance(value, list):
+            out += _finding_rows(value, limit)
+            continue
+        if value in (None, "", [], {}, False):
+            continue
+        out.append((str(DETAIL_LABELS.get(key, key)), _clip(_flatten(value), limit)))
     return out
 
 

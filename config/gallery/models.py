@@ -10,6 +10,12 @@ from moderation.constants import Declaration
 
 
 class Artwork(models.Model):
+    """One uploaded illustration with the uploader's own AI declaration.
+
+    The moderation verdict is not stored here: it lives in the work's
+    ``moderation.ModerationCase`` so the host model stays a plain upload model.
+    """
+
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                                related_name="artworks", verbose_name=_("author"))
     title = models.CharField(_("title"), max_length=200)
@@ -17,11 +23,12 @@ class Artwork(models.Model):
     ai_declaration = models.CharField(_("AI use"), max_length=16, choices=Declaration.choices,
                                       default=Declaration.NONE)
     ai_tool = models.CharField(_("tool or model"), max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("artwork")
+        verbose_name_plural = _("artworks")
 
     def __str__(self) -> str:
         return self.title

@@ -213,3 +213,17 @@ def test_openapi_schema_documents_ai_parameter(site):
     label = schema["components"]["schemas"]["Artwork"]["properties"]["label"]
     assert label["readOnly"] is True and label["type"] == "object"
     assert set(label["properties"]) == {"label", "text", "generator", "model", "loras", "why"}
+
+
+def test_rss_and_atom_feeds(site, client, user):
+    ai = make_work(user, Route.AI_FEED, generator="ComfyUI", model_name="SDXL")
+    human = make_work(user, Route.MAIN)
+    rss = client.get("/feeds/ai.rss")
+    assert rss["Content-Type"].startswith("application/rss+xml")
+    body = rss.content.decode()
+    assert f"#work-{ai.pk}<" in body and "AI-generated · ComfyUI · SDXL" in body
+    assert f"#work-{human.pk}<" not in body
+    atom = client.get("/feeds/new.atom")
+    assert atom["Content-Type"].startswith("application/atom+xml")
+    assert f"#work-{human.pk}" in atom.content.decode()
+    assert f"#work-{ai.pk}" not in atom.content.decode()

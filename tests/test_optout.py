@@ -244,3 +244,16 @@ def test_creator_optout_panel_tag(site, client, user, rf):
     assert 'action="/creator/training/"' in html and 'name="next" value="/me/"' in html
     anonymous = Template("{% load moderation_tags %}{% creator_optout_panel None %}")
     assert anonymous.render(Context({})) == ""
+
+
+def test_work_optout_form_only_for_its_creator(site, user, rf, django_user_model):
+    work = make_work(user, Route.MAIN)
+    set_work_training(work, "allow")
+    tpl = Template("{% load moderation_tags %}{% work_optout_form work %}")
+    request = rf.get(f"/works/{work.pk}/")
+    request.user = user
+    html = tpl.render(Context({"request": request, "work": work}))
+    assert f'action="/creator/training/testapp.artwork/{work.pk}/"' in html
+    assert re.search(r'<option value="allow" selected>', html)
+    request.user = django_user_model.objects.create_user("visitor")
+    assert tpl.render(Context({"request": request, "work": work})) == ""

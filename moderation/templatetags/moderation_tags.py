@@ -125,3 +125,40 @@ def creator_optout_panel(context: template.Context, creator: Any) -> SafeString:
         summary, action, get_token(request) if request is not None else "",
         request.get_full_path() if request is not None else "/",
         form["training"].label_tag(), form["training"], default, _g("Save"))
+
+
+@register.simple_tag(takes_context=True)
+def work_optout_form(context: template.Context, work: models.Model) -> SafeString:
+    """The per-work training override, shown only to the work's creator."""
+    from django.middleware.csrf import get_token
+    from django.urls import NoReverseMatch, reverse
+    from django.utils.translation import gettext as _g
+
+    from moderation.creator import WorkTrainingForm
+    from moderation.feeds import content_type_for
+    from moderation.models import WorkTrainingOverride
+    from moderation.optout.policy import owner_id_of
+
+    request = context.get("request")
+    user = _user(context)
+    if request is None or user is None or not getattr(user, "is_authenticated", False):
+        return mark_safe("")
+    if owner_id_of(work) != user.pk:
+        return mark_safe("")
+    meta = work._meta
+    try:
+        action = reverse("moderation_creator:work_training",
+                         kwargs={"model": f"{meta.app_label}.{meta.model_name}",
+                                 "object_id": str(work.pk)})
+    except NoReverseMatch:
+        return mark_safe("")
+    current = WorkTrainingOverride.objects.filter(
+        content_type=content_type_for(type(work)), object_id=str(work.pk),
+    ).values_list("training", flat=True).first() or "default"
+    form = WorkTrainingForm(initial={"training": current})
+    return format_html(
+        '<form class="tegaki-work-optout" method="post" action="{}">'
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+        '<input type="hidden" name="next" value="{}">{} {} <button type="submit">{}</button>'
+        '</form>', action, get_token(request), request.get_full_path(),
+        form["training"].label_tag(), form["training"], _g("Save"))

@@ -257,3 +257,12 @@ def test_work_optout_form_only_for_its_creator(site, user, rf, django_user_model
     assert re.search(r'<option value="allow" selected>', html)
     request.user = django_user_model.objects.create_user("visitor")
     assert tpl.render(Context({"request": request, "work": work})) == ""
+
+
+def test_meta_tag_ignores_unregistered_objects(site, settings, user):
+    settings.MODERATION = {"TRAINING_RESERVED_BY_DEFAULT": False}
+    tpl = Template("{% load moderation_tags %}{% training_optout_meta works %}")
+    assert tpl.render(Context({"works": [user]})) == ""  # a User is not a work
+    set_creator_training(user, "reserve")
+    work = make_work(user, Route.MAIN)
+    assert "noai" in tpl.render(Context({"works": [user, work]}))

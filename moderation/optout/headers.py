@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from moderation.conf import moderation_settings
 from moderation.optout.policy import Reservation, resolve_many, site_reserved
+from moderation.registry import registry
 
 #: The robots directives DeviantArt introduced and image crawlers honour.
 ROBOTS_DIRECTIVES = "noai, noimageai"
@@ -24,7 +25,9 @@ ATTR_DONE = "_moderation_training_done"
 
 def mark(request: HttpRequest | None, objs: Iterable[models.Model]) -> bool:
     """Record that this response shows ``objs``; return whether any of them is reserved."""
-    items = [o for o in objs if isinstance(o, models.Model) and o.pk is not None]
+    # Objects of unregistered models (a page may pass a mixed list) carry no reservation.
+    items = [o for o in objs if isinstance(o, models.Model) and o.pk is not None
+             and registry.is_registered(type(o))]
     reservations = resolve_many(items)
     if request is not None:
         seen: list[tuple[models.Model, Reservation]] = getattr(request, ATTR_WORKS, [])

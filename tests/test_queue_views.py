@@ -214,12 +214,12 @@ def test_admin_actions_delegate_to_action_classes(case, site_admin, moderator):
     assert c.get("/admin/moderation/moderationcase/add/").status_code == 403
 
 
-@pytest.mark.urls("tests.moderators_urls")
-def test_pages_render_in_japanese(case, moderator):
+@pytest.mark.parametrize(("lang", "heading", "claim"), [
+    ("ja", "確認待ちキュー", "担当する"), ("en", "Review queue", "Claim")])
+def test_pages_render_in_both_languages(case, moderator, settings, lang, heading, claim):
+    settings.LANGUAGE_CODE = lang  # tests.settings has no LocaleMiddleware: the default rules
     c = logged_in(moderator)
-    c.post("/i18n/setlang/", {"language": "ja", "next": "/moderation/"})
-    from django.utils import translation
-
-    with translation.override("ja"):
-        html = c.get("/moderation/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
-    assert 'lang="' in html
+    html = c.get("/moderation/").content.decode()
+    assert f'lang="{lang}"' in html and heading in html and claim in html
+    html = c.get(f"/moderation/case/{case.pk}/").content.decode()
+    assert claim in html

@@ -107,6 +107,26 @@ def shot(page: Page, name: str) -> None:
                                                                optimize=True)
 
 
+def seed_history(owner) -> None:
+    """Three weeks of decided and waiting cases, so the panel's charts have shape."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.moderators_support import make_case
+
+    now = timezone.now()
+    for day in range(21):
+        for n in range(day % 4 + 1):
+            ai = (day + n) % 3 == 0
+            case = make_case(owner, label=Label.AI if ai else Label.HUMAN,
+                             needs_review=(day + n) % 5 == 0, evidence=False)
+            created = now - timedelta(days=day, hours=n)
+            decided = None if (day + n) % 5 == 0 else created + timedelta(hours=1 + n * 3)
+            ModerationCase.objects.filter(pk=case.pk).update(created_at=created,
+                                                             decided_at=decided)
+
+
 def ready(page: Page) -> None:
     page.wait_for_selector("body[data-shortcuts-ready='1']", state="attached")
 
@@ -193,15 +213,38 @@ def test_moderator_walk(browser: Browser, site: str, lang: str) -> None:
     expect(up.locator("#my-appeals li").first).to_have_attribute("data-status", "overturned")
     up.goto(f"{site}/")
     expect(up.locator(".grid .tile-title")).to_have_text(["夕暮れの港"])
+
+    # The accuracy panel draws its charts from decisions; give it a few weeks of history.
+    seed_history(hana)
+    mod.goto(f"{site}/moderation/accuracy/")
+    expect(mod.locator("tr[data-detector=provenance][data-mode=enforce]")).to_be_visible()
+    expect(mod.locator("svg rect.bar").first).to_be_attached()
+    shot(mod, f"moderator-accuracy-{lang}.png")
     assert dialogs == []  # no script from metadata ever ran
 
 
-def test_language_switch_on_moderator_pages(browser: Browser, site: str) -> None:
+def test_language_switch_and_queue_keys(browser: Browser, site: str) -> None:
+    from tests.moderators_support import make_case
+
+    hana = make_user("hana")
     make_user("sato", moderator=True)
+    top, second = make_case(hana, priority=900), make_case(hana, priority=500)
     page = new_page(browser, "ja", [])
     login(page, site, "sato", "pw-sato-123", "ja")
     page.goto(f"{site}/moderation/")
     expect(page.locator("h1")).to_contain_text("確認待ちキュー")
+    ready(page)
+    rows = page.locator("[data-case-row]")
+    expect(rows.nth(0)).to_have_class("cat-other selected")
+    page.keyboard.press("j")
+    expect(rows.nth(1)).to_have_class("cat-other selected")
+    page.keyboard.press("x")  # select for a bulk action
+    expect(rows.nth(1).locator("input[type=checkbox]")).to_be_checked()
+    page.keyboard.press("k")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/moderation/case/{top.pk}/")
+    assert second.pk != top.pk
+    page.goto(f"{site}/moderation/")
     page.click("form.lang button[data-lang=en]")
     expect(page.locator("h1")).to_contain_text("Review queue")
     expect(page.locator("html")).to_have_attribute("lang", "en")

@@ -227,3 +227,15 @@ def test_rss_and_atom_feeds(site, client, user):
     assert atom["Content-Type"].startswith("application/atom+xml")
     assert f"#work-{human.pk}" in atom.content.decode()
     assert f"#work-{ai.pk}" not in atom.content.decode()
+
+
+def test_c2pa_why_in_japanese(user):
+    from django.utils import translation
+
+    art = make_work(user, Route.AI_FEED, reasons=["provenance_proof"], declaration="")
+    case = ModerationCase.objects.for_instance(art).get()
+    Evidence.objects.create(case=case, detector="provenance", detector_version="1",
+                            content_sha256="1" * 64, label="ai", strength="proof",
+                            details={"signer": "Adobe"})
+    with translation.override("ja"):
+        assert [w.text for w in label_for(art).why] == ["AdobeによるC2PA署名"]

@@ -142,3 +142,16 @@ def test_becoming_held_removes_a_work_everywhere(gallery, client):
     ModerationCase.objects.for_instance(work).update(route=Route.HELD)
     for url in LISTINGS:
         assert work.pk not in pks_in(client.get(url).content.decode()), url
+
+
+def test_thumbnail_of_missing_or_corrupt_file_is_404(gallery, client):
+    from django.core.files.storage import default_storage
+
+    _owner, works = gallery
+    work = works["main"]
+    default_storage.delete(work.image.name)
+    assert client.get(f"/thumbs/testapp.artwork/{work.pk}/thumb.jpg").status_code == 404
+    assert client.get(f"/media/{work.image.name}").status_code == 404
+    work.image.save("bad.png", ContentFile(b"\x89PNG\r\n\x1a\n" + b"\0" * 40), save=True)
+    ModerationCase.objects.for_instance(work).update(route=Route.MAIN)
+    assert client.get(f"/thumbs/testapp.artwork/{work.pk}/thumb.jpg").status_code == 404

@@ -19,6 +19,7 @@ from django.db import models
 from django.http import Http404
 
 from moderation.conf import moderation_settings
+from moderation.exceptions import ImageRejected
 from moderation.internal.imaging import load_image
 from moderation.optout.policy import Reservation
 from moderation.optout.xmp import rights_packet
@@ -77,13 +78,19 @@ def get_or_create(obj: models.Model, size: str, reservation: Reservation) -> Der
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as fh:
             return Derivative(name, fh.read())
-    with field_file.open("rb") as fh:
-        original = fh.read()
+    try:
+        with field_file.open("rb") as fh:
+            original = fh.read()
+    except OSError as exc:  # the upload is gone from storage
+        raise Http404("image file missing") from exc
     xmp = None
     creator = _creator_name(obj)
     web = moderation_settings.TDM_POLICY_URL
     if reservation.reserved or reservation.explicit:
         xmp = rights_packet(reserved=reservation.reserved, creator=creator, web_statement=web)
-    data = render(original, sizes()[size], xmp or b"")
+    try:
+        data = render(original, sizes()[size], xmp or b"")
+    except ImageRejected as exc:  # same limits as scanning: no derivative of a bad file
+        raise Http404("image cannot be rendered") from exc
     default_storage.save(name, ContentFile(data))
     return Derivative(name, data)

@@ -120,3 +120,7 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 hint="register(..., image_field=...) must name the field holding the upload.",
                 id="moderation.E020", obj=model))
     return messages
+
+
+# Deployment checks of the REST_FRAMEWORK settings (API-14) live with the API package.
+from moderation.api import checks as _api_checks  # noqa: E402, F401

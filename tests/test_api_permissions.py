@@ -439,3 +439,21 @@ def test_appeal_decide_through_api(uploader, moderator):
 
 def test_other_user_fixture_is_not_a_moderator():
     assert make_user("plain").has_perm("moderation.review_case") is False
+
+
+def test_api14_deploy_check_flags_drf_defaults(settings):
+    from django.core.checks import run_checks
+
+    def ids():
+        return {m.id for m in run_checks(include_deployment_checks=True)
+                if m.id.startswith("moderation.W03")}
+
+    assert ids() == set()
+    settings.REST_FRAMEWORK = {}
+    assert ids() == {"moderation.W030", "moderation.W031", "moderation.W032",
+                     "moderation.W033"}
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_PERMISSION_CLASSES": [AllowAny], "NUM_PROXIES": 1,
+        "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+        "DEFAULT_PAGINATION_CLASS": "moderation.api.pagination.ModerationPagination"}
+    assert ids() == {"moderation.W030"}

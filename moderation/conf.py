@@ -130,6 +130,9 @@ DEFAULTS: dict[str, Any] = {
     "DERIVATIVES_PREFIX": "moderation-derivatives",
     # Record AI-crawler fetches of reserved works (CrawlerHit rows).
     "LOG_CRAWLER_HITS": True,
+    # CrawlerHit rows older than this many days are deleted by
+    # ``manage.py moderation_prune_crawler_hits``; None keeps them forever.
+    "CRAWLER_HIT_RETENTION_DAYS": 365,
 }
 
 # Keys whose value is an import string resolved on access.

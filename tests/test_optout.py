@@ -266,3 +266,21 @@ def test_meta_tag_ignores_unregistered_objects(site, settings, user):
     set_creator_training(user, "reserve")
     work = make_work(user, Route.MAIN)
     assert "noai" in tpl.render(Context({"works": [user, work]}))
+
+
+def test_prune_crawler_hits(settings):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    old = CrawlerHit.objects.create(crawler="GPTBot")
+    CrawlerHit.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=400))
+    CrawlerHit.objects.create(crawler="CCBot")
+    out = io.StringIO()
+    call_command("moderation_prune_crawler_hits", stdout=out)
+    assert out.getvalue().strip() == "deleted 1 crawler hit(s)"
+    assert list(CrawlerHit.objects.values_list("crawler", flat=True)) == ["CCBot"]
+    settings.MODERATION = {"CRAWLER_HIT_RETENTION_DAYS": None}
+    call_command("moderation_prune_crawler_hits", stdout=out)
+    assert CrawlerHit.objects.count() == 1

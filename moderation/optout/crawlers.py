@@ -69,3 +69,17 @@ def hit_counts_by_crawler(creator: Any) -> list[tuple[str, int]]:
     rows = (CrawlerHit.objects.filter(creator_id=creator.pk).values("crawler")
             .annotate(n=models.Count("id")).order_by("-n", "crawler"))
     return [(row["crawler"], row["n"]) for row in rows]
+
+
+def prune_hits(now: Any = None) -> int:
+    """Delete hits older than ``CRAWLER_HIT_RETENTION_DAYS``; returns rows deleted."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    days = moderation_settings.CRAWLER_HIT_RETENTION_DAYS
+    if days is None:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=int(days))
+    deleted, _by_model = CrawlerHit.objects.filter(created_at__lt=cutoff).delete()
+    return int(deleted)

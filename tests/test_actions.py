@@ -245,3 +245,40 @@ def test_manual_strike_needs_a_reason(case, moderator):
 def test_every_action_is_registered_with_a_name():
     for name, cls in actions.ACTIONS.items():
         assert cls.name == name and str(cls.verbose_name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_have_one_winner():
+    """Row locking (select_for_update) makes claim a compare-and-set under concurrency."""
+    import threading
+
+    from django.db import connection as main_connection
+    from django.db import connections
+
+    from tests.moderators_support import make_user
+
+    if main_connection.vendor != "postgresql":
+        pytest.skip("needs a database with row locks (set DATABASE_URL=postgres://...)")
+    owner = make_user("owner")
+    mods = [make_user(f"m{i}", moderator=True) for i in range(6)]
+    case = make_case(owner)
+    barrier = threading.Barrier(len(mods))
+    outcome: list[str] = []
+
+    def claim(mod):
+        try:
+            barrier.wait()
+            actions.Claim(mod, case).run()
+            outcome.append("won")
+        except actions.ActionConflict:
+            outcome.append("conflict")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim, args=(m,)) for m in mods]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcome) == ["conflict"] * 5 + ["won"]
+    assert ModerationAction.objects.filter(case=case, action="claim").count() == 1

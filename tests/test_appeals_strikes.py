@@ -265,3 +265,42 @@ def test_appeal_with_declared_ai_assisted_restores_that_label(uploader, moderato
     actions.DecideAppeal(moderator, case, appeal=appeal, outcome="overturned").run()
     case.refresh_from_db()
     assert case.label == Label.AI_ASSISTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_proof_uploads_never_exceed_the_quota(settings):
+    """API-05: the hard per-appeal file quota holds under concurrency (row lock + count)."""
+    import threading
+
+    from django.db import connection, connections
+
+    from moderation.models import AppealFile
+    from tests.moderators_support import make_user
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database with row locks (set DATABASE_URL=postgres://...)")
+    settings.MODERATION = {"APPEAL_MAX_FILES": 3}
+    owner = make_user("owner")
+    case = make_case(owner, label=Label.AI)
+    appeal = actions.SubmitAppeal(owner, case, message="proof").run().extra["appeal"]
+    barrier = threading.Barrier(12)
+    codes: list[str] = []
+
+    def upload(i: int) -> None:
+        try:
+            barrier.wait()
+            actions.AddAppealFile(owner, case, appeal=appeal, kind="wip",
+                                  upload=SimpleUploadedFile(f"w{i}.png", b"x")).run()
+            codes.append("ok")
+        except actions.ActionConflict:
+            codes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes.count("ok") == 3 and codes.count("refused") == 9
+    assert AppealFile.objects.filter(appeal=appeal).count() == 3

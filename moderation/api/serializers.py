@@ -32,11 +32,12 @@ class CaseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModerationCase
-        fields: tuple[str, ...] = ("id", "content_type", "object_id", "owner", "owner_name", "file_name",
-                  "state", "rejection_reason", "declaration", "declared_tool",
-                  *CASE_VERDICT_FIELDS, "ai_score", "needs_review", "review_priority",
-                  "undisclosed_ai", "claimed_by", "claimed_by_name", "claimed_at",
-                  "decided_by", "decided_at", "created_at", "scanned_at", "open_appeal")
+        fields: tuple[str, ...] = (
+            "id", "content_type", "object_id", "owner", "owner_name", "file_name", "state",
+            "rejection_reason", "declaration", "declared_tool", *CASE_VERDICT_FIELDS,
+            "ai_score", "needs_review", "review_priority", "undisclosed_ai", "claimed_by",
+            "claimed_by_name", "claimed_at", "decided_by", "decided_at", "created_at",
+            "scanned_at", "open_appeal")
         read_only_fields = fields
 
     def get_owner_name(self, obj: ModerationCase) -> str:
@@ -72,9 +73,10 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Evidence
-        fields: tuple[str, ...] = ("id", "detector", "detector_version", "mode", "label", "score", "strength",
-                  "summary", "generator", "model_name", "loras", "reasons", "details",
-                  "error", "elapsed_ms", "created_at")
+        fields: tuple[str, ...] = (
+            "id", "detector", "detector_version", "mode", "label", "score", "strength",
+            "summary", "generator", "model_name", "loras", "reasons", "details", "error",
+            "elapsed_ms", "created_at")
         read_only_fields = fields
 
 

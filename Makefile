@@ -10,6 +10,7 @@ STAMP       := $(VENV)/.tegaki-installed
 LOCALE_DIRS := $(wildcard moderation/locale config/locale)
 PYTEST_ARGS ?=
 PYTEST_DEMO_ARGS ?=
+BENCH_ARGS  ?=
 # Suites that need the demo site's settings skip themselves with a message naming
 # "--ds=tests.demo_settings"; `make test` runs them a second time with those settings.
 DEMO_TESTS  := $(shell grep -rl --include='test_*.py' -e '--ds=tests.demo_settings' tests 2>/dev/null)
@@ -72,7 +73,7 @@ demo: messages
 	bash scripts/run_demo.sh
 
 bench: install
-	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/bench_detectors.py
+	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/bench_detectors.py $(BENCH_ARGS)
 
 constraints:
 	rm -rf /tmp/tegaki-pin-venv

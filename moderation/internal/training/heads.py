@@ -86,7 +86,7 @@ def finetune(tail: Tail, head: nn.Linear, acts: torch.Tensor, labels: np.ndarray
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss)
+            total += loss.item()
         progress(f"    epoch {epoch + 1}/{epochs} loss {total / steps:.4f}")
     tail.eval()
     return tail, head

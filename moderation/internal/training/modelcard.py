@@ -95,8 +95,23 @@ def write_model_card(path: Path, meta: dict[str, Any], report: dict[str, Any],
     for name, res in evaluation.items():
         lines.append(f"- Test groups, `moderation_evaluate` on the ONNX bundle, {name}: "
                      + _summary_line(res) + f", {_pct(res.get('ms_per_image'))} ms/image")
-    lines += ["", "### Per group (test)", *_group_table(report["test_groups"]),
-              "", "### Per group (dev, out-of-fold)", *_group_table(report["dev_oof_groups"]),
+    for name, res in evaluation.items():
+        lines += ["", f"### Per folder, ONNX bundle on the test groups ({name})",
+                  "| folder | n | mean P(ai) | AUROC vs other class | rate at review |",
+                  "|---|---|---|---|---|"]
+        for folder, f in sorted(res["per_folder"].items()):
+            rate = f.get("tpr_at_threshold", f.get("fpr_at_threshold"))
+            kind = "tpr" if "tpr_at_threshold" in f else "fpr"
+            lines.append(f"| {folder} | {f['n']} | {_pct(f['mean_score'])} "
+                         f"| {_pct(f['auroc_vs_other_class'])} | {kind} {_pct(rate)} |")
+    lines += ["", "### Per generator family / hand-made source (test, augmented views)",
+              *_group_table(report["test_groups"]),
+              "", "### Per source package (test, augmented views)",
+              *_group_table(report["test_sources"]),
+              "", "### Per generator family / hand-made source (dev, out-of-fold)",
+              *_group_table(report["dev_oof_groups"]),
+              "", "### Per source package (dev, out-of-fold)",
+              *_group_table(report["dev_oof_sources"]),
               "", "### Photographic-vs-drawn head",
               f"Trained on {report['photo_head']['n_train']} hand-labelled dev images; test AUROC "
               f"{_pct(report['photo_head']['auroc_test'])} on {report['photo_head']['n_test']} "

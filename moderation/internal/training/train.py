@@ -29,6 +29,8 @@ from moderation.internal.training.sources import AI
 
 Progress = Callable[[str], None]
 PHOTO_LABELS = Path(__file__).with_name("photo_labels.csv")
+#: Trainable weights shipped next to model.onnx (loaded with ``weights_only=True``).
+TRAINABLE_STATE = "trainable.pt"
 #: Sources that are drawn or painted by construction (no photographs in them).
 DRAWN_SOURCES = frozenset({"wesnoth-1.16-data", "flare-game", "renpy-demo",
                            "renpy-thequestion", "openclipart-png"})
@@ -49,6 +51,8 @@ class TrainConfig:
     epochs: int = 4
     seed: int = 0
     variants: tuple[str, ...] = ("rgb", "npr")
+    evaluate: bool = True
+    perturbations: tuple[str, ...] = ("jpeg85", "resize0.75")
     progress: Progress = print
     report: dict[str, Any] = field(default_factory=dict)
 
@@ -80,14 +84,22 @@ def photo_labels(rows: list[dict[str, str]]) -> np.ndarray:
     return np.asarray(out)
 
 
+def group_key(row: dict[str, str], by: str) -> str:
+    """``generator``: AI rows by generator family, hand-made rows by source package;
+    ``source``: every row by the package it came from."""
+    if by == "generator" and row["label"] == AI:
+        return f"ai:{row['generator']}"
+    return f"{row['label']}:{row['source']}"
+
+
 def group_report(rows: list[dict[str, str]], y: np.ndarray, p: np.ndarray, mask: np.ndarray,
-                 thresholds: dict[str, float], key: str) -> dict[str, dict[str, Any]]:
+                 thresholds: dict[str, float], by: str) -> dict[str, dict[str, Any]]:
     """Per-group metrics: each AI group against all hand-made images of ``mask`` and vice
     versa, with the catch / false-positive rates at the shipped thresholds."""
     out: dict[str, dict[str, Any]] = {}
-    groups = sorted({rows[i][key] for i in np.flatnonzero(mask)})
-    for g in groups:
-        gm = mask & np.asarray([r[key] == g for r in rows])
+    keys = np.asarray([group_key(r, by) for r in rows])
+    for g in sorted(set(keys[mask])):
+        gm = mask & (keys == g)
         is_ai = bool(y[gm].all())
         other = mask & (y == (0 if is_ai else 1))
         both = gm | other
@@ -202,9 +214,11 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "temperature": temperature,
         "thresholds": thresholds,
         "dev_oof": metrics.summary(y[dev], p_oof[dev], thresholds["review"]),
-        "dev_oof_groups": group_report(rows, y, p_oof, dev, thresholds, "group"),
+        "dev_oof_groups": group_report(rows, y, p_oof, dev, thresholds, "generator"),
+        "dev_oof_sources": group_report(rows, y, p_oof, dev, thresholds, "source"),
         "test": metrics.summary(y[test], p_all[test], thresholds["review"]),
-        "test_groups": group_report(rows, y, p_all, test, thresholds, "group"),
+        "test_groups": group_report(rows, y, p_all, test, thresholds, "generator"),
+        "test_sources": group_report(rows, y, p_all, test, thresholds, "source"),
         "photo_head": {"n_test": int(photo_eval.sum()),
                        "n_test_photographic": int((photo[photo_eval] == 1).sum()),
                        "auroc_test": metrics.auroc(photo[photo_eval], photo_p[photo_eval]),
@@ -231,11 +245,44 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
                         extra={"input_variant": chosen.split("/")[0],
                                "training": {"method": chosen, "manifest_sha256": manifest_sha,
                                             "images": n}})
+    save_trainable(cfg.out / TRAINABLE_STATE, chosen, tail, head, photo_head)
     report["bundle"] = {"sha256": meta["sha256"],
                         "max_abs_diff_vs_torch": meta["export"]["max_abs_diff_vs_torch"]}
-    write_model_card(cfg.out / "MODEL_CARD.md", meta, report, rows)
     write_eval_folders(cfg.dataset, rows, fold)
+    if cfg.evaluate:
+        report["evaluation"] = evaluate_bundle(cfg.dataset, cfg.out, cfg.perturbations, say)
+    write_model_card(cfg.out / "MODEL_CARD.md", meta, report, rows)
     return report
+
+
+def evaluate_bundle(dataset: Path, bundle: Path, perturbations: tuple[str, ...],
+                    say: Progress) -> dict[str, Any]:
+    """Score the exported bundle on the held-out test folders through the production
+    decoder and detector: clean and after each re-upload perturbation."""
+    from moderation.internal.training.evaluate import public, score_folders
+
+    root = dataset / "eval" / "test"
+    out = {}
+    for kind in (None, *perturbations):
+        say(f"evaluating the exported bundle on the test groups ({kind or 'clean'})")
+        res = public(score_folders(root / "ai", root / "human", bundle, kind, say))
+        out[kind or "clean"] = res
+    return out
+
+
+def save_trainable(path: Path, method: str, tail: Tail, head: torch.nn.Linear,
+                   photo_head: torch.nn.Linear) -> None:
+    """Save what differs from the pretrained backbone, so ``--from-site`` can fine-tune
+    from this bundle (the ONNX graph has BatchNorm folded into convolutions and cannot
+    be trained further). The tail is stored only when it was fine-tuned, in float16."""
+    state: dict[str, Any] = {
+        "method": method,
+        "ai_head": head.state_dict(),
+        "photo_head": photo_head.state_dict(),
+        "tail": ({k: v.half() for k, v in tail.state_dict().items()}
+                 if method.endswith("finetune") else None),
+    }
+    torch.save(state, path)
 
 
 def write_training_manifest(rows: list[dict[str, str]], fold: np.ndarray, path: Path) -> None:

@@ -1,4 +1,10 @@
-"""``manage.py moderation_train``: train the bundled classifier (offline; needs ``[train]``)."""
+"""``manage.py moderation_train``: train the classifier offline (needs the ``[train]`` extras).
+
+Three modes: ``--dataset DIR --out BUNDLE`` trains the bundled model from registry data;
+``--from-site`` fine-tunes the current bundle on this site's labelled cases and installs
+the result in shadow mode; ``--promote VERSION`` makes a shadow install the enforcing one
+after showing its before/after metrics.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -22,12 +29,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def default_install_dir() -> Path:
+    """Site bundles live outside MEDIA_ROOT (never publicly served), next to the project."""
+    base = getattr(settings, "BASE_DIR", None) or Path.cwd()
+    return Path(base) / "var" / "moderation-bundles"
+
+
 class Command(BaseCommand):
     # argparse cannot format lazy strings: help texts are translated with plain
     # gettext when the parser is built (in the active language).
     help_text = _("Train the AI-image classifier from a dataset built by moderation_build_dataset "
-             "and write a model bundle (model.onnx, model.json, MODEL_CARD.md, "
-             "training-manifest.csv).")
+                  "(--dataset, --out), fine-tune it on this site's labelled cases (--from-site) "
+                  "or promote a shadow install (--promote).")
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         self.help = str(self.help_text)
@@ -37,15 +50,40 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", type=Path,
                             help=gettext("Dataset directory (manifest.csv)."))
         parser.add_argument("--out", type=Path, help=gettext("Bundle directory to write."))
-        parser.add_argument("--version", default="1.0.0", help=gettext("Bundle version string."))
-        parser.add_argument("--epochs", type=int, default=4,
+        parser.add_argument("--bundle-version", default="1.0.0",
+                            help=gettext("Version string written to model.json."))
+        parser.add_argument("--epochs", type=int, default=None,
                             help=gettext("Fine-tuning epochs (0: linear probe only)."))
         parser.add_argument("--views", type=int, default=4,
                             help=gettext("Augmented crops cached per image."))
         parser.add_argument("--variants", default="rgb,npr",
                             help=gettext("Input variants compared: rgb, npr (pixel residuals)."))
+        parser.add_argument("--from-site", action="store_true",
+                            help=gettext("Fine-tune the current bundle on this site's "
+                                         "moderator-confirmed and provenance-proved cases and "
+                                         "install it in shadow mode."))
+        parser.add_argument("--base-bundle", type=Path, default=None,
+                            help=gettext("Bundle to start from (default: the shipped one)."))
+        parser.add_argument("--install-dir", type=Path, default=None,
+                            help=gettext("Where site bundles are installed (default: "
+                                         "BASE_DIR/var/moderation-bundles)."))
+        parser.add_argument("--min-cases", type=int, default=20,
+                            help=gettext("Refuse to train on fewer labelled site cases."))
+        parser.add_argument("--promote", metavar="VERSION", default=None,
+                            help=gettext("Make an installed shadow version the enforcing one."))
+        parser.add_argument("--yes", action="store_true",
+                            help=gettext("Confirm --promote after reading the metrics."))
 
     def handle(self, *args: Any, **options: Any) -> None:
+        install_dir = options["install_dir"] or default_install_dir()
+        if options["promote"]:
+            self._promote(install_dir, options["promote"], options["yes"])
+        elif options["from_site"]:
+            self._from_site(install_dir, options)
+        else:
+            self._train(options)
+
+    def _train(self, options: dict[str, Any]) -> None:
         try:
             from moderation.internal.training.train import TrainConfig, run
         except ImportError as exc:
@@ -53,16 +91,74 @@ class Command(BaseCommand):
                 _("Training needs the [train] extras (torch, scikit-learn...): %(err)s")
                 % {"err": exc}) from exc
         if not options["dataset"] or not options["out"]:
-            raise CommandError(_("--dataset and --out are required."))
+            raise CommandError(_("--dataset and --out are required (or use --from-site)."))
         manifest = options["dataset"] / "manifest.csv"
         if not manifest.is_file():
             raise CommandError(_("%(path)s not found; run moderation_build_dataset first.")
                                % {"path": manifest})
+        epochs = 1 if options["epochs"] is None else options["epochs"]
         cfg = TrainConfig(dataset=options["dataset"], out=options["out"],
-                          version=options["version"], epochs=options["epochs"],
+                          version=options["bundle_version"], epochs=epochs,
                           views=options["views"],
                           variants=tuple(v.strip() for v in options["variants"].split(",")),
                           progress=lambda msg: self.stdout.write(msg))
         report = run(cfg)
         (options["out"] / "training-report.json").write_text(
             json.dumps(_jsonable(report), indent=2) + "\n")
+
+    def _from_site(self, install_dir: Path, options: dict[str, Any]) -> None:
+        from moderation.internal.bundle import default_bundle_dir
+
+        try:
+            from moderation.internal.training.site import SiteDataError, adapt
+        except ImportError as exc:
+            raise CommandError(_("Training needs the [train] extras: %(err)s")
+                               % {"err": exc}) from exc
+        base = options["base_bundle"] or default_bundle_dir()
+        if base is None:
+            raise CommandError(_("No base bundle: pass --base-bundle."))
+        try:
+            entry = adapt(Path(base), install_dir,
+                          epochs=6 if options["epochs"] is None else options["epochs"],
+                          views_per_image=options["views"], min_cases=options["min_cases"],
+                          progress=lambda msg: self.stdout.write(msg))
+        except SiteDataError as exc:
+            raise CommandError(str(exc)) from exc
+        self._show(entry)
+        shadow = install_dir / "shadow"
+        self.stdout.write(gettext(
+            "Installed %(version)s in shadow mode. It records evidence but never decides once "
+            "an alias points at it, e.g.\n"
+            '  MODERATION["DETECTORS"]["classifier-shadow"] = {"BACKEND": '
+            '"moderation.detectors.onnx.OnnxClassifier", "MODE": "shadow", '
+            '"OPTIONS": {"BUNDLE": "%(path)s"}}\n'
+            "Restart the workers to load it; promote it with --promote %(version)s.")
+            % {"version": entry["version"], "path": shadow})
+
+    def _show(self, entry: dict[str, Any]) -> None:
+        for side in ("old", "new"):
+            m = entry["metrics"][side]
+            self.stdout.write(
+                f"  {side}: auroc={m['auroc']} ap={m['ap']} tpr@1%={m['tpr_at_fpr']['0.01']} "
+                f"tpr@5%={m['tpr_at_fpr']['0.05']} fpr@review={m.get('fpr_at_threshold')} "
+                f"tpr@review={m.get('tpr_at_threshold')} (n_ai={m['n_ai']}, "
+                f"n_human={m['n_human']})")
+
+    def _promote(self, install_dir: Path, version: str, confirmed: bool) -> None:
+        from moderation.internal.training.site import SiteDataError, promote, read_installed
+
+        entries = [e for e in read_installed(install_dir) if e["version"] == version]
+        if not entries:
+            raise CommandError(_("No installed version %(v)s in %(dir)s")
+                               % {"v": version, "dir": install_dir})
+        self.stdout.write(gettext("Held-out site metrics, base %(base)s (old) vs %(v)s (new):")
+                          % {"base": entries[0]["base"], "v": version})
+        self._show(entries[0])
+        if not confirmed:
+            raise CommandError(_("Not promoted: re-run with --yes to confirm."))
+        try:
+            promote(install_dir, version)
+        except SiteDataError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(gettext("%(v)s is now %(path)s; restart the workers.")
+                          % {"v": version, "path": install_dir / "current"})

@@ -99,10 +99,11 @@ def collect(seed: int = 0, progress: Progress = print) -> list[SiteExample]:
     provenance = (Evidence.objects
                   .filter(label=EvidenceLabel.AI, strength__in=[Strength.PROOF, Strength.STRONG],
                           mode="enforce", error="")
-                  .exclude(details__kind="classifier")
-                  .values_list("case_id", flat=True))
-    for case_id in provenance:
-        labels[case_id] = (1, "provenance")
+                  .values_list("case_id", "details"))
+    for case_id, details in provenance:
+        # Filtered here, not in SQL: a JSON key test drops rows that lack the key.
+        if (details or {}).get("kind") != "classifier":
+            labels[case_id] = (1, "provenance")
     decided = (ModerationCase.objects
                .filter(decided_by__isnull=False, label__in=[Label.AI, Label.HUMAN])
                .values_list("pk", "label"))

@@ -1,0 +1,91 @@
+"""The classifier bundle shipped inside the package: integrity, format and inference."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from moderation.detectors.onnx import OnnxClassifier
+from moderation.internal.bundle import default_bundle_dir, file_sha256, load_bundle
+from moderation.internal.imaging import load_image
+
+SHIPPED = Path(__file__).resolve().parent.parent / "moderation" / "data" / "classifier"
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _drawing(seed: int, size: tuple[int, int] = (420, 300)) -> bytes:
+    rng = np.random.default_rng(seed)
+    im = Image.new("RGB", size, (245, 240, 230))
+    draw = ImageDraw.Draw(im)
+    for _ in range(40):
+        xy = [tuple(int(v) for v in rng.integers(0, max(size), 2)) for _ in range(2)]
+        colour = tuple(int(v) for v in rng.integers(0, 200, 3))
+        draw.line(xy, fill=colour, width=int(rng.integers(1, 6)))
+    return _png(im)
+
+
+def test_the_shipped_bundle_is_the_default() -> None:
+    assert default_bundle_dir() == SHIPPED
+
+
+def test_shipped_files_and_checksum() -> None:
+    meta = json.loads((SHIPPED / "model.json").read_text())
+    assert file_sha256(SHIPPED / "model.onnx") == meta["sha256"]
+    total = sum(p.stat().st_size for p in SHIPPED.iterdir() if p.is_file())
+    assert total <= 20 * 1024 * 1024
+    bundle = load_bundle(SHIPPED)
+    assert bundle.photo_index is not None and bundle.ai_index != bundle.photo_index
+    assert 0 < bundle.thresholds["fpr_0.05"] <= bundle.thresholds["fpr_0.01"] <= 1
+
+
+def test_model_card_names_the_training_manifest() -> None:
+    manifest = SHIPPED / "training-manifest.csv"
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    meta = json.loads((SHIPPED / "model.json").read_text())
+    assert meta["training"]["manifest_sha256"] == digest
+    assert digest in (SHIPPED / "MODEL_CARD.md").read_text()
+    with manifest.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["label"] for r in rows} == {"ai", "human"}
+    assert all(r["licence"] and len(r["sha256"]) == 64 and r["source_package"] for r in rows)
+
+
+def test_a_tampered_model_is_refused(tmp_path: Path) -> None:
+    for name in ("model.json", "model.onnx"):
+        (tmp_path / name).write_bytes((SHIPPED / name).read_bytes())
+    with (tmp_path / "model.onnx").open("ab") as fh:
+        fh.write(b"\0")
+    detector = OnnxClassifier("classifier", {"BUNDLE": str(tmp_path)})
+    assert not detector.enabled
+
+
+@pytest.mark.parametrize("size", [(420, 300), (150, 120), (2400, 1600)])
+def test_classifies_images_the_suite_makes(size: tuple[int, int]) -> None:
+    detector = OnnxClassifier("classifier", {})
+    assert detector.enabled
+    result = detector.detect(load_image(_drawing(1, size)))
+    assert result.score is not None and 0.0 <= result.score <= 1.0
+    assert result.strength == "weak"  # a pixel classifier never proves anything
+    assert 1 <= result.details["crops"] <= 9
+    photo = result.details["photo_probability"]
+    assert photo is not None and 0.0 <= photo <= 1.0
+
+
+def test_scores_are_deterministic_and_depend_on_pixels() -> None:
+    detector = OnnxClassifier("classifier", {})
+    a = detector.predict(load_image(_drawing(1)))[0]
+    assert detector.predict(load_image(_drawing(1)))[0] == a
+    noise = np.random.default_rng(3).integers(0, 256, (300, 420, 3), dtype=np.uint8)
+    assert detector.predict(load_image(_png(Image.fromarray(noise))))[0] != a

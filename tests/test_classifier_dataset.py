@@ -17,7 +17,7 @@ def _noise(size: tuple[int, int] = (300, 300), seed: int = 0) -> Image.Image:
 
 
 def test_edit_pairs_keep_only_the_output_side() -> None:
-    named = {"thumbnail": ["input/photo.png", "output/edit.png"]}
+    named: dict[str, object] = {"thumbnail": ["input/photo.png", "output/edit.png"]}
     assert _output_indices(named, 2) == [2]
     assert _output_indices({"thumbnailVariant": "compareSlider"}, 2) == [2]
     assert _output_indices({"thumbnailVariant": "compareSlider"}, 1) == []

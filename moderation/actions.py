@@ -115,6 +115,11 @@ class BaseAction:
         """Validate parameters before any lock is taken."""
         if len(self.note) > NOTE_MAX:
             raise ActionInvalid(_("The note is too long."))
+        texts = [self.note, *(v for v in self.params.values() if isinstance(v, str))]
+        if any("\x00" in text for text in texts):
+            # PostgreSQL cannot store NUL in text; refuse it as Django's forms do
+            # (this message is in Django's own catalogues).
+            raise ActionInvalid(_("Null characters are not allowed."))
 
     def check_permission(self, case: ModerationCase) -> None:
         """Raise PermissionDenied or ActionConflict; ``case`` is the locked row."""
@@ -463,8 +468,9 @@ class SubmitAppeal(BaseAction):
     def after_save(self, case: ModerationCase, entry: ModerationAction) -> None:
         self.appeal = Appeal.objects.create(case=case, user=self.actor, message=self.message)
         for kind, upload in self.files:
-            AppealFile.objects.create(appeal=self.appeal, kind=kind, file=upload,
-                                      original_name=str(upload.name)[:255], size=upload.size)
+            AppealFile.objects.create(
+                appeal=self.appeal, kind=kind, file=upload, size=upload.size,
+                original_name=str(upload.name).replace("\x00", "")[:255])
 
     def run(self) -> ActionResult:
         result = super().run()
@@ -505,7 +511,7 @@ class AddAppealFile(BaseAction):
         upload = self.params["upload"]
         self.proof = AppealFile.objects.create(
             appeal=appeal, kind=self.params["kind"], file=upload,
-            original_name=str(upload.name)[:255], size=upload.size)
+            original_name=str(upload.name).replace("\x00", "")[:255], size=upload.size)
         return {"file": self.proof}
 
     def audit_note(self) -> str:

@@ -53,16 +53,22 @@ class QueueFilters:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> QueueFilters:
+        """Read filters from query parameters. NUL characters (which PostgreSQL refuses
+        in text) become U+FFFD, so such a filter simply matches nothing."""
         category = str(params.get("reason") or "")
         valid = {key for key, _t, _c in CATEGORIES} | {APPEAL_CATEGORY[0]}
         age = str(params.get("age") or "")
         return cls(
             category=category if category in valid else "",
-            detector=str(params.get("detector") or "")[:64],
-            uploader=str(params.get("uploader") or "")[:150],
+            detector=_text(params.get("detector"), 64),
+            uploader=_text(params.get("uploader"), 150),
             age_days=int(age) if age in {a for a, _l in AGE_CHOICES} else None,
             mine=str(params.get("mine") or "") in {"1", "true", "on"},
         )
+
+
+def _text(value: Any, limit: int) -> str:
+    return str(value or "")[:limit].replace("\x00", "\ufffd")
 
 
 def open_appeal_exists() -> Exists:

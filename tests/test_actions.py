@@ -282,3 +282,9 @@ def test_concurrent_claims_have_one_winner():
         t.join()
     assert sorted(outcome) == ["conflict"] * 5 + ["won"]
     assert ModerationAction.objects.filter(case=case, action="claim").count() == 1
+
+
+@pytest.mark.parametrize("params", [{"note": "a\x00b"}, {"tool": "Comfy\x00UI"}])
+def test_nul_characters_are_refused_before_the_database(case, moderator, params):
+    with pytest.raises(actions.ActionInvalid):
+        actions.MarkAI(moderator, case, **params).run()

@@ -223,3 +223,9 @@ def test_pages_render_in_both_languages(case, moderator, settings, lang, heading
     assert f'lang="{lang}"' in html and heading in html and claim in html
     html = c.get(f"/moderation/case/{case.pk}/").content.decode()
     assert claim in html
+
+
+@pytest.mark.parametrize("params", [{"uploader": "a\x00b"}, {"detector": "\x00"}])
+def test_nul_in_filters_matches_nothing(case, moderator, params):
+    res = logged_in(moderator).get("/moderation/", params)
+    assert res.status_code == 200 and queue_ids(res.content.decode()) == []

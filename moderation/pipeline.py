@@ -96,7 +96,8 @@ def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:
         for result in results:
             store_evidence(case, sha256, result)
         evidence = [to_result(e) for e in case.evidence.filter(content_sha256=sha256)]
-        decision: Decision = get_policy()(case.declaration or None, evidence, moderation_settings)
+        decision: Decision = get_policy()(case.declaration or None, evidence, moderation_settings,
+                                          declared_tool=case.declared_tool)
         before = case.snapshot()
         if case.content_sha256 != sha256:
             case.decided_by, case.decided_at = None, None

@@ -11,6 +11,7 @@ the worker is another process, so the test's writes must really be committed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -103,13 +104,27 @@ def launch_worker(config: RunConfig, *, broker_url: str | None = None,
     )
 
 
+def _other_sessions(db_name: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity "
+                       "WHERE datname = %s AND pid <> pg_backend_pid()", [db_name])
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 @pytest.fixture(scope="session")
-def celery_worker(run_config: RunConfig) -> Iterator[WorkerProcess]:
+def celery_worker(run_config: RunConfig, django_db_blocker) -> Iterator[WorkerProcess]:
     """One worker for the session; stopped before pytest-django drops the test database."""
     worker = launch_worker(run_config, name="it-main")
     yield worker
     worker.stop()
     drop_queue(run_config.broker_url, run_config.queue)
+    # A backend whose client just exited lingers for a moment; DROP DATABASE would
+    # fail with "being accessed by other users" if it ran in that window.
+    # If they never end, pytest-django reports the failed drop itself.
+    with django_db_blocker.unblock(), contextlib.suppress(TimeoutError):
+        wait_for(lambda: _other_sessions(run_config.db_name) == 0, timeout=15,
+                 what="the worker's database sessions to end")
 
 
 def _unfinished_cases() -> list[tuple[int, str, int]]:

@@ -50,6 +50,10 @@ TEMPLATES = [{
 DATABASES = {
     "default": dj_database_url.config(default=f"sqlite:///{BASE_DIR / 'var' / 'test.sqlite3'}")
 }
+# Several runs against one PostgreSQL (engineers on a shared machine, CI) each need
+# their own throwaway test database; .ci/run names one per run.
+if os.environ.get("TEGAKI_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEGAKI_TEST_DB_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MEDIA_ROOT = os.environ.get("TEGAKI_TEST_MEDIA") or tempfile.mkdtemp(prefix="tegaki-media-")
 STATIC_URL = "static/"

@@ -21,6 +21,8 @@ INPUT_SIZE = 224
 #: stages 6-7: 12 ms per crop forward+backward on one core); the probe freezes it too.
 TAIL_START = 13
 FEATURES = 1280
+#: Channels of the trunk's output (Lite0 block 12): the photo head reads their mean.
+TRUNK_CHANNELS = 192
 #: Scale of the NPR residual so its spread resembles an image's for the pretrained stem.
 NPR_GAIN = 4.0
 
@@ -90,7 +92,9 @@ class Classifier(nn.Module):
 
     The AI head is one logit ``z``; it is emitted as ``[-z/2, z/2]`` so that the ONNX
     backend's softmax over those two gives ``sigmoid(z / T)``. The photo head is an
-    independent logit read with a sigmoid.
+    independent logit read with a sigmoid; it reads the frozen trunk's pooled features,
+    which keep the ImageNet notion of "photograph" that the fine-tuned tail trades away
+    for the AI-vs-hand-made task (0.72 vs 0.80+ test AUROC when this was measured).
     """
 
     def __init__(self, trunk: Trunk, tail: Tail, ai_head: nn.Linear,
@@ -100,6 +104,6 @@ class Classifier(nn.Module):
         self.ai_head, self.photo_head = ai_head, photo_head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.tail(self.trunk(x))
-        z = self.ai_head(feats)
-        return torch.cat([-z / 2, z / 2, self.photo_head(feats)], dim=1)
+        acts = self.trunk(x)
+        z = self.ai_head(self.tail(acts))
+        return torch.cat([-z / 2, z / 2, self.photo_head(acts.mean(dim=(2, 3)))], dim=1)

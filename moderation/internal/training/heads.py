@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from moderation.internal.training.backbone import FEATURES, Tail
+from moderation.internal.training.backbone import Tail
 
 Progress = Callable[[str], None]
 
@@ -41,7 +41,7 @@ def fit_linear(features: np.ndarray, labels: np.ndarray, c: float = 0.05) -> nn.
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     weight = clf.coef_[0] / scale
     bias = clf.intercept_[0] - float(np.sum(clf.coef_[0] * scaler.mean_ / scale))
-    layer = nn.Linear(FEATURES, 1)
+    layer = nn.Linear(features.shape[1], 1)
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(weight).float().unsqueeze(0))
         layer.bias.fill_(float(bias))

@@ -113,7 +113,9 @@ def write_model_card(path: Path, meta: dict[str, Any], report: dict[str, Any],
               "", "### Per source package (dev, out-of-fold)",
               *_group_table(report["dev_oof_sources"]),
               "", "### Photographic-vs-drawn head",
-              f"Trained on {report['photo_head']['n_train']} hand-labelled dev images; test AUROC "
+              f"A linear head on the frozen trunk's pooled features, trained on "
+              f"{report['photo_head']['n_train']} labelled dev images (dev out-of-fold AUROC "
+              f"{_pct(report['photo_head']['auroc_dev_oof'])}); test AUROC "
               f"{_pct(report['photo_head']['auroc_test'])} on {report['photo_head']['n_test']} "
               f"images ({report['photo_head']['n_test_photographic']} photographic). An input for "
               "the deepfake-risk escalation, not a decision.",

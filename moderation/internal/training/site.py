@@ -150,6 +150,7 @@ def load_trainable(bundle_dir: Path) -> tuple[Any, dict[str, Any]]:
 
     from moderation.internal.training.backbone import (
         FEATURES,
+        TRUNK_CHANNELS,
         Classifier,
         Tail,
         Trunk,
@@ -166,7 +167,7 @@ def load_trainable(bundle_dir: Path) -> tuple[Any, dict[str, Any]]:
     tail = Tail(base)
     if state.get("tail"):
         tail.load_state_dict({k: v.float() for k, v in state["tail"].items()})
-    ai_head, photo_head = nn.Linear(FEATURES, 1), nn.Linear(FEATURES, 1)
+    ai_head, photo_head = nn.Linear(FEATURES, 1), nn.Linear(TRUNK_CHANNELS, 1)
     ai_head.load_state_dict(state["ai_head"])
     photo_head.load_state_dict(state["photo_head"])
     trunk = Trunk(base, npr=meta.get("input_variant") == "npr")

@@ -153,7 +153,7 @@ def live(transactional_db: None, settings, run_config: RunConfig,
     On the way out it checks the 'nothing lost' invariant before pytest-django flushes
     the database (see tests/db_flush.py for how the flush passes the audit log guard).
     """
-    settings.MODERATION = {"QUEUE": run_config.queue}
+    settings.MODERATION = {**(settings.MODERATION or {}), "QUEUE": run_config.queue}
     with publishing_to(run_config.broker_url):
         yield run_config
         assert_all_cases_settled(celery_worker)

@@ -14,6 +14,7 @@ import os
 from moderation.conf import DEFAULTS
 from tests.settings import *  # noqa: F403
 from tests.settings import DATABASES
+from tests.settings import MODERATION as _test_moderation
 
 DATABASES["default"]["NAME"] = os.environ["TEGAKI_IT_DB_NAME"]
 # pytest-django's TEST settings do not apply here: this process never creates databases.
@@ -32,6 +33,7 @@ _detectors["faults"] = {
     "MODE": "enforce",
 }
 MODERATION = {
+    **_test_moderation,
     "DETECTORS": _detectors,
     "QUEUE": os.environ["TEGAKI_IT_QUEUE"],
     "MAX_ATTEMPTS": 3,

@@ -11,19 +11,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from celery import Celery, current_app
+from celery import Celery, _state, current_app
 
 
 @contextmanager
-def publishing_to(broker_url: str) -> Iterator[Celery]:
+def publishing_to(broker_url: str, *, all_threads: bool = False) -> Iterator[Celery]:
     """Make the test process publish ``moderation`` tasks to ``broker_url``.
 
     ``shared_task`` resolves against the *current* app, so a fresh app set current here
     is what ``moderation.services.enqueue_scan`` publishes through; the previous app is
     restored afterwards. Connect timeouts are short so a dead broker fails fast, as the
     production settings make it (reliability.md Q-02/Q-03).
+
+    The current app is per thread; ``all_threads`` also makes this app Celery's default,
+    which threads without a current app of their own (``live_server``) fall back to.
     """
     previous = current_app._get_current_object()
+    previous_default = _state.default_app
     app = Celery("tegaki-it-publisher", broker=broker_url, set_as_current=False)
     app.conf.update(
         # Celery lets the CELERY_BROKER_URL environment variable win over ``broker_url``;
@@ -35,8 +39,12 @@ def publishing_to(broker_url: str) -> Iterator[Celery]:
         task_ignore_result=True,
     )
     app.set_current()
+    if all_threads:
+        app.set_default()
     try:
         yield app
     finally:
         previous.set_current()
+        if all_threads:
+            _state.set_default_app(previous_default)
         app.close()

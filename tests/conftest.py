@@ -19,7 +19,7 @@ def _celery_publishes_in_memory() -> Iterator[None]:
     # import it first so that a later import (demo-site tests) cannot take over.
     import config.celery  # noqa: F401
 
-    with publishing_to("memory://"):
+    with publishing_to("memory://", all_threads=True):
         yield
 
 

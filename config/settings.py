@@ -104,12 +104,14 @@ LOGOUT_REDIRECT_URL = "gallery:new_arrivals"
 _QUEUE_DIR = VAR_DIR / "queue"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (_QUEUE_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_QUEUE_DIR / "in"),
         "data_folder_out": str(_QUEUE_DIR / "in"),
         "processed_folder": str(_QUEUE_DIR / "processed"),
+        # kombu's default is ./control, relative to whatever directory the process has.
+        "control_folder": str(_QUEUE_DIR / "control"),
         "store_processed": False,
     }
 else:

@@ -2,7 +2,7 @@
 
 Run with ``pytest --ds=tests.demo_settings tests/browser``. No Celery worker runs here,
 so the test runs the scan in-process with ``moderation.pipeline.scan`` between page
-loads, which is what the worker would do. Screenshots go to ``docs/screenshots/``.
+loads, which is what the worker would do. Screenshots: see tests/browser/shots.py.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from moderation import pipeline
 from moderation.constants import ProcessingState
 from moderation.models import ModerationCase
+from tests.browser.shots import save_screenshot
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -79,14 +79,6 @@ def page(browser: Browser) -> Iterator[Page]:
     tab.set_default_timeout(15_000)
     yield tab
     context.close()
-
-
-def save_screenshot(page: Page, name: str) -> None:
-    """Save a 256-colour PNG of the page: small enough to commit, sharp enough to read."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
-    shot.quantize(256, dither=Image.Dither.FLOYDSTEINBERG).save(SCREENSHOTS / name,
-                                                                 optimize=True)
 
 
 def scan_all_pending() -> None:

@@ -8,7 +8,7 @@ arrivals. Metadata carrying HTML must never run (no dialog may open).
 
 Run with ``pytest --ds=tests.demo_settings tests/browser/test_moderator_browser.py``.
 No Celery worker runs here: the test runs ``moderation.pipeline.scan`` in-process, which
-is what the worker would do. Screenshots go to ``docs/screenshots/``.
+is what the worker would do. Screenshots: see tests/browser/shots.py.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from moderation import pipeline
 from moderation.constants import Label, ProcessingState, Route
 from moderation.models import ModerationCase, Strike
+from tests.browser.shots import save_screenshot
 from tests.moderators_support import make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -101,10 +101,7 @@ def login(page: Page, base: str, username: str, password: str, lang: str) -> Non
 
 
 def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    img = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB")
-    img.quantize(256, dither=Image.Dither.FLOYDSTEINBERG).save(SCREENSHOTS / name,
-                                                               optimize=True)
+    save_screenshot(page, name, full_page=True)
 
 
 def seed_history(owner) -> None:

@@ -10,7 +10,7 @@ from django.db import models, transaction
 
 from moderation.conf import moderation_settings
 from moderation.constants import ProcessingState
-from moderation.models import ModerationCase
+from moderation.models import ModerationAction, ModerationCase
 from moderation.registry import registry
 
 logger = logging.getLogger(__name__)
@@ -42,18 +42,27 @@ def submit_for_moderation(instance: models.Model, *, force: bool = False) -> Mod
         changed = [k for k, v in fields.items() if getattr(case, k) != v]
         if not (created or changed or force):
             return case
+        before = case.snapshot()
         for key, value in fields.items():
             setattr(case, key, value)
         if not created:
-            if case.file_name != fields["file_name"] or "file_name" in changed:
-                # New content: a moderator's verdict on the old file no longer applies.
+            if "file_name" in changed:
+                # New content: a moderator's verdict on the old file no longer applies,
+                # and the new file must not be shown where the old one was until it
+                # has been scanned.
                 case.decided_by = None
                 case.decided_at = None
+                case.route = moderation_settings.PENDING_ROUTE
             case.state = ProcessingState.PENDING
             case.attempts = 0
             case.rejection_reason = ""
             case.last_error = ""
             case.save()
+            ModerationAction.objects.create(
+                case=case, action="resubmitted", before=before, after=case.snapshot(),
+                note=("forced rescan" if force and not changed
+                      else "changed: " + ", ".join(sorted(changed))),
+            )
         transaction.on_commit(lambda: enqueue_scan(case.pk))
     return case
 

@@ -95,3 +95,33 @@ def test_evidence_key_unique(user):
     Evidence.objects.create(**kw)
     with pytest.raises(IntegrityError), transaction.atomic():
         Evidence.objects.create(**kw)
+
+
+def test_replaced_file_is_held_until_rescanned(user):
+    with mock.patch("moderation.services.enqueue_scan"):
+        art = make_artwork(user)
+        case = ModerationCase.objects.for_instance(art).get()
+        pipeline.scan(case.pk)
+        case.refresh_from_db()
+        assert case.route == Route.MAIN
+        art.image.save("b.png", ContentFile(png_bytes(color=(1, 2, 3))), save=True)
+    case.refresh_from_db()
+    assert (case.state, case.route) == (ProcessingState.PENDING, Route.HELD)
+    assert case.actions.filter(action="resubmitted").exists()
+    pipeline.scan(case.pk)
+    case.refresh_from_db()
+    assert (case.state, case.route) == (ProcessingState.DONE, Route.MAIN)
+
+
+def test_unchanged_save_does_not_requeue(user, django_capture_on_commit_callbacks):
+    with mock.patch("moderation.services.enqueue_scan"):
+        art = make_artwork(user)
+    with django_capture_on_commit_callbacks() as callbacks:
+        art.save()
+    assert callbacks == []
+    with django_capture_on_commit_callbacks() as callbacks:
+        art.tool = "Krita"
+        art.save()
+    assert len(callbacks) == 1  # the tool changed: re-decide
+    case = ModerationCase.objects.for_instance(art).get()
+    assert case.actions.get(action="resubmitted").note == "changed: declared_tool"

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
-from django.apps import apps
 from django.contrib.auth.decorators import login_required
 from django.http import (
     Http404,
@@ -114,11 +113,8 @@ def save_training(request: HttpRequest) -> HttpResponseRedirect | HttpResponseBa
 def save_work_training(request: HttpRequest, model: str, object_id: str
                        ) -> HttpResponseRedirect | HttpResponseBadRequest:
     """Per-work override; only the work's creator may set it (404 for anyone else)."""
-    try:
-        model_class = apps.get_model(model)
-    except (LookupError, ValueError) as exc:
-        raise Http404 from exc
-    if not registry.is_registered(model_class):
+    model_class = registry.model_for_label(model)
+    if model_class is None:
         raise Http404
     try:
         work = model_class._default_manager.filter(pk=object_id).first()

@@ -102,6 +102,20 @@ class ModerationRegistry:
             return False
         return True
 
+    def model_for_label(self, label: str) -> type[models.Model] | None:
+        """Return the registered model named ``app_label.ModelName``, or None.
+
+        Views that take a model name from the URL use this, so only moderated models
+        can ever be reached through them.
+        """
+        from django.apps import apps
+
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError):
+            return None
+        return model if self.is_registered(model) else None
+
     def registered_models(self) -> list[type[models.Model]]:
         return list(self._registry)
 

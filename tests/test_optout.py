@@ -10,7 +10,6 @@ import io
 import re
 
 import pytest
-from django.core.files.base import ContentFile
 from django.template import Context, Template
 from PIL import Image, PngImagePlugin
 
@@ -138,8 +137,7 @@ def test_thumbnail_strips_upload_metadata_and_embeds_rights(site, client, user):
     info.add_text("parameters", "secret prompt, Steps: 20, Sampler: Euler a")
     buf = io.BytesIO()
     Image.new("RGB", (900, 600), (10, 20, 30)).save(buf, "PNG", pnginfo=info)
-    work = make_work(user, Route.MAIN)
-    work.image.save("meta.png", ContentFile(buf.getvalue()), save=True)
+    work = make_work(user, Route.MAIN, image=buf.getvalue())
     set_creator_training(user, "reserve")
     data = client.get(f"/thumbs/testapp.artwork/{work.pk}/thumb.jpg").content
     im = Image.open(io.BytesIO(data))

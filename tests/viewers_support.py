@@ -30,11 +30,12 @@ def site_fixture(settings: Any) -> Any:
 
 
 def make_work(owner: Any, route: str = Route.MAIN, *, tool: str = "", label: str | None = None,
-              age: timedelta | None = None, **case_fields: Any) -> Artwork:
-    """A work with a real image file and a finished case on ``route``."""
+              age: timedelta | None = None, image: bytes | None = None,
+              **case_fields: Any) -> Artwork:
+    """A work with a real image file (``image`` or a plain PNG) and a finished case."""
     art = Artwork(owner=owner, tool=tool,
                   declaration="ai" if route == Route.AI_FEED else "none")
-    art.image.save("w.png", ContentFile(png_bytes()), save=False)
+    art.image.save("w.png", ContentFile(image or png_bytes()), save=False)
     art.save()
     fields: dict[str, Any] = {"route": route, "label": label or ROUTE_LABEL[route],
                               "state": ProcessingState.DONE, **case_fields}

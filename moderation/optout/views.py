@@ -14,7 +14,6 @@ import mimetypes
 import posixpath
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.core.files.storage import default_storage
 from django.db import models
@@ -197,11 +196,8 @@ def serve_media(request: HttpRequest, path: str) -> FileResponse:
 @require_safe
 def thumbnail(request: HttpRequest, model: str, object_id: str, size: str) -> HttpResponse:
     """A JPEG derivative of a work, with XMP rights, if ``request.user`` may see it."""
-    try:
-        model_class = apps.get_model(model)
-    except (LookupError, ValueError) as exc:
-        raise Http404 from exc
-    if not registry.is_registered(model_class):
+    model_class = registry.model_for_label(model)
+    if model_class is None:
         raise Http404
     base = model_class._default_manager.all()
     try:

@@ -76,13 +76,7 @@ def case_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name == "strike":
         params["reason"] = request.POST.get("reason", "other")
     detail = reverse("moderation:case", args=[case.pk])
-    try:
-        action_cls(request.user, case, **params).run()
-    except PermissionDenied as exc:
-        messages.error(request, str(exc) or _("You may not do this."))
-        return HttpResponseRedirect(detail)
-    except A.ActionError as exc:
-        messages.error(request, str(exc.message))
+    if not run_reporting_errors(request, action_cls(request.user, case, **params)):
         return HttpResponseRedirect(detail)
     messages.success(request, _("%(action)s: done.") % {"action": action_cls.verbose_name})
     target = reverse("moderation:queue") if action_cls.decides else detail
@@ -94,16 +88,11 @@ def case_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 def decide_appeal(request: HttpRequest, pk: int, appeal_id: int) -> HttpResponse:
     appeal = get_object_or_404(Appeal, pk=appeal_id, case_id=pk)
     detail = reverse("moderation:case", args=[pk])
-    try:
-        A.DecideAppeal(request.user, appeal.case, appeal=appeal,
-                       outcome=request.POST.get("outcome", ""),
-                       label=request.POST.get("label", ""),
-                       note=request.POST.get("note", "")).run()
-    except PermissionDenied as exc:
-        messages.error(request, str(exc) or _("You may not do this."))
-        return HttpResponseRedirect(detail)
-    except A.ActionError as exc:
-        messages.error(request, str(exc.message))
+    action = A.DecideAppeal(request.user, appeal.case, appeal=appeal,
+                            outcome=request.POST.get("outcome", ""),
+                            label=request.POST.get("label", ""),
+                            note=request.POST.get("note", ""))
+    if not run_reporting_errors(request, action):
         return HttpResponseRedirect(detail)
     messages.success(request, _("The appeal was decided and the uploader notified."))
     return HttpResponseRedirect(reverse("moderation:queue"))
@@ -154,3 +143,16 @@ def case_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
     out = io.BytesIO()
     preview.save(out, "JPEG", quality=85)  # no exif=, no icc: metadata-free derivative
     return harden(HttpResponse(out.getvalue(), content_type="image/jpeg"))
+
+
+def run_reporting_errors(request: HttpRequest, action: Any) -> bool:
+    """Run ``action``; on refusal put the reason in the user's messages and return False."""
+    try:
+        action.run()
+    except PermissionDenied as exc:
+        messages.error(request, str(exc) or _("You may not do this."))
+        return False
+    except A.ActionError as exc:
+        messages.error(request, str(exc.message))
+        return False
+    return True

@@ -95,7 +95,7 @@ DEFAULTS: dict[str, Any] = {
     # Feed a viewer gets when signed out or without a saved preference: "exclude" (hide
     # AI works), "include" (show all) or "only" (AI works only).
     "VIEWER_DEFAULT_AI": "exclude",
-    # Show viewers the evidence behind a label ("C2PA signed by …", "file metadata")
+    # Show viewers the evidence behind a label ("C2PA signed by …", "generation data in the file")
     # rather than just the label; moderators always see it.
     "SHOW_EVIDENCE_TO_VIEWERS": True,
     # Burst collapsing in feeds: works by one account within BURST_WINDOW_SECONDS of the

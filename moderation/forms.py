@@ -41,6 +41,13 @@ logger = logging.getLogger(__name__)
 BUNDLED_TABLE = Path(__file__).resolve().parent / "data" / "generators.json"
 DATALIST_ID = "tegaki-generators"
 MAX_SUGGESTIONS = 300
+#: Offered when the table cannot be read or names no generator, so the field never
+#: loses its suggestions to a broken ``GENERATOR_PATTERNS`` file.
+FALLBACK_SUGGESTIONS = (
+    "Adobe Firefly", "ComfyUI", "DALL·E", "Fooocus", "Forge", "GPT Image", "Imagen",
+    "InvokeAI", "Midjourney", "NovelAI", "SD.Next", "Stable Diffusion WebUI (AUTOMATIC1111)",
+    "Stability Matrix", "SwarmUI",
+)
 
 
 def _collect_names(node: Any, out: set[str], depth: int = 0) -> None:
@@ -63,11 +70,12 @@ def _suggestions_from(path: str) -> tuple[str, ...]:
     try:
         table = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        logger.warning("generator table %s unreadable (%s); no tool suggestions", path, exc)
-        return ()
+        logger.warning("generator table %s unreadable (%s); built-in tool suggestions",
+                       path, exc)
+        table = None
     names: set[str] = set()
     _collect_names(table, names)
-    return tuple(sorted(names, key=str.casefold)[:MAX_SUGGESTIONS])
+    return tuple(sorted(names or FALLBACK_SUGGESTIONS, key=str.casefold)[:MAX_SUGGESTIONS])
 
 
 def generator_suggestions() -> tuple[str, ...]:

@@ -1,9 +1,14 @@
 """What a viewer reads next to a work: the label line that names the tools, and why.
 
-"AI生成 · ComfyUI · SDXL · LoRA: …" / "AI-generated · ComfyUI · SDXL · LoRA: …", or
-"AI-assisted"; hand-made (and undecided) works get no label at all. The "why" is one of:
-self-declared, file metadata, C2PA signed by <signer>, moderator. Shared by the template
-tags and the DRF field so the page and the API never disagree.
+"AI生成 · ComfyUI · checkpoint: sd_xl_base_1.0 · LoRA: …" / "AI-generated · ComfyUI ·
+checkpoint: … · LoRA: …", or "AI-assisted"; hand-made (and undecided) works get no label
+at all. The "why" lines are: declared by the uploader, generation data in the file, C2PA
+signed by <signer>, moderator, image classifier; plus "AI evidence in a work declared
+hand-made" for undisclosed AI and "no AI signal found in the file" for hand-made works
+(whose label text stays empty). They follow the order of the policy's reason codes, so the
+decisive reason comes first; reader codes this module has never seen read as generation
+data in the file, never as raw codes. Shared by the template tags and the DRF field so the
+page and the API never disagree.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
@@ -30,13 +35,20 @@ WHY_METADATA = "file_metadata"
 WHY_C2PA = "c2pa"
 WHY_MODERATOR = "moderator"
 WHY_CLASSIFIER = "classifier"
+WHY_UNDISCLOSED = "undisclosed_ai"
+WHY_NO_AI = "no_ai_evidence"
 
 WHY_TEXT = {
-    WHY_SELF_DECLARED: _("self-declared"),
-    WHY_METADATA: _("file metadata"),
+    WHY_SELF_DECLARED: _("declared by the uploader"),
+    WHY_METADATA: _("generation data in the file"),
     WHY_MODERATOR: _("moderator"),
     WHY_CLASSIFIER: _("image classifier"),
+    WHY_UNDISCLOSED: _("AI evidence in a work declared hand-made"),
+    WHY_NO_AI: _("no AI signal found in the file"),
 }
+#: Reason-code prefixes that only count as a classifier's word (shown when nothing
+#: firmer explains the label).
+CLASSIFIER_PREFIXES = ("classifier", "onnx", "weak_ai")
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,8 @@ def _find_signer(details: Any, depth: int = 0) -> str:
 
 
 def _c2pa_signer(case: ModerationCase) -> str:
+    if case.pk is None:  # an unsaved case has no evidence yet
+        return ""
     for details in Evidence.objects.filter(case=case).values_list("details", flat=True):
         signer = _find_signer(details)
         if signer:
@@ -105,43 +119,76 @@ def _c2pa_signer(case: ModerationCase) -> str:
     return ""
 
 
+def _why_code(reason: str) -> str:
+    """The "why" a policy or reader reason code stands for."""
+    if reason.startswith("self_declared"):
+        return WHY_SELF_DECLARED
+    if reason.startswith("c2pa") or reason == "provenance_proof":
+        return WHY_C2PA
+    if reason in (WHY_UNDISCLOSED, WHY_NO_AI):
+        return reason
+    if reason.startswith(CLASSIFIER_PREFIXES):
+        return WHY_CLASSIFIER
+    # provenance_strong/_weak and every reader code (a1111_parameters, comfyui_workflow,
+    # xmp_..., codes added by future readers): data the file carries.
+    return WHY_METADATA
+
+
 def why_for(case: ModerationCase) -> tuple[Why, ...]:
-    """The reasons a viewer may read, most authoritative first."""
-    reasons = [str(r) for r in case.reasons or []]
-    out: list[Why] = []
+    """The reasons a viewer may read: a moderator's decision first, then in the order
+    the policy gave its reason codes (the decisive one first)."""
+    codes: list[str] = []
     if case.decided_by_id:
-        out.append(Why(WHY_MODERATOR, str(WHY_TEXT[WHY_MODERATOR])))
-    if any(r.startswith("c2pa") or r == "provenance_proof" for r in reasons):
-        signer = _c2pa_signer(case)
-        text = (_g("C2PA signed by %(signer)s") % {"signer": signer} if signer
-                else _g("C2PA Content Credentials"))
-        out.append(Why(WHY_C2PA, text))
-    elif any(r.startswith("provenance_") for r in reasons):
-        out.append(Why(WHY_METADATA, str(WHY_TEXT[WHY_METADATA])))
-    if case.declaration in (Declaration.AI, Declaration.AI_ASSISTED) or any(
-            r.startswith("self_declared") for r in reasons):
-        out.append(Why(WHY_SELF_DECLARED, str(WHY_TEXT[WHY_SELF_DECLARED])))
-    if not out and any(r.startswith(("classifier", "weak_ai")) for r in reasons):
-        out.append(Why(WHY_CLASSIFIER, str(WHY_TEXT[WHY_CLASSIFIER])))
+        codes.append(WHY_MODERATOR)
+    for reason in (str(r) for r in case.reasons or []):
+        code = _why_code(reason)
+        if code not in codes:
+            codes.append(code)
+    if case.declaration in (Declaration.AI, Declaration.AI_ASSISTED) and (
+            WHY_SELF_DECLARED not in codes):
+        codes.append(WHY_SELF_DECLARED)
+    if WHY_CLASSIFIER in codes and len(codes) > 1:
+        codes.remove(WHY_CLASSIFIER)  # a classifier adds nothing to firmer evidence
+    if case.label == Label.HUMAN:
+        # Evidence a moderator overruled is no reason for "hand-made".
+        codes = [c for c in codes if c in (WHY_MODERATOR, WHY_NO_AI)]
+    elif WHY_NO_AI in codes:
+        codes.remove(WHY_NO_AI)
+    out: list[Why] = []
+    for code in codes:
+        if code == WHY_C2PA:
+            signer = _c2pa_signer(case)
+            text = (gettext("C2PA signed by %(signer)s") % {"signer": signer} if signer
+                    else gettext("C2PA Content Credentials"))
+            out.append(Why(WHY_C2PA, text))
+        else:
+            out.append(Why(code, str(WHY_TEXT[code])))
     return tuple(out)
 
 
 def label_for_case(case: ModerationCase | None) -> LabelInfo:
     """The label line for ``case``; empty for hand-made, undecided or missing cases."""
     if case is None or case.label not in (Label.AI, Label.AI_ASSISTED):
-        return LabelInfo(label=getattr(case, "label", "") or "")
+        # No label line; a finished hand-made case still says why ("no AI signal found").
+        why = why_for(case) if case is not None and case.label == Label.HUMAN else ()
+        return LabelInfo(label=getattr(case, "label", "") or "", why=why)
     generator = case.generator or ""
     if not generator and case.declared_tool:
         generator = case.declared_tool
     loras = _lora_names(case.loras)
     if case.label == Label.AI:
-        parts = [_g("AI-generated")]
-        parts += [p for p in (generator, case.model_name) if p]
+        parts = [gettext("AI-generated")]
+        if generator:
+            parts.append(generator)
+        if case.model_name:
+            # Translators: "checkpoint" is the term Stable Diffusion users know; the
+            # Japanese catalogue keeps it in English, as Japanese UIs of these tools do.
+            parts.append(gettext("checkpoint: %(model)s") % {"model": case.model_name})
         if loras:
             shown = ", ".join(loras[:MAX_LORAS]) + ("…" if len(loras) > MAX_LORAS else "")
-            parts.append(_g("LoRA: %(names)s") % {"names": shown})
+            parts.append(gettext("LoRA: %(names)s") % {"names": shown})
     else:
-        parts = [_g("AI-assisted")] + ([generator] if generator else [])
+        parts = [gettext("AI-assisted")] + ([generator] if generator else [])
     return LabelInfo(label=case.label, text=SEPARATOR.join(parts), generator=generator,
                      model_name=case.model_name, loras=loras, why=why_for(case))
 

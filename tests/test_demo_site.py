@@ -234,7 +234,7 @@ def test_upload_requires_login_and_offers_declaration_and_generator_suggestions(
     form = page(client, "gallery:upload")
     for value in ("none", "ai_assisted", "ai"):
         assert f'type="radio" name="ai_declaration" value="{value}"' in form
-    assert 'list="known-generators"' in form and '<option value="ComfyUI">' in form
+    assert 'list="tegaki-generators"' in form and '<option value="ComfyUI">' in form
 
 
 @pytest.mark.django_db
@@ -256,6 +256,92 @@ def test_login_and_logout_use_the_site_templates(client, user):
     assert response["Location"] == reverse("gallery:new_arrivals")
     response = client.post(reverse("logout"))
     assert response.status_code == 302 and "_auth_user_id" not in client.session
+
+
+# --- feeds: the viewer's AI filter and burst collapsing (moderation.feeds / .flood) ------
+
+
+def published(author, title: str, *, ai: bool = False) -> Artwork:
+    """A work whose scan finished: hand-made on new arrivals, or AI in the AI feed."""
+    work = Artwork.objects.create(author=author, title=title,
+                                  ai_declaration="ai" if ai else "none",
+                                  image=SimpleUploadedFile(f"{title}.png", png_bytes()))
+    ModerationCase.objects.filter(pk=case_of(work).pk).update(
+        state=ProcessingState.DONE, label=Label.AI if ai else Label.HUMAN,
+        route=Route.AI_FEED if ai else Route.MAIN, generator="NovelAI" if ai else "",
+        reasons=["self_declared_ai"] if ai else ["no_ai_evidence"])
+    return work
+
+
+def titles(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<span class="tile-title">([^<]*)</span>', html)
+
+
+@pytest.mark.django_db
+def test_a_burst_of_ai_works_from_one_account_collapses_into_one_tile(user, other_user,
+                                                                       client):
+    for i in range(5):
+        published(user, f"Burst {i}", ai=True)
+        if i == 2:
+            published(other_user, "Someone else", ai=True)
+
+    feed = page(client, "gallery:ai_feed")
+    # The newest of the burst stands for the rest, even with another account in between.
+    assert titles(feed) == ["Burst 4", "Someone else"]
+    assert "+4 more from @artist" in feed
+    assert "AI-generated · NovelAI" in feed
+    ja = page(client, "gallery:ai_feed", lang="ja")
+    assert "@artistの作品がほかに4件" in ja
+
+
+@pytest.mark.django_db
+def test_new_arrivals_follow_ai_filter_and_saved_preference(user, other_user, client):
+    published(other_user, "Pencil sketch")
+    published(user, "Robot portrait", ai=True)  # another account: no burst to fold
+
+    def arrivals(query: str = "") -> list[str]:
+        response = client.get(reverse("gallery:new_arrivals") + query, HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 200
+        return titles(response.content.decode())
+
+    # Hand-made only by default (VIEWER_DEFAULT_AI = "exclude"); ?ai= picks another feed.
+    assert arrivals() == ["Pencil sketch"]
+    assert arrivals("?ai=only") == ["Robot portrait"]
+    assert arrivals("?ai=include") == ["Robot portrait", "Pencil sketch"]
+    assert arrivals("?ai=exclude") == arrivals("?ai=bogus") == ["Pencil sketch"]
+    html = page(client, "gallery:new_arrivals")
+    assert 'href="?ai=only"' in html and 'data-ai="exclude" aria-current="page"' in html
+    # The AI feed is AI works whatever the viewer asks for.
+    assert titles(client.get(reverse("gallery:ai_feed") + "?ai=exclude").content.decode()) == [
+        "Robot portrait"]
+
+    # Anonymous viewers who save a choice are sent back with ?ai=...
+    response = client.post(reverse("moderation_set_ai_filter"), {"ai": "include", "next": "/"})
+    assert response["Location"] == "/?ai=include"
+    # ... signed-in viewers get it saved, and it is their feed from then on.
+    client.force_login(user)
+    response = client.post(reverse("moderation_set_ai_filter"), {"ai": "only", "next": "/"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert arrivals() == ["Robot portrait"]
+    assert arrivals("?ai=exclude") == ["Pencil sketch"]  # ?ai= still wins for one page
+    client.logout()
+    assert arrivals() == ["Pencil sketch"]
+
+
+@pytest.mark.django_db
+def test_feed_pages_continue_where_the_previous_one_stopped(user, client, monkeypatch, settings):
+    monkeypatch.setattr("config.gallery.views.PAGE_SIZE", 2)
+    settings.MODERATION = {"BURST_WINDOW_SECONDS": 0}  # one tile per work here
+    for i in range(3):
+        published(user, f"Sketch {i}")
+
+    first = page(client, "gallery:new_arrivals")
+    assert titles(first) == ["Sketch 2", "Sketch 1"] and 'href="?start=2"' in first
+    second = client.get(reverse("gallery:new_arrivals") + "?start=2&ai=exclude").content.decode()
+    assert titles(second) == ["Sketch 0"] and 'href="?start=' not in second
+    assert 'href="?ai=exclude"' in second  # back to the newest page, same filter
 
 
 # --- seed_demo -----------------------------------------------------------------------
@@ -367,30 +453,55 @@ def english():
         yield
 
 
-def test_reason_codes_are_explained_without_leaking_raw_codes(english):
-    from config.gallery.labels import explain_reason
+def _case(**fields: object) -> ModerationCase:
+    """An unsaved case, enough for the app's label functions."""
+    return ModerationCase(**{"state": ProcessingState.DONE, "declaration": "none", **fields})
 
-    assert explain_reason("provenance_proof") == explain_reason("c2pa_trusted_ai")
-    assert explain_reason("xmp_digital_source_type") == "IPTC digital source type in the file"
-    assert explain_reason("some_future_reader") == "generation data in the file"
+
+def test_reason_codes_are_explained_without_leaking_raw_codes(english):
+    from moderation.labels import why_for
+
+    def why(*reasons: str) -> list[str]:
+        return [w.text for w in why_for(_case(label=Label.AI, reasons=list(reasons)))]
+
+    assert why("provenance_proof") == why("c2pa_trusted_ai") == ["C2PA Content Credentials"]
+    assert why("xmp_digital_source_type") == ["generation data in the file"]
+    assert why("some_future_reader") == ["generation data in the file"]
+    assert why("self_declared_ai", "a1111_parameters") == ["declared by the uploader",
+                                                           "generation data in the file"]
+    assert why("undisclosed_ai", "provenance_strong") == [
+        "AI evidence in a work declared hand-made", "generation data in the file"]
 
 
 def test_label_line_for_hand_made_names_nothing_but_the_label(english):
-    from config.gallery.labels import label_parts
+    from moderation.labels import label_for_case
 
-    assert label_parts("human", "ComfyUI", "model.safetensors") == ("Hand-made",)
-    assert label_parts("ai_assisted", "Adobe Firefly") == ("AI-assisted", "Adobe Firefly")
-    assert label_parts("") == ()
+    human = label_for_case(_case(label=Label.HUMAN, generator="ComfyUI",
+                                 model_name="model.safetensors", reasons=["no_ai_evidence"]))
+    assert not human and human.text == "" and human.label == Label.HUMAN
+    assert [w.text for w in human.why] == ["no AI signal found in the file"]
+    # A moderator's "hand-made" never lists the AI evidence it overruled as the reason.
+    overruled = label_for_case(_case(label=Label.HUMAN, reasons=["a1111_parameters"],
+                                     decided_by_id=1))
+    assert [w.text for w in overruled.why] == ["moderator"]
+    assisted = label_for_case(_case(label=Label.AI_ASSISTED, generator="Adobe Firefly"))
+    assert assisted.text == "AI-assisted · Adobe Firefly"
+    assert label_for_case(_case(label="")).text == ""
+    assert label_for_case(None).text == ""
 
 
-def test_generator_suggestions_fall_back_when_the_table_is_missing_or_broken(tmp_path):
-    from config.gallery.generators import FALLBACK, known_generators
+def test_generator_suggestions_fall_back_when_the_table_is_missing_or_broken(tmp_path, settings):
+    from moderation.forms import FALLBACK_SUGGESTIONS, generator_suggestions
 
+    fallback = tuple(sorted(FALLBACK_SUGGESTIONS, key=str.casefold))
     broken = tmp_path / "generators.json"
     broken.write_text("{not json", encoding="utf-8")
-    assert known_generators(tmp_path / "missing.json") == tuple(sorted(FALLBACK, key=str.casefold))
-    assert known_generators(broken) == tuple(sorted(FALLBACK, key=str.casefold))
+    settings.MODERATION = {"GENERATOR_PATTERNS": str(tmp_path / "missing.json")}
+    assert generator_suggestions() == fallback
+    settings.MODERATION = {"GENERATOR_PATTERNS": str(broken)}
+    assert generator_suggestions() == fallback
     table = tmp_path / "table.json"
     table.write_text('{"software": [{"pattern": "^X$", "generator": "Xgen"}], '
                      '"human_tools": ["\\\\bGIMP\\\\b"]}', encoding="utf-8")
-    assert known_generators(table) == ("Xgen",)
+    settings.MODERATION = {"GENERATOR_PATTERNS": str(table)}
+    assert generator_suggestions() == ("Xgen",)

@@ -118,8 +118,10 @@ def test_api_list_filter_and_label_field(site, works, client):
         generator="ComfyUI", model_name="SDXL", loras=["detail-tweaker", {"name": "anime"}])
     data = api_rows(client.get("/api/works/?ai=only"))
     assert [row["id"] for row in data] == [works_ai.pk]
-    assert data[0]["label"]["text"] == "AI-generated · ComfyUI · SDXL · LoRA: detail-tweaker, anime"
-    assert data[0]["label"]["why"] == [{"code": "self_declared", "text": "self-declared"}]
+    assert data[0]["label"]["text"] == (
+        "AI-generated · ComfyUI · checkpoint: SDXL · LoRA: detail-tweaker, anime")
+    assert data[0]["label"]["why"] == [{"code": "self_declared",
+                                       "text": "declared by the uploader"}]
     assert [row["id"] for row in api_rows(client.get("/api/works/"))] == [works["main"].pk]
     assert client.get("/api/works/?ai=bogus").status_code == 400
 
@@ -133,7 +135,7 @@ def test_label_text_and_why(user, django_user_model):
                             content_sha256="0" * 64, label="ai", strength="proof",
                             details={"findings": [{"signer": "OpenAI"}]})
     info = label_for(art)
-    assert info.text == "AI-generated · ComfyUI · SDXL · LoRA: a, b"
+    assert info.text == "AI-generated · ComfyUI · checkpoint: SDXL · LoRA: a, b"
     assert [w.text for w in info.why] == ["C2PA signed by OpenAI"]
     assisted = make_work(user, Route.MAIN, label=Label.AI_ASSISTED, declaration="ai_assisted")
     assert label_for(assisted).text == "AI-assisted"
@@ -149,11 +151,11 @@ def test_label_tag_respects_evidence_setting(user, settings, django_user_model):
     art = make_work(user, Route.AI_FEED, generator="NovelAI")
     tpl = Template("{% load moderation_tags %}{% moderation_label work %}")
     html = tpl.render(Context({"work": art, "user": None}))
-    assert "AI-generated · NovelAI" in html and "self-declared" in html
+    assert "AI-generated · NovelAI" in html and "declared by the uploader" in html
     settings.MODERATION = {"SHOW_EVIDENCE_TO_VIEWERS": False}
-    assert "self-declared" not in tpl.render(Context({"work": art, "user": None}))
+    assert "declared by the uploader" not in tpl.render(Context({"work": art, "user": None}))
     mod = django_user_model.objects.create_superuser("boss")
-    assert "self-declared" in tpl.render(Context({"work": art, "user": mod}))
+    assert "declared by the uploader" in tpl.render(Context({"work": art, "user": mod}))
     human = make_work(user, Route.MAIN)
     assert tpl.render(Context({"work": human})).strip() == ""
 
@@ -199,7 +201,7 @@ def test_label_in_japanese(user):
     art = make_work(user, Route.AI_FEED, generator="ComfyUI", model_name="SDXL", loras=["x"])
     with translation.override("ja"):
         info = label_for(art)
-    assert info.text.startswith("AI生成 · ComfyUI · SDXL")
+    assert info.text.startswith("AI生成 · ComfyUI · checkpoint: SDXL")
     assert info.why[0].text == "投稿者の申告"
 
 
@@ -221,7 +223,7 @@ def test_rss_and_atom_feeds(site, client, user):
     rss = client.get("/feeds/ai.rss")
     assert rss["Content-Type"].startswith("application/rss+xml")
     body = rss.content.decode()
-    assert f"#work-{ai.pk}<" in body and "AI-generated · ComfyUI · SDXL" in body
+    assert f"#work-{ai.pk}<" in body and "AI-generated · ComfyUI · checkpoint: SDXL" in body
     assert f"#work-{human.pk}<" not in body
     atom = client.get("/feeds/new.atom")
     assert atom["Content-Type"].startswith("application/atom+xml")

@@ -1,4 +1,11 @@
-"""The upload form: title, image, and the uploader's own AI declaration."""
+"""The upload form: title, image, and the uploader's own AI declaration.
+
+The declaration and tool fields come from Tegaki's :class:`AIDeclarationFormMixin`: radio
+buttons with explicit wording (declaring AI routes the work to the AI feed at once, while a
+work declared hand-made that turns out to carry AI provenance is held and counted as
+undisclosed AI), tool suggestions from the app's generator table, and the per-account
+``AI_DAILY_QUOTA`` check when the view passes ``uploader=``.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +15,24 @@ from django import forms
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from config.gallery.generators import known_generators
 from config.gallery.models import Artwork
 from moderation.conf import moderation_settings
-from moderation.constants import Declaration
-
-DATALIST_ID = "known-generators"
+from moderation.forms import AIDeclarationFormMixin
 
 
-class ArtworkForm(forms.ModelForm):
-    """Upload a work and say whether (and which) AI was used.
+class ArtworkForm(AIDeclarationFormMixin, forms.ModelForm):
+    """Upload a work and say whether (and which) AI was used."""
 
-    The declaration matters: declaring AI routes the work to the AI feed at once, while
-    a work declared hand-made that turns out to carry AI provenance is held and counted
-    as undisclosed AI. So the choices are radio buttons with explicit wording, not a
-    checkbox that is easy to miss.
-    """
+    declaration_field_name = "ai_declaration"
+    tool_field_name = "ai_tool"
+    # The tool is optional even for AI-generated works: provenance in the file often
+    # names the generator and checkpoint better than the uploader would.
+    require_tool_for_ai = False
 
     class Meta:
         model = Artwork
         fields = ["title", "image", "ai_declaration", "ai_tool"]
-        widgets = {
-            "ai_declaration": forms.RadioSelect,
-            "ai_tool": forms.TextInput(attrs={"list": DATALIST_ID, "autocomplete": "off"}),
-        }
-        help_texts = {
-            "ai_tool": _("For example ComfyUI, NovelAI or a checkpoint name."),
-            "image": _("PNG, JPEG, WebP, GIF or AVIF."),
-        }
-
-    @property
-    def generator_names(self) -> tuple[str, ...]:
-        return known_generators()
+        help_texts = {"image": _("PNG, JPEG, WebP, GIF or AVIF.")}
 
     def clean_image(self) -> Any:
         image = self.cleaned_data["image"]
@@ -50,10 +43,3 @@ class ArtworkForm(forms.ModelForm):
                 code="file_too_big",
             )
         return image
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("ai_declaration") == Declaration.NONE:
-            # A tool name on a hand-made work would read as an AI label later; drop it.
-            data["ai_tool"] = ""
-        return data

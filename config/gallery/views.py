@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.models import AnonymousUser
@@ -10,54 +11,84 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import CreateView, ListView
+from django.views.generic import CreateView, ListView, TemplateView
 
-from config.gallery import visibility
-from config.gallery.forms import DATALIST_ID, ArtworkForm
-from config.gallery.labels import describe, label_parts
+from config.gallery.forms import ArtworkForm
 from config.gallery.models import Artwork
-from moderation.constants import TERMINAL_STATES, Label, ProcessingState, Route
-from moderation.models import ModerationCase
+from moderation.constants import TERMINAL_STATES, AIFilter, ProcessingState, Route
+from moderation.feeds import PUBLIC_ROUTES, for_viewer, viewer_ai_filter, visible_to
+from moderation.flood import collapse_page
+from moderation.labels import case_of, prefetch_cases
 
 #: Seconds between reloads of a work page while its check is running.
 REFRESH_SECONDS = 3
 PAGE_SIZE = 24
 
 
-class FeedView(ListView):
-    """A public grid of works on one route."""
+class FeedView(TemplateView):
+    """A public grid of works, built the way the Tegaki README tells hosts to.
+
+    ``moderation.feeds.for_viewer`` picks the works (``?ai=exclude|include|only``, else the
+    viewer's saved preference, else ``VIEWER_DEFAULT_AI``) and ``moderation.flood.
+    collapse_page`` folds one account's bursts into a single "+N more from @x" tile.
+    Pages continue from ``?start=``, the offset the previous page stopped at.
+    """
 
     template_name = "gallery/feed.html"
-    context_object_name = "works"
-    paginate_by = PAGE_SIZE
-    route: str = Route.MAIN
+    #: A fixed filter (the AI feed), or None to let the viewer choose.
+    ai: str | None = None
     heading: Any = ""
     intro: Any = ""
 
-    def get_queryset(self) -> QuerySet[Artwork]:
-        return visibility.on_route(Artwork.objects.select_related("author"), self.route)
+    def chosen_filter(self) -> str | None:
+        """``?ai=`` when it is a known filter; None falls back to the preference."""
+        ai = self.request.GET.get("ai")
+        return ai if ai in AIFilter.values else None
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        for work in context["works"]:
-            work.label_text = tile_label(work)
-        context.update(heading=self.heading, intro=self.intro, route=self.route)
+        chosen = self.ai or self.chosen_filter()
+        works = for_viewer(Artwork.objects.select_related("author"), self.request.user,
+                           ai=chosen)
+        start = offset(self.request.GET.get("start"))
+        page = collapse_page(works.order_by("-created_at", "-id"), page_size=PAGE_SIZE,
+                             start=start)
+        shown = [tile.work for tile in page.tiles]
+        prefetch_cases(shown)
+        keep = {"ai": chosen} if chosen and not self.ai else {}
+        current = self.ai or chosen or viewer_ai_filter(self.request.user)
+        context.update(
+            heading=self.heading, tiles=page.tiles, works=shown,
+            # The new-arrivals intro speaks of hand-made works: only when that is the feed.
+            intro=self.intro if self.ai or current == AIFilter.EXCLUDE else "",
+            choose_filter=self.ai is None, current_ai=current,
+            ai_choices=AIFilter.choices,
+            older_query=urlencode({**keep, "start": page.next_start}) if page.has_more else "",
+            newest_query=urlencode(keep) if start else None,
+        )
         return context
 
 
 class NewArrivalsView(FeedView):
-    route = Route.MAIN
     heading = _("New arrivals")
     intro = _("Hand-made works. AI-generated works are in the AI feed.")
 
 
 class AIFeedView(FeedView):
-    route = Route.AI_FEED
+    ai = AIFilter.ONLY
     heading = _("AI feed")
     intro = _("Works made with generative AI, labelled with the tool and model when known.")
+
+
+def offset(value: str | None) -> int:
+    """Parse ``?start=``; anything but a non-negative integer means the first page."""
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
 
 
 class MyWorksView(LoginRequiredMixin, ListView):
@@ -68,15 +99,16 @@ class MyWorksView(LoginRequiredMixin, ListView):
     paginate_by = PAGE_SIZE
 
     def get_queryset(self) -> QuerySet[Artwork]:
-        return visibility.with_case_fields(
-            Artwork.objects.filter(author=uploader(self.request)).select_related("author")
-        )
+        return Artwork.objects.filter(author=uploader(self.request)).select_related("author")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        for work in context["works"]:
-            work.status = status_text(work.case_state, work.case_route)
-            work.label_text = tile_label(work) if not work.status else ""
+        works: list[Any] = list(context["works"])
+        prefetch_cases(works)
+        for work in works:
+            case = case_of(work)
+            work.status = status_text(case.state if case else None, case.route if case else None)
+        context["works"] = works
         return context
 
 
@@ -91,10 +123,9 @@ class UploadView(LoginRequiredMixin, CreateView):
         self.object = form.save()
         return redirect(reverse("gallery:work_detail", args=[self.object.pk]))
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["datalist_id"] = DATALIST_ID
-        return context
+    def get_form_kwargs(self) -> dict[str, Any]:
+        # The declaration mixin checks the uploader's AI_DAILY_QUOTA.
+        return {**super().get_form_kwargs(), "uploader": uploader(self.request)}
 
 
 def uploader(request: HttpRequest) -> Any:
@@ -104,22 +135,13 @@ def uploader(request: HttpRequest) -> Any:
     return request.user
 
 
-def tile_label(work: Artwork) -> str:
-    """Return the short label on a grid tile; hand-made works carry none."""
-    label = getattr(work, "case_label", "") or ""
-    if label in ("", Label.HUMAN):
-        return ""
-    generator = getattr(work, "case_generator", "") or ""
-    return " · ".join(label_parts(label, generator, getattr(work, "case_model_name", "") or ""))
-
-
 def status_text(state: str | None, route: str | None) -> str:
     """Return the uploader-facing status of a work that is not (yet) public."""
     if state is None or state not in TERMINAL_STATES:
         return str(_("Checking…"))
     if state == ProcessingState.REJECTED:
         return str(_("Not published: the file could not be read."))
-    if route in visibility.PUBLIC_ROUTES:
+    if route in PUBLIC_ROUTES:
         return ""
     if route == Route.HIDDEN:
         return str(_("Hidden by a moderator"))
@@ -127,17 +149,21 @@ def status_text(state: str | None, route: str | None) -> str:
 
 
 def work_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Show one work with its label and why; 404 unless the viewer may see it."""
-    work = get_object_or_404(Artwork.objects.select_related("author"), pk=pk)
-    case = ModerationCase.objects.for_instance(work).first()
-    if not visibility.can_view(work, case, request.user):
+    """Show one work with its label and why; 404 unless the viewer may see it.
+
+    ``moderation.feeds.visible_to``: public works for everyone, held, hidden and
+    still-pending ones only for their uploader (to follow the check) and moderators.
+    """
+    work = visible_to(Artwork.objects.select_related("author"), request.user).filter(
+        pk=pk).first()
+    if work is None:
         # 404 rather than 403: a held work's existence is not public either.
         raise Http404
+    case = case_of(work)
     pending = case is None or case.state not in TERMINAL_STATES
     context = {
         "work": work,
         "case": case,
-        "label": describe(case) if case is not None and not pending and case.label else None,
         "status": status_text(case.state if case else None, case.route if case else None),
         "pending": pending,
         "refresh_seconds": REFRESH_SECONDS,

@@ -21,13 +21,15 @@ LABEL_SCHEMA: dict[str, Any] = {
     "properties": {
         "label": {"type": "string", "nullable": True,
                   "enum": ["human", "ai_assisted", "ai", "uncertain", None]},
-        "text": {"type": "string", "description": "e.g. 'AI-generated · ComfyUI · SDXL'"},
+        "text": {"type": "string",
+                 "description": "e.g. 'AI-generated · ComfyUI · checkpoint: SDXL'"},
         "generator": {"type": "string"},
         "model": {"type": "string"},
         "loras": {"type": "array", "items": {"type": "string"}},
         "why": {"type": "array", "items": {"type": "object", "properties": {
             "code": {"type": "string", "enum": ["self_declared", "file_metadata", "c2pa",
-                                                "moderator", "classifier"]},
+                                                "moderator", "classifier", "undisclosed_ai",
+                                                "no_ai_evidence"]},
             "text": {"type": "string"}}}},
     },
 }

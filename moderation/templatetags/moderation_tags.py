@@ -2,6 +2,9 @@
 
 * ``{% moderation_label work %}`` -- the label line and (site setting) why; nothing for
   hand-made works.
+* ``{% moderation_label_info work as label %}`` -- the same as data (``label.text``,
+  ``label.why``...) for pages that lay it out themselves; ``why`` is empty when the viewer
+  may not see it.
 * ``{% training_optout_meta work_or_works %}`` -- in ``<head>``: the robots meta tag when
   the works shown are reserved; also tells the middleware so headers match.
 * ``{% work_thumbnail_url work "thumb" %}`` -- URL of the XMP-tagged derivative.
@@ -11,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django import template
@@ -20,7 +24,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from moderation.constants import AIFilter
 from moderation.feeds import viewer_ai_filter
-from moderation.labels import label_for, viewer_sees_why
+from moderation.labels import LabelInfo, label_for, viewer_sees_why
 from moderation.optout import crawlers, headers
 from moderation.optout.policy import site_reserved
 from moderation.optout.views import thumbnail_url
@@ -44,6 +48,16 @@ def moderation_label(context: template.Context, work: models.Model) -> SafeStrin
                           ", ".join(w.text for w in info.why))
     return format_html('<span class="tegaki-label tegaki-label--{}" data-label="{}">{}</span>{}',
                        info.label, info.label, info.text, why)
+
+
+@register.simple_tag(takes_context=True)
+def moderation_label_info(context: template.Context, work: models.Model) -> LabelInfo:
+    """The work's :class:`~moderation.labels.LabelInfo` (false for hand-made works), its
+    ``why`` emptied when the site hides evidence from this viewer."""
+    info = label_for(work)
+    if info.why and not viewer_sees_why(_user(context)):
+        info = dataclasses.replace(info, why=())
+    return info
 
 
 @register.simple_tag(takes_context=True)
@@ -94,8 +108,7 @@ def creator_optout_panel(context: template.Context, creator: Any) -> SafeString:
     """
     from django.middleware.csrf import get_token
     from django.urls import NoReverseMatch, reverse
-    from django.utils.translation import gettext as _g
-    from django.utils.translation import ngettext
+    from django.utils.translation import gettext, ngettext
 
     from moderation.creator import TrainingForm
     from moderation.models import CreatorSettings
@@ -110,7 +123,7 @@ def creator_optout_panel(context: template.Context, creator: Any) -> SafeString:
     hits = ngettext("AI crawlers fetched your reserved works %(count)d time.",
                     "AI crawlers fetched your reserved works %(count)d times.",
                     count) % {"count": count}
-    default = _g("Site default: AI training is reserved.") if site_reserved() else _g(
+    default = gettext("Site default: AI training is reserved.") if site_reserved() else gettext(
         "Site default: AI training is allowed.")
     summary = format_html('<p class="tegaki-crawler-hits" data-count="{}">{}</p>', count, hits)
     try:
@@ -124,7 +137,7 @@ def creator_optout_panel(context: template.Context, creator: Any) -> SafeString:
         '<p class="help">{}</p><button type="submit">{}</button></form></section>',
         summary, action, get_token(request) if request is not None else "",
         request.get_full_path() if request is not None else "/",
-        form["training"].label_tag(), form["training"], default, _g("Save"))
+        form["training"].label_tag(), form["training"], default, gettext("Save"))
 
 
 @register.simple_tag(takes_context=True)
@@ -132,7 +145,7 @@ def work_optout_form(context: template.Context, work: models.Model) -> SafeStrin
     """The per-work training override, shown only to the work's creator."""
     from django.middleware.csrf import get_token
     from django.urls import NoReverseMatch, reverse
-    from django.utils.translation import gettext as _g
+    from django.utils.translation import gettext
 
     from moderation.creator import WorkTrainingForm
     from moderation.feeds import content_type_for
@@ -161,4 +174,4 @@ def work_optout_form(context: template.Context, work: models.Model) -> SafeStrin
         '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
         '<input type="hidden" name="next" value="{}">{} {} <button type="submit">{}</button>'
         '</form>', action, get_token(request), request.get_full_path(),
-        form["training"].label_tag(), form["training"], _g("Save"))
+        form["training"].label_tag(), form["training"], gettext("Save"))

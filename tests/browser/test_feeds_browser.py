@@ -97,7 +97,7 @@ def test_hide_ai_then_switch_to_ai_only(browser, live_server, gallery, client,
     expected = {str(w.pk) for w in gallery["ai"]} | {str(late.pk)}
     assert {t["pk"] for t in shown} == expected
     assert all(t["ai"] == "1" for t in shown)
-    assert "AI-generated · ComfyUI · SDXL" in page.inner_text("#feed")
+    assert "AI-generated · ComfyUI · checkpoint: SDXL" in page.inner_text("#feed")
     assert ViewerPreference.objects.get(user=viewer).ai_filter == "only"
     context.close()
 

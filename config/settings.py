@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TEGAKI_VAR_DIR", BASE_DIR / "var"))
@@ -129,6 +130,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"moderation.*": {"queue": "moderation"}}
 CELERY_BEAT_SCHEDULE = {
     "moderation-sweep": {"task": "moderation.sweep_stuck_cases", "schedule": 60.0},
+    # Nightly: an audit-log edit made past the append-only triggers shows up by morning.
+    "moderation-verify-audit": {"task": "moderation.verify_audit_chain",
+                                "schedule": crontab(hour=3, minute=0)},
 }
 
 # DRF: closed by default, throttled, paginated. Set NUM_PROXIES to the number of

@@ -8,9 +8,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, router, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from moderation import audit
 from moderation.constants import (
     AIFilter,
     Declaration,
@@ -169,7 +171,8 @@ class ModerationAction(models.Model):
 
     UPDATE and DELETE are refused by database triggers (migration 0002), not just by
     convention. ``case`` has no database-level foreign key so that deleting a work
-    leaves its history intact.
+    leaves its history intact. ``prev_hash``/``row_hash`` chain the rows (migration 0005,
+    :mod:`moderation.audit`) so that an edit made past the triggers is detectable.
     """
 
     case = models.ForeignKey(
@@ -184,7 +187,13 @@ class ModerationAction(models.Model):
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Not ``auto_now_add``: that stamps the time inside the INSERT, after the row hash
+    # (which covers created_at) has been computed; ``moderation.audit.seal`` stamps it.
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    prev_hash = models.CharField(_("previous row's hash"), max_length=64, blank=True,
+                                 default="", editable=False)
+    row_hash = models.CharField(_("row hash"), max_length=64, blank=True, default="",
+                                editable=False)
 
     class Meta:
         verbose_name = _("moderation action")
@@ -197,7 +206,12 @@ class ModerationAction(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise PermissionError("ModerationAction is append-only; create a new entry instead")
-        super().save(*args, **kwargs)
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        # One transaction for lock, head read and insert: the chain lock must be held
+        # until the row is committed, or a racing insert could take the same head.
+        with transaction.atomic(using=using):
+            audit.seal(self, using)
+            super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("ModerationAction is append-only and cannot be deleted")

@@ -55,6 +55,25 @@ def sweep_stuck_cases() -> int:
     return sweep()
 
 
+@shared_task(name="moderation.verify_audit_chain", ignore_result=True)
+def verify_audit_chain() -> int:
+    """Nightly check of the audit log's hash chain; returns the number of problems.
+
+    A break is logged at CRITICAL, naming the first broken row, so that log alerting
+    (not a human remembering to run ``moderation_verify_audit``) surfaces an edit made
+    past the append-only triggers.
+    """
+    from moderation.audit import chain_head, verify_chain
+
+    problems = verify_chain()
+    if problems:
+        logger.critical("audit log hash chain broken (%d problem(s)); first broken row "
+                        "id %s: %s", len(problems), problems[0].row_id, problems[0])
+    else:
+        logger.info("audit log hash chain intact, head %s", chain_head())
+    return len(problems)
+
+
 def get_queue() -> str:
     return str(moderation_settings.QUEUE)
 

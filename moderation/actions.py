@@ -601,11 +601,93 @@ def run_bulk(action: type[BaseAction], actor: Any, cases: Iterable[ModerationCas
     return done, failed
 
 
+# -- classifier versions (no case) -----------------------------------------------------
+#: Permission (besides superuser) needed to promote a classifier version.
+PROMOTE_CLASSIFIER_PERMISSION = "moderation.promote_classifier"
+
+
+def can_promote_classifier(actor: Any) -> bool:
+    """Superusers and holders of ``moderation.promote_classifier`` (active accounts only)."""
+    return bool(getattr(actor, "is_active", False)
+                and (getattr(actor, "is_superuser", False)
+                     or actor.has_perm(PROMOTE_CLASSIFIER_PERMISSION)))
+
+
+def promoted_message(version: str, current: Any) -> Any:
+    """What the operator is told after a promotion (command line and admin alike)."""
+    return _("%(version)s is now the enforcing classifier (%(path)s). Classifier aliases whose "
+             "BUNDLE is that path switch to it at their next image, in every worker, without "
+             "a restart; an alias configured with another path (the shipped bundle, a "
+             "version directory) keeps its model until you change it and restart the "
+             "workers.") % {"version": version, "path": current}
+
+
+class PromoteClassifier:
+    """Make an installed site-adapted classifier version the enforcing one.
+
+    The single promotion path for the admin's "Classifier versions" page and
+    ``manage.py moderation_train --promote``: the version is checked and validated, the
+    ``current`` symlink moved (``site.promote``) and one audit row written (``case``
+    None; ``before``/``after`` hold the versions and the held-out metrics the decision
+    rested on). ``actor`` None is the command line, whose operator already holds the
+    server; a web actor needs :func:`can_promote_classifier`.
+    """
+
+    name: ClassVar[str] = "classifier_promoted"
+
+    def __init__(self, actor: Any, version: str, *, install_dir: Any = None,
+                 note: str = "") -> None:
+        from pathlib import Path
+
+        from moderation.internal.training.site import default_install_dir
+
+        self.actor = actor
+        self.version = version
+        self.install_dir = Path(install_dir) if install_dir else default_install_dir()
+        self.note = (note or "").strip()
+
+    def entry(self) -> dict[str, Any]:
+        """The install log entry of the version to promote (ActionInvalid if none)."""
+        from moderation.internal.training.site import read_installed
+
+        for e in read_installed(self.install_dir):
+            if e.get("version") == self.version:
+                return e
+        raise ActionInvalid(_("No installed classifier version %(version)s.")
+                            % {"version": self.version})
+
+    def run(self) -> ModerationAction:
+        from moderation.internal.training.site import SiteDataError, current_version, promote
+
+        if self.actor is not None and not can_promote_classifier(self.actor):
+            raise PermissionDenied(_("You may not promote classifier versions."))
+        entry = self.entry()
+        previous = current_version(self.install_dir)
+        if previous == self.version:
+            raise ActionConflict(_("%(version)s is already the enforcing version.")
+                                 % {"version": self.version})
+        metrics = entry.get("metrics") or {}
+        before = {"current": previous, "compared_with": entry.get("base"),
+                  "metrics": metrics.get("old")}
+        after = {"current": self.version, "metrics": metrics.get("new")}
+        with transaction.atomic():
+            # The audit row rolls back if the promotion fails; the symlink moves last.
+            row = ModerationAction.objects.create(
+                case=None, actor=self.actor if getattr(self.actor, "pk", None) else None,
+                action=self.name, before=before, after=after, note=self.note)
+            try:
+                promote(self.install_dir, self.version)
+            except SiteDataError as exc:
+                raise ActionInvalid(str(exc)) from exc
+        return row
+
+
 __all__ = [
     "ACTIONS",
     "BULK_ACTIONS",
     "CASE_ACTIONS",
     "PRIORITY_APPEAL",
+    "PROMOTE_CLASSIFIER_PERMISSION",
     "ActionConflict",
     "ActionError",
     "ActionInvalid",
@@ -620,14 +702,17 @@ __all__ = [
     "MarkAI",
     "MarkAIAssisted",
     "MarkHuman",
+    "PromoteClassifier",
     "Release",
     "Rescan",
     "Restore",
     "RouteTo",
     "StrikeAction",
     "SubmitAppeal",
+    "can_promote_classifier",
     "claim_is_live",
     "get_action",
+    "promoted_message",
     "route_for_label",
     "run_bulk",
 ]

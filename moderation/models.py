@@ -412,3 +412,26 @@ class CrawlerHit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.crawler} {self.path}"
+
+
+class ClassifierVersion(models.Model):
+    """The admin's "Classifier versions" page; no table (see moderation.classifier_versions).
+
+    Installed versions live in the install directory the site-adaptive loop writes, the
+    files the workers load; this unmanaged model only anchors the admin page and the
+    ``promote_classifier`` permission.
+    """
+
+    version = models.CharField(_("version"), max_length=200, primary_key=True)
+
+    class Meta:
+        managed = False
+        verbose_name = _("classifier version")
+        verbose_name_plural = _("classifier versions")
+        default_permissions = ("view",)
+        permissions = [
+            ("promote_classifier", _("Can promote a shadow classifier version to enforce")),
+        ]
+
+    def __str__(self) -> str:
+        return self.version

@@ -4,6 +4,13 @@ The ``onnxruntime.InferenceSession`` is built lazily, once per process: Celery's
 prefork pool forks workers after importing tasks, and a session created in the parent
 would share thread pools across the fork. ``worker_process_init`` drops any session a
 child inherited anyway.
+
+A bundle directory may be a symlink (the site-adaptive loop's ``current`` and ``shadow``,
+repointed by a promotion): the detector resolves it on every use and reloads the bundle,
+and builds a session for the new ``model.onnx``, when the target changed. Resolving is one
+``readlink`` per path component, nothing next to inference, so workers pick up a promotion
+on their next image without a restart. A file rewritten in place under the same directory
+is not noticed: installs always write a new version directory.
 """
 
 from __future__ import annotations
@@ -100,6 +107,7 @@ class OnnxClassifier(BaseDetector):
                 )
         self._bundle: ModelBundle | None = None
         self._bundle_error: str = ""
+        self._bundle_target: str | None = None  # resolved directory the bundle came from
 
     @property
     def bundle_dir(self) -> Path | None:
@@ -108,10 +116,25 @@ class OnnxClassifier(BaseDetector):
 
     @property
     def bundle(self) -> ModelBundle | None:
-        """The validated bundle, loaded (and checksummed) on first use."""
-        if self._bundle is None and not self._bundle_error and self.bundle_dir is not None:
+        """The validated bundle, loaded (and checksummed) on first use.
+
+        Reloaded when the configured directory now resolves elsewhere (a promotion
+        repointed its symlink); loaded from the resolved directory, so a symlink swapped
+        halfway through cannot mix two versions' files and the session cache keys on the
+        version's own ``model.onnx``.
+        """
+        bundle_dir = self.bundle_dir
+        if bundle_dir is None:
+            return None
+        target = os.path.realpath(bundle_dir)
+        if target != self._bundle_target:
+            if self._bundle_target is not None:
+                logger.info("classifier %s: bundle %s now points at %s; reloading",
+                            self.alias, bundle_dir, target)
+            self._bundle, self._bundle_error, self._bundle_target = None, "", target
+        if self._bundle is None and not self._bundle_error:
             try:
-                self._bundle = load_bundle(self.bundle_dir)
+                self._bundle = load_bundle(target)
             except BundleError as exc:
                 self._bundle_error = str(exc)
                 logger.error("classifier %s disabled: %s", self.alias, exc)
@@ -151,9 +174,16 @@ class OnnxClassifier(BaseDetector):
 
     def predict(self, image: ImageInput) -> tuple[float, float | None, np.ndarray, int]:
         """Return (P(ai), P(photo) or None, mean logits, crop count) for ``image``."""
+        return self._predict(self._require_bundle(), image)
+
+    def _require_bundle(self) -> ModelBundle:
         bundle = self.bundle
         if bundle is None:
             raise BundleError(self._bundle_error or f"classifier {self.alias!r} has no bundle")
+        return bundle
+
+    def _predict(self, bundle: ModelBundle,
+                 image: ImageInput) -> tuple[float, float | None, np.ndarray, int]:
         session = get_session(bundle.model_path, self.options["INTRA_OP_NUM_THREADS"],
                               self.options["INTER_OP_NUM_THREADS"])
         batch = make_crops(image.image, bundle)
@@ -169,16 +199,17 @@ class OnnxClassifier(BaseDetector):
         return float(probs[classes.index(bundle.ai_index)]), photo, mean_logits, len(batch)
 
     def detect(self, image: ImageInput) -> EvidenceResult:
-        score, photo, logits, crops = self.predict(image)
-        bundle = self.bundle
-        assert bundle is not None  # predict() raised otherwise
+        # One bundle for scoring and for the evidence: a promotion landing mid-call
+        # must not label one version's score with another's name.
+        bundle = self._require_bundle()
+        score, photo, logits, crops = self._predict(bundle, image)
         threshold = self.review_threshold(bundle)
         flagged = score >= threshold
         meaning = fpr_meaning(score, bundle.thresholds)
         summary = (f"classifier {bundle.label}: P(AI) {score:.2f}"
                    + (f" ({meaning})" if meaning else ""))
         return EvidenceResult(
-            detector=self.alias, version=self.get_version(),
+            detector=self.alias, version=f"{self.version}:{bundle.label}"[:64],
             label=EvidenceLabel.AI if flagged else EvidenceLabel.NONE,
             # A pixel classifier never proves anything about a person's work.
             strength=Strength.WEAK, summary=summary[:500], score=round(score, 6),

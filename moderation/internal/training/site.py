@@ -11,7 +11,8 @@ Install layout (``install_dir``)::
 
     <version>/          a complete bundle (model.onnx, model.json, trainable.pt, card)
     shadow -> <version> the newest shadow install; point a MODE "shadow" alias here
-    current -> <version> set only by an explicit promotion (``--promote``)
+    current -> <version> set only by an explicit promotion (``--promote`` or the admin's
+                        "Classifier versions" page); point the enforcing alias here
     installed.json      every install with its old-vs-new metrics and status
 """
 
@@ -297,12 +298,44 @@ def adapt(base_bundle: Path, install_dir: Path, *, epochs: int = 6, views_per_im
     return entry
 
 
+def default_install_dir() -> Path:
+    """Site bundles live outside MEDIA_ROOT (never publicly served), next to the project."""
+    from django.conf import settings
+
+    base = getattr(settings, "BASE_DIR", None) or Path.cwd()
+    return Path(base) / "var" / "moderation-bundles"
+
+
+def current_version(install_dir: Path) -> str | None:
+    """The version ``current`` points at, or None when nothing was ever promoted."""
+    link = install_dir / "current"
+    if not link.is_symlink():
+        return None
+    target = os.readlink(link)
+    for e in read_installed(install_dir):
+        if e.get("path") == target:
+            return str(e["version"])
+    return Path(target).name
+
+
 def promote(install_dir: Path, version: str) -> dict[str, Any]:
-    """Make an installed version the enforcing one (``current``); return its entry."""
+    """Make an installed version the enforcing one (``current``); return its entry.
+
+    The one promotion path: ``moderation_train --promote`` and the admin's "Classifier
+    versions" page both reach it through ``moderation.actions.PromoteClassifier``. The
+    bundle is validated (checksum included) before ``current`` moves, so a damaged
+    install can never become the enforcing classifier.
+    """
+    from moderation.internal.bundle import BundleError, load_bundle
+
     entries = read_installed(install_dir)
     match = [e for e in entries if e["version"] == version]
     if not match:
         raise SiteDataError(f"no installed version {version!r} in {install_dir}")
+    try:
+        load_bundle(install_dir / match[0]["path"])
+    except BundleError as exc:
+        raise SiteDataError(f"{version} cannot be promoted: {exc}") from exc
     now = datetime.now(UTC).isoformat()
     for e in entries:
         if e.get("status") == "current":

@@ -13,7 +13,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -31,8 +30,9 @@ def _jsonable(value: Any) -> Any:
 
 def default_install_dir() -> Path:
     """Site bundles live outside MEDIA_ROOT (never publicly served), next to the project."""
-    base = getattr(settings, "BASE_DIR", None) or Path.cwd()
-    return Path(base) / "var" / "moderation-bundles"
+    from moderation.internal.training.site import default_install_dir as site_default
+
+    return site_default()
 
 
 class Command(BaseCommand):
@@ -145,20 +145,23 @@ class Command(BaseCommand):
                 f"n_human={m['n_human']})")
 
     def _promote(self, install_dir: Path, version: str, confirmed: bool) -> None:
-        from moderation.internal.training.site import SiteDataError, promote, read_installed
+        from moderation.actions import ActionError, PromoteClassifier, promoted_message
 
-        entries = [e for e in read_installed(install_dir) if e["version"] == version]
-        if not entries:
+        # The same action the admin's "Classifier versions" page runs (audit row included).
+        action = PromoteClassifier(None, version, install_dir=install_dir,
+                                   note="manage.py moderation_train --promote")
+        try:
+            entry = action.entry()
+        except ActionError as exc:
             raise CommandError(_("No installed version %(v)s in %(dir)s")
-                               % {"v": version, "dir": install_dir})
+                               % {"v": version, "dir": install_dir}) from exc
         self.stdout.write(gettext("Held-out site metrics, base %(base)s (old) vs %(v)s (new):")
-                          % {"base": entries[0]["base"], "v": version})
-        self._show(entries[0])
+                          % {"base": entry["base"], "v": version})
+        self._show(entry)
         if not confirmed:
             raise CommandError(_("Not promoted: re-run with --yes to confirm."))
         try:
-            promote(install_dir, version)
-        except SiteDataError as exc:
+            action.run()
+        except ActionError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(gettext("%(v)s is now %(path)s; restart the workers.")
-                          % {"v": version, "path": install_dir / "current"})
+        self.stdout.write(str(promoted_message(version, install_dir / "current")))

@@ -174,8 +174,11 @@ def test_bulk_reports_failures_per_case(uploader, moderator, moderator2):
 def test_rescan_queues_after_commit(case, moderator, monkeypatch,
                                     django_capture_on_commit_callbacks):
     queued: list[int] = []
-    monkeypatch.setattr("moderation.services.enqueue_scan",
-                        lambda case_id, **kw: queued.append(case_id) or True)
+    def enqueue(case_id: int, **kw: object) -> bool:
+        queued.append(case_id)
+        return True
+
+    monkeypatch.setattr("moderation.services.enqueue_scan", enqueue)
     with django_capture_on_commit_callbacks(execute=True):
         actions.Rescan(moderator, case).run()
     assert queued == [case.pk]

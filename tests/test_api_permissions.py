@@ -446,7 +446,7 @@ def test_api14_deploy_check_flags_drf_defaults(settings):
 
     def ids():
         return {m.id for m in run_checks(include_deployment_checks=True)
-                if m.id.startswith("moderation.W03")}
+                if str(m.id).startswith("moderation.W03")}
 
     assert ids() == set()
     settings.REST_FRAMEWORK = {}

@@ -53,6 +53,7 @@ def test_default_escalation_warn_hold_suspend(uploader, moderator):
     confirm_undisclosed(uploader, moderator)
     second = strikes.standing(uploader)
     assert second.level == strikes.HOLD and second.held
+    assert second.held_until is not None
     assert second.held_until - timezone.now() > timedelta(days=29)
     confirm_undisclosed(uploader, moderator)
     third = strikes.standing(uploader)

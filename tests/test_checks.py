@@ -8,7 +8,7 @@ from django.core.checks import run_checks
 
 def ids(settings, moderation: dict) -> dict[str, str]:
     settings.MODERATION = moderation
-    return {m.id: m.hint for m in run_checks(tags=["moderation"])}
+    return {str(m.id): str(m.hint) for m in run_checks(tags=["moderation"])}
 
 
 @pytest.mark.parametrize(("config", "check_id"), [

@@ -103,7 +103,7 @@ def test_filterset_applies_ai_and_preference(works):
 
     rf = RequestFactory()
     request = rf.get("/")
-    request.user = None
+    request.user = None  # type: ignore[assignment]  # a request without auth middleware
     only = ArtFilter({"ai": "only"}, queryset=Artwork.objects.all(), request=request)
     assert pks(only.qs) == {works["ai_feed"].pk}
     default = ArtFilter({}, queryset=Artwork.objects.all(), request=request)

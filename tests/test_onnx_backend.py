@@ -141,12 +141,12 @@ def test_check_errors_on_broken_bundle(settings, bundle_dir):
     (bundle_dir / "model.json").write_text("{not json")
     settings.MODERATION = classifier_settings(bundle_dir)
     messages = [m for m in run_checks(tags=["moderation"]) if m.id == "moderation.E022"]
-    assert messages and "BUNDLE" in messages[0].hint
+    assert messages and "BUNDLE" in str(messages[0].hint)
 
 
 def test_check_clean_with_good_bundle(settings, bundle_dir):
     settings.MODERATION = classifier_settings(bundle_dir)
-    assert [m for m in run_checks(tags=["moderation"]) if m.id.startswith("moderation.")] == []
+    assert [m for m in run_checks(tags=["moderation"]) if str(m.id).startswith("moderation.")] == []
 
 
 @pytest.mark.django_db

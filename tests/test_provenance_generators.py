@@ -54,7 +54,8 @@ def assert_no_prompt_in_details(finding, *prompts):
 def test_table_is_versioned_and_cached(table):
     assert table.version
     assert load_generator_table() is table
-    assert table.match_software("NovelAI").generator == "NovelAI"
+    match = table.match_software("NovelAI")
+    assert match is not None and match.generator == "NovelAI"
     for human in ("Adobe Photoshop 25.0 (Windows)", "GIMP 2.10.36", "Krita", "CLIP STUDIO PAINT",
                   "Procreate", "paint.net 5.0"):
         assert table.match_software(human) is None, human

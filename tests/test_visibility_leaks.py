@@ -38,7 +38,7 @@ def gallery(site, django_user_model):
 
 def pks_in(body: str) -> set[int]:
     """Every work id a response mentions, in any of the forms the site uses."""
-    found = set()
+    found: set[int] = set()
     for pattern in (r"data-pk=\"(\d+)\"", r"\"id\":\s*(\d+)", r"#work-(\d+)", r"/works/(\d+)/",
                     r"/testapp\.artwork/(\d+)/"):
         found.update(int(m) for m in re.findall(pattern, body))

@@ -15,8 +15,8 @@ from tests.conftest import png_bytes
 from tests.testapp.models import Artwork
 
 OPTOUT_MIDDLEWARE = "moderation.optout.middleware.TrainingOptOutMiddleware"
-ROUTE_LABEL = {Route.MAIN: Label.HUMAN, Route.AI_FEED: Label.AI, Route.HELD: Label.UNCERTAIN,
-               Route.HIDDEN: Label.AI}
+ROUTE_LABEL: dict[str, str] = {Route.MAIN: Label.HUMAN, Route.AI_FEED: Label.AI,
+                               Route.HELD: Label.UNCERTAIN, Route.HIDDEN: Label.AI}
 
 
 @pytest.fixture(name="site")

@@ -47,7 +47,7 @@ def browser() -> Iterator[Any]:
 def gallery(site, django_user_model):
     artists = [django_user_model.objects.create_user(f"artist{i}") for i in range(3)]
     ai_poster = django_user_model.objects.create_user("aiposter")
-    works = {"human": [], "ai": []}
+    works: dict[str, list[Any]] = {"human": [], "ai": []}
     for i, artist in enumerate(artists):
         works["human"].append(make_work(artist, Route.MAIN, tool=f"hand-{i}",
                                         age=timedelta(hours=10 + i * 3)))

@@ -28,7 +28,7 @@ if not Path("/usr/bin/chromium").exists():
 
 from django.core.files.base import ContentFile
 from PIL import Image, PngImagePlugin
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, FilePayload, Page, expect, sync_playwright
 
 from moderation import pipeline
 from moderation.constants import Label, ProcessingState, Route
@@ -85,7 +85,11 @@ def new_page(browser: Browser, lang: str, dialogs: list[str]) -> Page:
                                   locale="ja-JP" if lang == "ja" else "en-US")
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     return page
 
 
@@ -185,8 +189,8 @@ def test_moderator_walk(browser: Browser, site: str, lang: str) -> None:
     expect(up.locator("#my-label")).to_have_text(t["ai"])
     expect(up.locator("#my-standing")).to_contain_text(t["warned"])
     up.fill("textarea[name=message]", "下描きからの作業過程です / my sketches")
-    up.set_input_files("input[name=proof]", files=[{
-        "name": "wip.png", "mimeType": "image/png", "buffer": a1111_png(2)}])
+    proof: FilePayload = {"name": "wip.png", "mimeType": "image/png", "buffer": a1111_png(2)}
+    up.set_input_files("input[name=proof]", files=[proof])
     up.click("#appeal-form button[type=submit]")
     expect(up.locator("#my-appeals li").first).to_have_attribute("data-status", "open")
     shot(up, f"uploader-appeal-{lang}.png")

@@ -24,7 +24,7 @@ DEMO_IGNORES := $(foreach t,$(DEMO_TESTS),--ignore=$(t))
 
 help:
 	@echo "make demo         install, migrate SQLite, seed, run worker + beat + web on :8000"
-	@echo "make test         install, compile translations, ruff, the whole pytest suite"
+	@echo "make test         install, compile translations, ruff, mypy, the whole pytest suite"
 	@echo "make lint         ruff + mypy"
 	@echo "make bench        median per-detector milliseconds (bench/bench_detectors.py)"
 	@echo "make constraints  re-pin constraints.txt from a fresh .venv"
@@ -59,6 +59,7 @@ chromium:
 test: messages chromium
 	@status=0; \
 	echo "ruff check ."; $(VENV)/bin/ruff check . || status=$$?; \
+	echo "mypy moderation config tests"; $(VENV)/bin/mypy moderation config tests || status=$$?; \
 	echo "$(PY) -m pytest $(PYTEST_ARGS) $(DEMO_IGNORES)"; \
 	$(PY) -m pytest $(PYTEST_ARGS) $(DEMO_IGNORES) || status=$$?; \
 	if [ -n "$(DEMO_TESTS)" ]; then \

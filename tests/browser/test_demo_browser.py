@@ -8,7 +8,6 @@ loads, which is what the worker would do. Screenshots: see tests/browser/shots.p
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,17 +21,13 @@ if not Path("/usr/bin/chromium").exists():
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from moderation import pipeline
 from moderation.constants import ProcessingState
 from moderation.models import ModerationCase
 from tests.browser.shots import save_screenshot
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 PASSWORD = "pw-browser-123"
 A1111 = ("neon city at night, rain\nNegative prompt: lowres\nSteps: 28, Sampler: Euler a, "
          "CFG scale: 7, Seed: 42, Size: 480x360, Model: sd_xl_base_1.0, Version: v1.10.1")
@@ -60,16 +55,6 @@ def picture(path: Path, hue: int, parameters: str = "") -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test
-    # makes between page actions are ordinary synchronous code, so allow them.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                      args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

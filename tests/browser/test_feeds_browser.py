@@ -6,9 +6,6 @@ loop in this thread, so Django's async-safety guard is relaxed for these tests o
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,27 +17,12 @@ from moderation.constants import Route
 from moderation.models import ModerationCase, ViewerPreference
 from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)
 
-CHROMIUM = os.environ.get("TEGAKI_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
 ]
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with playwright_api.sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            yield b
-            b.close()
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture

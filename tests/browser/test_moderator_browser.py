@@ -14,8 +14,6 @@ is what the worker would do. Screenshots: see tests/browser/shots.py.
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,7 @@ if not Path("/usr/bin/chromium").exists():
 
 from django.core.files.base import ContentFile
 from PIL import Image, PngImagePlugin
-from playwright.sync_api import Browser, Dialog, FilePayload, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, FilePayload, Page, expect
 
 from moderation import pipeline
 from moderation.constants import Label, ProcessingState, Route
@@ -36,10 +34,6 @@ from moderation.models import ModerationCase, Strike
 from tests.browser.shots import save_screenshot
 from tests.moderators_support import make_user
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 XSS = '"><img src=x onerror=alert(1)></script><script>alert(2)</script>'
 
 TEXT = {
@@ -70,14 +64,6 @@ def site(live_server) -> str:
     return str(live_server.url)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                      args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def new_page(browser: Browser, lang: str, dialogs: list[str]) -> Page:

@@ -404,6 +404,8 @@ def test_seed_demo_is_idempotent_and_sets_up_users_and_moderators(tmp_path, djan
     assert works["SDXL Simple"].ai_tool == "ComfyUI (SDXL, Stability)"
     assert works["Flux.1 Dev: Text to Image"].ai_tool == "ComfyUI (FLUX.1)"
     assert works["A cup of coffee"].ai_declaration == "none"
+    # Samples are spread over several members so the feeds don't fold into one tile.
+    assert len({w.author_id for w in works.values()}) == 4
     # Seeded works went through registration: each has a case waiting for the worker.
     assert ModerationCase.objects.filter(state=ProcessingState.PENDING).count() == 4
     assert "created work  SDXL Simple" in out.getvalue()
@@ -441,7 +443,7 @@ def test_seed_demo_explains_an_unreachable_registry(tmp_path, monkeypatch, djang
                                    for c in calls)
     assert "network is unreachable" in err.getvalue()
     assert "run seed_demo again once PyPI is reachable" in err.getvalue()
-    assert django_user_model.objects.count() == 2 and not Artwork.objects.exists()
+    assert django_user_model.objects.count() == 5 and not Artwork.objects.exists()
 
 
 # --- labels and suggestions ----------------------------------------------------------

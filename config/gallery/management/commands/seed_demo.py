@@ -25,6 +25,10 @@ from config.gallery.samples import FetchError, Sample, gather
 
 ARTIST = ("artist", "artist-demo-pass")
 MODERATOR = ("moderator", "moderator-demo-pass")
+#: Other members the samples are spread over, so the demo's feeds look like a site's
+#: and not one account's burst (which new arrivals would fold into a single tile).
+#: They cannot log in (no usable password).
+MEMBERS = ("sakura", "kenji", "mika")
 GROUP = "Moderators"
 GROUP_PERMISSIONS = ("review_case", "view_private_evidence")
 
@@ -42,7 +46,8 @@ class Command(BaseCommand):
                             help="How many ComfyUI sample outputs to seed (default: 6).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        artist = self.ensure_users()
+        authors = [self.ensure_users(), *self.ensure_members()]
+        seeded = 0
         for source, result in gather(options["cache_dir"], download=not options["offline"],
                                      ai_limit=options["ai_works"]):
             if isinstance(result, FetchError):
@@ -51,7 +56,8 @@ class Command(BaseCommand):
                     f"run seed_demo again once PyPI is reachable."))
                 continue
             for sample in result:
-                self.seed(artist, sample)
+                self.seed(authors[seeded % len(authors)], sample)
+                seeded += 1
 
     def ensure_users(self) -> Any:
         """Create or refresh the two demo accounts and the moderators' group."""
@@ -73,9 +79,21 @@ class Command(BaseCommand):
             self.report("user", f"{MODERATOR[0]} (staff, {GROUP})", created)
         return artist
 
+    def ensure_members(self) -> list[Any]:
+        """Create the members who "posted" the other samples (no usable password)."""
+        members = []
+        for name in MEMBERS:
+            member, created = get_user_model().objects.get_or_create(username=name)
+            if created:
+                member.set_unusable_password()
+                member.save()
+            self.report("user", f"{name} (sample author, cannot log in)", created)
+            members.append(member)
+        return members
+
     def seed(self, artist: Any, sample: Sample) -> None:
         """Upload ``sample`` as ``artist`` unless a work with its title already exists."""
-        if Artwork.objects.filter(author=artist, title=sample.title).exists():
+        if Artwork.objects.filter(title=sample.title).exists():
             self.report("work", sample.title, created=False)
             return
         work = Artwork(author=artist, title=sample.title, ai_declaration=sample.declaration,

@@ -12,6 +12,7 @@ conflict of interest, claims, strikes) lives in exactly one place. Each ``run()`
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -87,7 +88,7 @@ def _audit_state(case: ModerationCase) -> dict[str, Any]:
             "decided_by": case.decided_by_id}
 
 
-class BaseAction:
+class BaseAction(ABC):
     """One mutation of one case by one actor. Subclasses set the class attributes and
     implement :meth:`apply`; they may extend :meth:`clean` and :meth:`check_permission`."""
 
@@ -131,15 +132,17 @@ class BaseAction:
             raise ActionConflict(_("%(user)s is working on this case.") % {
                 "user": case.claimed_by})
 
+    @abstractmethod
     def apply(self, case: ModerationCase) -> dict[str, Any]:
         """Change ``case`` in memory (it is saved afterwards); return extra result data."""
-        raise NotImplementedError
 
     def after_save(self, case: ModerationCase, entry: ModerationAction) -> None:
         """Write related rows (strikes, appeals) inside the same transaction."""
+        return None  # optional hook: most actions write nothing else
 
     def on_commit(self, case: ModerationCase, entry: ModerationAction) -> None:
         """Side effects that must only happen once the change is durable (mail, tasks)."""
+        return None  # optional hook: most actions have no side effects
 
     # -- driver ------------------------------------------------------------------------
     def run(self) -> ActionResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from moderation.exceptions import InvalidDetectorConfig
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from moderation.evidence import EvidenceResult, ImageInput
 
 
-class BaseDetector:
+class BaseDetector(ABC):
     """A detector turns one :class:`ImageInput` into one :class:`EvidenceResult`.
 
     Subclasses set ``name`` and ``version`` (the version is part of the evidence
@@ -42,6 +43,7 @@ class BaseDetector:
 
     def validate(self) -> None:
         """Raise :class:`InvalidDetectorConfig` if the options cannot work."""
+        return None  # optional hook: detectors without options accept anything
 
     @property
     def enabled(self) -> bool:
@@ -56,6 +58,6 @@ class BaseDetector:
         """Return system-check messages about this detector's configuration."""
         return []
 
+    @abstractmethod
     def detect(self, image: ImageInput) -> EvidenceResult:
         """Examine ``image`` and return what was found."""
-        raise NotImplementedError(f"{type(self).__name__} must implement detect()")

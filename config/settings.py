@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
+from moderation.api.schema import spectacular_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TEGAKI_VAR_DIR", BASE_DIR / "var"))
 
@@ -150,14 +152,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": int(os.environ.get("TEGAKI_NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Tegaki moderation API", "VERSION": "0.1.0",
-    "ENUM_NAME_OVERRIDES": {
-        "CaseLabelEnum": "moderation.constants.Label",
-        "EvidenceLabelEnum": "moderation.constants.EvidenceLabel",
-        "DecisionLabelEnum": "moderation.api.serializers.DECISION_LABEL_CHOICES",
-    },
-}
+SPECTACULAR_SETTINGS = spectacular_settings()
 
 MODERATION: dict = {}
 

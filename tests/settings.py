@@ -8,6 +8,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from moderation.api.schema import spectacular_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = "tests-only"
 DEBUG = False
@@ -91,11 +93,4 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": 0,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Tegaki moderation API", "VERSION": "0.1.0",
-    "ENUM_NAME_OVERRIDES": {
-        "CaseLabelEnum": "moderation.constants.Label",
-        "EvidenceLabelEnum": "moderation.constants.EvidenceLabel",
-        "DecisionLabelEnum": "moderation.api.serializers.DECISION_LABEL_CHOICES",
-    },
-}
+SPECTACULAR_SETTINGS = spectacular_settings()

@@ -18,7 +18,7 @@ from moderation.models import Appeal, AppealFile, AppealStatus, Evidence, Modera
 from moderation.permissions import can_appeal
 
 CASE_VERDICT_FIELDS = ("label", "route", "generator", "model_name", "loras", "reasons")
-#: Labels a moderator can set (no "uncertain"); named in SPECTACULAR ENUM_NAME_OVERRIDES.
+#: Labels a moderator can set (no "uncertain"); named in moderation.api.schema.ENUM_NAME_OVERRIDES.
 DECISION_LABEL_CHOICES = [(v, lbl) for v, lbl in Label.choices if v != Label.UNCERTAIN]
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import io
-import ipaddress
 import json
 import os
 import socket
@@ -44,6 +43,7 @@ from moderation.constants import ProcessingState
 from moderation.models import ModerationCase
 from tests.fixtures import c2pa_fixtures as cfx
 from tests.fixtures import xmp_fixtures as xfx
+from tests.net_guard import is_loopback
 from tests.testapp.models import Artwork
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,17 +93,6 @@ def canary() -> Iterator[Canary]:
     server.server_close()
 
 
-def _is_loopback(host: Any) -> bool:
-    if not isinstance(host, str):
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
 class NetworkRecorder:
     """Patches ``socket`` so that leaving the machine, or calling the canary, is recorded
     and refused; loopback services the test suite itself uses (PostgreSQL, Redis) pass."""
@@ -113,7 +102,7 @@ class NetworkRecorder:
         self.attempts: list[str] = []
 
     def _flagged(self, host: Any, port: Any) -> bool:
-        return not _is_loopback(host) or port == self.canary_port
+        return not is_loopback(host) or port == self.canary_port
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         real_connect = socket.socket.connect
@@ -142,7 +131,7 @@ class NetworkRecorder:
             return real_getaddrinfo(host, port, *args, **kwargs)
 
         def gethostbyname(host: str) -> str:
-            if not _is_loopback(host):
+            if not is_loopback(host):
                 self.attempts.append(f"gethostbyname {host!r}")
                 raise socket.gaierror(socket.EAI_NONAME, "canary test: lookup refused")
             return real_gethostbyname(host)
@@ -325,20 +314,12 @@ def test_scan_cli_in_process_never_fetches(canary, uploads, tmp_path, monkeypatc
 
 SITECUSTOMIZE = '''
 """Loaded by the child process: record socket use the way the parent's recorder does."""
-import ipaddress, os, socket
+import os, socket
+
+from tests.net_guard import is_loopback as _loopback
 
 LOG = os.environ["TEGAKI_CANARY_LOG"]
 PORT = int(os.environ["TEGAKI_CANARY_PORT"])
-
-def _loopback(host):
-    if not isinstance(host, str):
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 def _record(what):
     with open(LOG, "a") as fh:

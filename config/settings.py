@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "moderation",
+    "moderation.training",
     "config.gallery",
 ]
 

@@ -642,7 +642,7 @@ class PromoteClassifier:
                  note: str = "") -> None:
         from pathlib import Path
 
-        from moderation.internal.training.site import default_install_dir
+        from moderation.training.site import default_install_dir
 
         self.actor = actor
         self.version = version
@@ -651,7 +651,7 @@ class PromoteClassifier:
 
     def entry(self) -> dict[str, Any]:
         """The install log entry of the version to promote (ActionInvalid if none)."""
-        from moderation.internal.training.site import read_installed
+        from moderation.training.site import read_installed
 
         for e in read_installed(self.install_dir):
             if e.get("version") == self.version:
@@ -660,7 +660,7 @@ class PromoteClassifier:
                             % {"version": self.version})
 
     def run(self) -> ModerationAction:
-        from moderation.internal.training.site import SiteDataError, current_version, promote
+        from moderation.training.site import SiteDataError, current_version, promote
 
         if self.actor is not None and not can_promote_classifier(self.actor):
             raise PermissionDenied(_("You may not promote classifier versions."))

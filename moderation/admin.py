@@ -3,8 +3,8 @@
 Cases are read-only forms with admin actions that call the same action classes as the
 pages and API (so permission checks, audit rows and signals are identical). The audit
 log is view-only: no add, change or delete, whatever the user's permissions.
-"Classifier versions" lists the site-adapted classifier installs and promotes one
-(:mod:`moderation.classifier_versions`).
+The "Classifier versions" page belongs to the optional training sub-app
+(:mod:`moderation.training.admin`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from moderation import actions as A
-from moderation.classifier_versions import ClassifierVersionAdmin
 from moderation.models import (
     Appeal,
     AppealFile,
     AppealStatus,
-    ClassifierVersion,
     Evidence,
     ModerationAction,
     ModerationCase,
@@ -182,5 +180,3 @@ class AppealAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-
-admin.site.register(ClassifierVersion, ClassifierVersionAdmin)

@@ -415,7 +415,7 @@ class CrawlerHit(models.Model):
 
 
 class ClassifierVersion(models.Model):
-    """The admin's "Classifier versions" page; no table (see moderation.classifier_versions).
+    """The admin's "Classifier versions" page; no table (see moderation.training.admin).
 
     Installed versions live in the install directory the site-adaptive loop writes, the
     files the workers load; this unmanaged model only anchors the admin page and the

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "moderation",
+    "moderation.training",
     "tests.testapp",
 ]
 MIDDLEWARE = [

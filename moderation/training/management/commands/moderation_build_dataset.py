@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from moderation.internal.training.dataset import build
-from moderation.internal.training.fetch import RegistryUnreachable
+from moderation.training.dataset import build
+from moderation.training.fetch import RegistryUnreachable
 
 
 class Command(BaseCommand):

@@ -2,11 +2,11 @@
 
 Design: the page reads the install directory itself (``installed.json`` and the
 ``current``/``shadow`` symlinks that ``moderation_train --from-site`` writes, see
-:mod:`moderation.internal.training.site`); no database table mirrors it. Those files are
+:mod:`moderation.training.site`); no database table mirrors it. Those files are
 what the workers load, the command line installs and promotes without going through the
 web, and a second copy in the database would drift from them (a CLI install, a restored
 backup, another host's checkout). The database keeps only what belongs there: the
-confusion counts from moderators' decisions (:mod:`moderation.internal.training.confusion`)
+confusion counts from moderators' decisions (:mod:`moderation.training.confusion`)
 and the audit row each promotion writes (``moderation.actions.PromoteClassifier``, the same
 code path as ``moderation_train --promote``).
 
@@ -19,6 +19,7 @@ view that would query it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from moderation import actions as A
+from moderation.detectors.onnx import OnnxClassifier
+from moderation.internal.bundle import BundleError, load_bundle
+from moderation.models import ClassifierVersion
+from moderation.training.confusion import confusion_counts, rates
+from moderation.training.site import current_version, default_install_dir, read_installed
 
 #: (label, key path in a metrics.summary() dict), in the order the page shows them.
 METRIC_ROWS: tuple[tuple[Any, tuple[str, ...]], ...] = (
@@ -118,21 +124,17 @@ class VersionInfo:
 
 
 def _link_target(link: Path) -> str | None:
-    import os
-
     return os.readlink(link) if link.is_symlink() else None
 
 
 def detector_version_label(bundle_label: str) -> str:
     """The ``detector_version`` the ONNX backend records for a bundle (name@version)."""
-    from moderation.detectors.onnx import OnnxClassifier
 
     return f"{OnnxClassifier.version}:{bundle_label}"[:64]
 
 
 def confusion_rows() -> list[dict[str, Any]]:
     """Every (detector, version, mode) with counts and rates, from moderators' decisions."""
-    from moderation.internal.training.confusion import confusion_counts, rates
 
     return [{"detector": d, "detector_version": v, "mode": m, **c, **rates(c)}
             for (d, v, m), c in sorted(confusion_counts().items())]
@@ -141,8 +143,6 @@ def confusion_rows() -> list[dict[str, Any]]:
 def list_versions(install_dir: Path,
                   confusion: list[dict[str, Any]] | None = None) -> list[VersionInfo]:
     """Installed versions, newest first, with metrics and their live confusion counts."""
-    from moderation.internal.bundle import BundleError, load_bundle
-    from moderation.internal.training.site import read_installed
 
     current, shadow = _link_target(install_dir / "current"), _link_target(install_dir / "shadow")
     out = []
@@ -197,7 +197,6 @@ class ClassifierVersionAdmin(admin.ModelAdmin):
         ]
 
     def install_dir(self) -> Path:
-        from moderation.internal.training.site import default_install_dir
 
         return default_install_dir()
 
@@ -222,7 +221,6 @@ class ClassifierVersionAdmin(admin.ModelAdmin):
     def promote_view(self, request: HttpRequest, version: str) -> HttpResponse:
         if not A.can_promote_classifier(request.user):
             raise PermissionDenied
-        from moderation.internal.training.site import current_version
 
         install_dir = self.install_dir()
         changelist = reverse(f"{self.admin_site.name}:moderation_classifierversion_changelist")
@@ -254,3 +252,6 @@ class ClassifierVersionAdmin(admin.ModelAdmin):
             "metrics": metric_rows(entry.get("metrics")),
         }
         return TemplateResponse(request, self.confirm_template, context)
+
+
+admin.site.register(ClassifierVersion, ClassifierVersionAdmin)

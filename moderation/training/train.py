@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from moderation.internal.training import calibrate, heads, metrics, splits
-from moderation.internal.training.backbone import Classifier, Tail, Trunk, load_pretrained
-from moderation.internal.training.dataset import MANIFEST_FIELDS, read_manifest
-from moderation.internal.training.export import write_bundle
-from moderation.internal.training.features import build_crops, trunk_activations
-from moderation.internal.training.modelcard import write_model_card
-from moderation.internal.training.sources import AI
+from moderation.training import calibrate, heads, metrics, splits
+from moderation.training.backbone import Classifier, Tail, Trunk, load_pretrained
+from moderation.training.dataset import MANIFEST_FIELDS, read_manifest
+from moderation.training.export import write_bundle
+from moderation.training.features import build_crops, trunk_activations
+from moderation.training.modelcard import write_model_card
+from moderation.training.sources import AI
 
 Progress = Callable[[str], None]
 PHOTO_LABELS = Path(__file__).with_name("photo_labels.csv")
@@ -276,7 +276,7 @@ def evaluate_bundle(dataset: Path, bundle: Path, perturbations: tuple[str, ...],
                     say: Progress) -> dict[str, Any]:
     """Score the exported bundle on the held-out test folders through the production
     decoder and detector: clean and after each re-upload perturbation."""
-    from moderation.internal.training.evaluate import public, score_folders
+    from moderation.training.evaluate import public, score_folders
 
     root = dataset / "eval" / "test"
     out = {}

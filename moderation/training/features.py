@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from moderation.internal.training.augment import views
-from moderation.internal.training.backbone import INPUT_SIZE, MEAN, STD, Trunk
+from moderation.training.augment import views
+from moderation.training.backbone import INPUT_SIZE, MEAN, STD, Trunk
 
 Progress = Callable[[str], None]
 

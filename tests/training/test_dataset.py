@@ -7,8 +7,8 @@ import random
 import numpy as np
 from PIL import Image
 
-from moderation.internal.training import augment, filters, splits
-from moderation.internal.training.dataset import _output_indices, generator_family
+from moderation.training import augment, filters, splits
+from moderation.training.dataset import _output_indices, generator_family
 
 
 def _noise(size: tuple[int, int] = (300, 300), seed: int = 0) -> Image.Image:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from moderation.internal.bundle import BundleError
-from moderation.internal.training.evaluate import plot, public, score_folders
+from moderation.training.evaluate import plot, public, score_folders
 
 
 def _clean(value: Any) -> Any:

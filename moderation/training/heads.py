@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from moderation.internal.training.backbone import Tail
+from moderation.training.backbone import Tail
 
 Progress = Callable[[str], None]
 

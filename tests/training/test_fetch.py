@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from moderation.internal.training import fetch
-from moderation.internal.training.sources import Package
+from moderation.training import fetch
+from moderation.training.sources import Package
 
 WHEEL = Package("comfyui-workflow-templates-json", "0.1.123", "pypi", "MIT")
 DEB = Package("flare-game", "1.14-1", "debian", "CC-BY-SA-3.0+")

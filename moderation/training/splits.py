@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-from moderation.internal.training.sources import AI
+from moderation.training.sources import AI
 
 #: Hand-made sources held out for the final report (painted portraits of another game,
 #: and the only anime-style artwork in the registries).

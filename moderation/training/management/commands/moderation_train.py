@@ -30,7 +30,7 @@ def _jsonable(value: Any) -> Any:
 
 def default_install_dir() -> Path:
     """Site bundles live outside MEDIA_ROOT (never publicly served), next to the project."""
-    from moderation.internal.training.site import default_install_dir as site_default
+    from moderation.training.site import default_install_dir as site_default
 
     return site_default()
 
@@ -85,7 +85,7 @@ class Command(BaseCommand):
 
     def _train(self, options: dict[str, Any]) -> None:
         try:
-            from moderation.internal.training.train import TrainConfig, run
+            from moderation.training.train import TrainConfig, run
         except ImportError as exc:
             raise CommandError(
                 _("Training needs the [train] extras (torch, scikit-learn...): %(err)s")
@@ -110,7 +110,7 @@ class Command(BaseCommand):
         from moderation.internal.bundle import default_bundle_dir
 
         try:
-            from moderation.internal.training.site import SiteDataError, adapt
+            from moderation.training.site import SiteDataError, adapt
         except ImportError as exc:
             raise CommandError(_("Training needs the [train] extras: %(err)s")
                                % {"err": exc}) from exc

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from moderation.internal.training.sources import ALL_PACKAGES
+from moderation.training.sources import ALL_PACKAGES
 
 
 def _pct(x: Any) -> str:
@@ -180,7 +180,7 @@ def rewrite(bundle: Path, dataset_manifest: Path) -> None:
     """Regenerate ``MODEL_CARD.md`` of an exported bundle from its saved report."""
     import json
 
-    from moderation.internal.training.dataset import read_manifest
+    from moderation.training.dataset import read_manifest
 
     meta = json.loads((bundle / "model.json").read_text())
     report = json.loads((bundle / "training-report.json").read_text())

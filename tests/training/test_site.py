@@ -19,12 +19,12 @@ from django.core.management.base import CommandError
 from PIL import Image, ImageDraw
 
 from moderation.constants import Label
-from moderation.internal.training.confusion import confusion_counts, rates
 from moderation.models import Evidence, ModerationCase
+from moderation.training.confusion import confusion_counts, rates
 from tests.moderators_support import make_user
 from tests.testapp.models import Artwork
 
-SHIPPED = Path(__file__).resolve().parent.parent / "moderation" / "data" / "classifier"
+SHIPPED = Path(__file__).resolve().parents[2] / "moderation" / "data" / "classifier"
 
 
 def _ai_like(seed: int) -> bytes:

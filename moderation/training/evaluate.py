@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from moderation.internal.training import metrics
-from moderation.internal.training.augment import perturb
+from moderation.training import metrics
+from moderation.training.augment import perturb
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif", ".heic", ".bmp", ".tif",
                   ".tiff"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from moderation.internal.training.metrics import threshold_at_fpr
+from moderation.training.metrics import threshold_at_fpr
 
 FPR_TARGETS = (0.01, 0.05)
 

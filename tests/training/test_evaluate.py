@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from PIL import Image
 
-from moderation.internal.training.evaluate import perturbed_bytes
+from moderation.training.evaluate import perturbed_bytes
 
 KEYS = {"n_ai", "n_human", "auroc", "ap", "tpr_at_fpr", "fpr_at_threshold", "threshold",
         "ms_per_image", "per_folder"}

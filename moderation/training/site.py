@@ -34,8 +34,8 @@ import numpy as np
 from PIL import Image
 
 from moderation.constants import EvidenceLabel, Label, Strength
-from moderation.internal.training import metrics
-from moderation.internal.training.augment import flatten_alpha, views
+from moderation.training import metrics
+from moderation.training.augment import flatten_alpha, views
 
 Progress = Callable[[str], None]
 INSTALLED = "installed.json"
@@ -149,7 +149,7 @@ def load_trainable(bundle_dir: Path) -> tuple[Any, dict[str, Any]]:
     import torch
     from torch import nn
 
-    from moderation.internal.training.backbone import (
+    from moderation.training.backbone import (
         FEATURES,
         TRUNK_CHANNELS,
         Classifier,
@@ -157,7 +157,7 @@ def load_trainable(bundle_dir: Path) -> tuple[Any, dict[str, Any]]:
         Trunk,
         load_pretrained,
     )
-    from moderation.internal.training.train import TRAINABLE_STATE
+    from moderation.training.train import TRAINABLE_STATE
 
     meta = json.loads((bundle_dir / "model.json").read_text())
     state_path = bundle_dir / TRAINABLE_STATE
@@ -229,10 +229,10 @@ def adapt(base_bundle: Path, install_dir: Path, *, epochs: int = 6, views_per_im
     """Run the whole loop; return the install entry (with old and new metrics)."""
     import torch
 
-    from moderation.internal.training import heads
-    from moderation.internal.training.export import write_bundle
-    from moderation.internal.training.features import to_tensor
-    from moderation.internal.training.train import save_trainable
+    from moderation.training import heads
+    from moderation.training.export import write_bundle
+    from moderation.training.features import to_tensor
+    from moderation.training.train import save_trainable
 
     torch.set_num_threads(1)
     examples = collect(seed, progress)

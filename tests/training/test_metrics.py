@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.internal.training import calibrate, metrics
+from moderation.training import calibrate, metrics
 
 
 def test_perfect_and_inverted_ranking() -> None:

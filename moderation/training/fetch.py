@@ -14,7 +14,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from moderation.internal.training.sources import Package
+from moderation.training.sources import Package
 
 
 class RegistryUnreachable(RuntimeError):

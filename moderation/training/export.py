@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from moderation.internal.bundle import file_sha256, load_bundle
-from moderation.internal.training.backbone import INPUT_SIZE, MEAN, STD, Classifier
+from moderation.training.backbone import INPUT_SIZE, MEAN, STD, Classifier
 
 #: Logit layout of the exported network (see :class:`Classifier`).
 AI_INDEX, PHOTO_INDEX = 1, 2

@@ -26,8 +26,8 @@ from PIL import Image
 from moderation.constants import Label
 from moderation.detectors.onnx import OnnxClassifier
 from moderation.evidence import ImageInput
-from moderation.internal.training import site
 from moderation.models import Evidence, ModerationAction, ModerationCase
+from moderation.training import site
 from tests.conftest import png_bytes
 from tests.fixtures.tiny_onnx import write_bundle
 from tests.moderators_support import make_user
@@ -227,7 +227,7 @@ def test_pages_in_japanese(install: Path) -> None:
 
     from django.utils import translation
 
-    po = (Path(__file__).resolve().parent.parent / "moderation" / "locale" / "ja"
+    po = (Path(__file__).resolve().parents[2] / "moderation" / "locale" / "ja"
           / "LC_MESSAGES" / "django.po")
     mo = po.with_suffix(".mo")
     if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:  # build output (Makefile)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from moderation.internal.training import filters
-from moderation.internal.training.fetch import download, extract
-from moderation.internal.training.sources import (
+from moderation.training import filters
+from moderation.training.fetch import download, extract
+from moderation.training.sources import (
     AI,
     ALL_PACKAGES,
     COMFY_INDEX,

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 PYTEST_DEMO_ARGS ?=
 BENCH_ARGS  ?=
 # Extras installed into .venv; "train" brings torch (CPU) for the classifier-loop tests.
-EXTRAS      ?= dev,train
+EXTRAS      ?= dev,train,demo
 # Suites that need the demo site's settings skip themselves with a message naming
 # "--ds=tests.demo_settings"; `make test` runs them a second time with those settings.
 DEMO_TESTS  := $(shell grep -rl --include='test_*.py' -e '--ds=tests.demo_settings' tests 2>/dev/null)
@@ -83,8 +83,8 @@ bench: install
 constraints:
 	rm -rf /tmp/tegaki-pin-venv
 	$(PYTHON) -m venv /tmp/tegaki-pin-venv
-	/tmp/tegaki-pin-venv/bin/pip install --quiet -e '.[dev,train,server]'
-	{ echo "# Exact versions for a reproducible install: pip install -c constraints.txt -e '.[dev,train]'"; \
+	/tmp/tegaki-pin-venv/bin/pip install --quiet -e '.[dev,train,server,demo]'
+	{ echo "# Exact versions for a reproducible install: pip install -c constraints.txt -e '.[dev,train,demo]'"; \
 	  echo "# Regenerate after changing dependencies: make constraints (pip freeze of a fresh .venv)."; \
 	  /tmp/tegaki-pin-venv/bin/pip freeze --exclude-editable | sed -e 's/+cpu$$//'; } > constraints.txt
 	rm -rf /tmp/tegaki-pin-venv

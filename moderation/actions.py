@@ -384,16 +384,14 @@ class Rescan(BaseAction):
     bulk = True
 
     def apply(self, case: ModerationCase) -> dict[str, Any]:
-        from moderation.services import resolve_instance
-
-        if resolve_instance(case) is None:
+        if case.host_instance() is None:
             raise ActionConflict(_("The work no longer exists."))
         return {}
 
     def on_commit(self, case: ModerationCase, entry: ModerationAction) -> None:
-        from moderation.services import rescan, resolve_instance
+        from moderation.services import rescan
 
-        instance = resolve_instance(case)
+        instance = case.host_instance()
         if instance is not None:
             with transaction.atomic():
                 rescan(instance)

@@ -15,6 +15,8 @@ class SimpleModerationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here, not at the top: apps.py loads before the models exist, and both
+        # modules import them (Django's own apps do the same in ready()).
         from moderation import checks  # noqa: F401  (registers system checks)
         from moderation.signal_handlers import register_signal_handlers
 

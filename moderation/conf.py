@@ -70,7 +70,6 @@ DEFAULTS: dict[str, Any] = {
     "TASK_TIME_LIMIT": 150,
     # A case still pending/running this many seconds after its last update is re-queued.
     "SWEEP_AFTER_SECONDS": 300,
-    "SWEEP_INTERVAL_SECONDS": 60,
     "SWEEP_BATCH": 500,
     # --- moderators (moderation.actions, moderation.strikes) ---
     # What the Nth active strike does to an account: "warn" (nothing but a notice),
@@ -178,9 +177,6 @@ moderation_settings = ModerationSettings()
 def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
     if setting == "MODERATION":
         moderation_settings.reload()
-        from moderation.detectors import detectors
-
-        detectors.reset()
 
 
 setting_changed.connect(_reload_on_change, dispatch_uid="moderation.conf.reload")

@@ -12,7 +12,7 @@ from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from moderation import audit
+from moderation import hashchain
 from moderation.constants import (
     AIFilter,
     Declaration,
@@ -108,10 +108,16 @@ class ModerationCase(models.Model):
     def __str__(self) -> str:
         return f"case {self.pk} ({self.content_type_id}:{self.object_id}) {self.state}/{self.label}"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.state in {ProcessingState.DONE, ProcessingState.REJECTED,
-                              ProcessingState.QUARANTINED}
+    def host_instance(self) -> Any:
+        """The host object behind this case, or None once it was deleted.
+
+        Read through the model's default manager (not the generic foreign key's base
+        manager), so a host that hides soft-deleted rows there hides them here too.
+        """
+        model = self.content_type.model_class()
+        if model is None:
+            return None
+        return model._default_manager.filter(pk=self.object_id).first()
 
     def snapshot(self) -> dict[str, Any]:
         """Return the verdict fields the audit log records before and after a change."""
@@ -188,7 +194,7 @@ class ModerationAction(models.Model):
     after = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)
     # Not ``auto_now_add``: that stamps the time inside the INSERT, after the row hash
-    # (which covers created_at) has been computed; ``moderation.audit.seal`` stamps it.
+    # (which covers created_at) has been computed; ``moderation.hashchain.seal`` stamps it.
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     prev_hash = models.CharField(_("previous row's hash"), max_length=64, blank=True,
                                  default="", editable=False)
@@ -210,7 +216,7 @@ class ModerationAction(models.Model):
         # One transaction for lock, head read and insert: the chain lock must be held
         # until the row is committed, or a racing insert could take the same head.
         with transaction.atomic(using=using):
-            audit.seal(self, using)
+            hashchain.seal(self, using)
             super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict
 from typing import Any
 
 from django.db import transaction
@@ -21,7 +20,13 @@ from moderation.conf import moderation_settings
 from moderation.constants import TERMINAL_STATES, ProcessingState, RejectionReason, Route
 from moderation.evidence import Decision, EvidenceResult
 from moderation.exceptions import ImageRejected
+from moderation.internal.imaging import load_image
 from moderation.models import Evidence, ModerationAction, ModerationCase
+from moderation.policy import get_policy
+from moderation.registry import registry
+from moderation.scanning import configured_detectors, run_detectors
+from moderation.signals import case_scanned, verdict_changed
+from moderation.strikes import apply_standing
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +49,7 @@ def begin_attempt(case_id: int) -> ModerationCase | None:
 
 def read_case_bytes(case: ModerationCase) -> bytes:
     """Read the original upload; raise ImageRejected(missing_file) if it is gone."""
-    from moderation.registry import registry
-    from moderation.services import resolve_instance
-
-    instance = resolve_instance(case)
+    instance = case.host_instance()
     if instance is None:
         raise ImageRejected(RejectionReason.MISSING_FILE, "the uploaded object no longer exists")
     file = registry.get_options(type(instance)).get_file(instance)
@@ -66,9 +68,6 @@ def read_case_bytes(case: ModerationCase) -> bytes:
 
 def scan(case_id: int) -> str:
     """Run one attempt of the scan of ``case_id``; return the state it ended in."""
-    from moderation.internal.imaging import load_image
-    from moderation.scanning import configured_detectors, run_detectors
-
     case = begin_attempt(case_id)
     if case is None:
         return "skipped"
@@ -89,8 +88,6 @@ def scan(case_id: int) -> str:
 
 def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:
     """Store new evidence, run the policy on all of it and apply the decision."""
-    from moderation.policy import get_policy
-
     with transaction.atomic():
         case = ModerationCase.objects.select_for_update().get(pk=case_id)
         for result in results:
@@ -108,8 +105,6 @@ def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:
         case.last_error = ""
         if case.decided_at is None:  # a moderator's verdict on this content stands
             apply_decision(case, decision)
-            from moderation.strikes import apply_standing
-
             apply_standing(case)  # held/suspended accounts: new uploads wait for review
         case.save()
         after = case.snapshot()
@@ -204,8 +199,6 @@ def _finish_failed(case: ModerationCase, state: str, note: str) -> None:
 
 def _send_after_commit(case: ModerationCase, decision: Decision | None,
                        before: dict[str, Any], after: dict[str, Any]) -> None:
-    from moderation.signals import case_scanned, verdict_changed
-
     case_id = case.pk
 
     def send() -> None:
@@ -220,6 +213,3 @@ def _send_after_commit(case: ModerationCase, decision: Decision | None,
 
     transaction.on_commit(send)
 
-
-def decision_as_dict(decision: Decision) -> dict[str, Any]:
-    return asdict(decision)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -27,6 +26,3 @@ class CaseQuerySet(models.QuerySet):
 
     def needs_review(self) -> CaseQuerySet:
         return self.filter(needs_review=True).order_by("-review_priority", "created_at")
-
-    def claimed_by(self, user: Any) -> CaseQuerySet:
-        return self.filter(claimed_by=user)

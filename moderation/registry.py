@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import models
-from django.db.models.signals import post_delete, post_save
 
 from moderation.exceptions import AlreadyRegistered, NotRegistered
 
@@ -43,11 +44,36 @@ class ModeratedModelOptions:
         return str(getattr(instance, self.tool_field, "") or "")
 
 
+#: Called with (model, True) when a model is registered and (model, False) when it is
+#: unregistered; :mod:`moderation.signal_handlers` listens to connect its receivers.
+RegistrationListener = Callable[[type[models.Model], bool], None]
+
+
 class ModerationRegistry:
-    """Explicit registration that fails loudly (cf. simple-history and Django admin)."""
+    """Explicit registration that fails loudly (cf. simple-history and Django admin).
+
+    The registry only records options. It knows nothing of signals or scans: whoever
+    must react to a registration (the signal handlers) subscribes with
+    :meth:`add_listener`, so registering stays possible before the app is ready and the
+    upload path keeps pointing one way.
+    """
 
     def __init__(self) -> None:
         self._registry: dict[type[models.Model], ModeratedModelOptions] = {}
+        self._listeners: list[RegistrationListener] = []
+
+    def add_listener(self, listener: RegistrationListener) -> None:
+        """Subscribe ``listener``; it is told of every model registered so far, too.
+
+        Hosts may register in their own ``AppConfig.ready()``, which can run after ours,
+        so a listener added in our ``ready()`` must also hear about later registrations.
+        Adding the same listener twice is a no-op.
+        """
+        if listener in self._listeners:
+            return
+        self._listeners.append(listener)
+        for model in self._registry:
+            listener(model, True)
 
     def register(self, model: type[models.Model] | None = None, *, image_field: str = "image",
                  owner_field: str = "owner", declaration_field: str | None = None,
@@ -78,15 +104,16 @@ class ModerationRegistry:
         options = ModeratedModelOptions(model, image_field, owner_field,
                                         declaration_field, tool_field)
         self._registry[model] = options
-        self._connect(model)
+        for listener in self._listeners:
+            listener(model, True)
         return options
 
     def unregister(self, model: type[models.Model]) -> None:
         if model not in self._registry:
             raise NotRegistered(f"{model._meta.label} is not registered for moderation")
         del self._registry[model]
-        post_save.disconnect(sender=model, dispatch_uid=self._uid("save", model))
-        post_delete.disconnect(sender=model, dispatch_uid=self._uid("delete", model))
+        for listener in self._listeners:
+            listener(model, False)
 
     def get_options(self, model: type[models.Model]) -> ModeratedModelOptions:
         """Return the options for ``model`` or the nearest registered ancestor."""
@@ -108,8 +135,6 @@ class ModerationRegistry:
         Views that take a model name from the URL use this, so only moderated models
         can ever be reached through them.
         """
-        from django.apps import apps
-
         try:
             model = apps.get_model(label)
         except (LookupError, ValueError):
@@ -121,18 +146,6 @@ class ModerationRegistry:
 
     def items(self) -> list[tuple[type[models.Model], ModeratedModelOptions]]:
         return list(self._registry.items())
-
-    @staticmethod
-    def _uid(kind: str, model: type[models.Model]) -> str:
-        return f"moderation.{kind}.{model._meta.label_lower}"
-
-    def _connect(self, model: type[models.Model]) -> None:
-        from moderation.signal_handlers import on_post_delete, on_post_save
-
-        post_save.connect(on_post_save, sender=model, weak=False,
-                          dispatch_uid=self._uid("save", model))
-        post_delete.connect(on_post_delete, sender=model, weak=False,
-                            dispatch_uid=self._uid("delete", model))
 
 
 registry = ModerationRegistry()

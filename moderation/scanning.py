@@ -49,12 +49,10 @@ def run_detectors(image: ImageInput, detectors: Iterable[BaseDetector],
 
 
 def configured_detectors(*, use_classifier: bool = True) -> list[BaseDetector]:
-    """Return the enabled detectors; ``use_classifier=False`` drops pixel classifiers."""
-    from moderation.detectors.onnx import OnnxClassifier
-
+    """Return the enabled detectors; ``use_classifier=False`` keeps metadata-only ones."""
     found = detector_handler.enabled()
     if not use_classifier:
-        found = [d for d in found if not isinstance(d, OnnxClassifier)]
+        found = [d for d in found if not d.needs_pixels]
     return found
 
 

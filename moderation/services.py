@@ -1,13 +1,17 @@
-"""Thin programmatic API host code and receivers use: open a case, queue a scan."""
+"""Thin programmatic API host code and receivers use: open a case, queue its scan.
+
+The top of the upload's path: ``services`` → ``tasks`` → ``pipeline``; nothing below
+imports this module.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 
+from moderation import tasks
 from moderation.conf import moderation_settings
 from moderation.constants import ProcessingState
 from moderation.models import ModerationAction, ModerationCase
@@ -63,29 +67,8 @@ def submit_for_moderation(instance: models.Model, *, force: bool = False) -> Mod
                 note=("forced rescan" if force and not changed
                       else "changed: " + ", ".join(sorted(changed))),
             )
-        transaction.on_commit(lambda: enqueue_scan(case.pk))
+        transaction.on_commit(lambda: tasks.enqueue_scan(case.pk))
     return case
-
-
-def enqueue_scan(case_id: int, *, countdown: float | None = None) -> bool:
-    """Publish ``scan_case``; return False (and rely on the sweeper) if the broker is down.
-
-    Called from ``on_commit`` hooks, so the case row is visible to the worker. A broker
-    outage must not turn into a 500 for the uploader: the case stays pending and the
-    periodic sweeper re-queues it.
-    """
-    from moderation.tasks import scan_case
-
-    try:
-        scan_case.apply_async(args=[case_id], queue=moderation_settings.QUEUE,
-                              countdown=countdown, retry=True,
-                              retry_policy={"max_retries": 2, "interval_start": 0,
-                                            "interval_step": 0.2, "interval_max": 0.5})
-    except Exception as exc:  # kombu raises several unrelated types for "broker down"
-        logger.warning("could not queue scan of case %s (%s); the sweeper will retry",
-                       case_id, exc)
-        return False
-    return True
 
 
 def get_case(instance: models.Model) -> ModerationCase | None:
@@ -96,11 +79,3 @@ def get_case(instance: models.Model) -> ModerationCase | None:
 def rescan(instance: models.Model) -> ModerationCase:
     """Force a new scan of ``instance`` after commit."""
     return submit_for_moderation(instance, force=True)
-
-
-def resolve_instance(case: ModerationCase) -> Any:
-    """Return the host object behind ``case`` or None if it was deleted."""
-    model = case.content_type.model_class()
-    if model is None:
-        return None
-    return model._default_manager.filter(pk=case.object_id).first()

@@ -1,10 +1,21 @@
-"""Receivers connected per registered model (``registry._connect``)."""
+"""Receivers that turn a registered model's saves and deletes into cases and scans.
+
+:func:`register_signal_handlers` (called by ``apps.ready()``) subscribes to the registry,
+which connects ``post_save``/``post_delete`` per registered model: for the models
+registered so far and for every one registered later (a host's own ``ready()`` may run
+after ours). Per-sender receivers cost nothing for the host's other models.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+
+from moderation.models import ModerationCase
+from moderation.registry import registry
+from moderation.services import submit_for_moderation
 
 
 def on_post_save(sender: type[models.Model], instance: models.Model, created: bool,
@@ -12,17 +23,30 @@ def on_post_save(sender: type[models.Model], instance: models.Model, created: bo
     """Open or refresh the instance's case and queue a scan after commit."""
     if raw:  # loaddata: fixtures are not uploads
         return
-    from moderation.services import submit_for_moderation
-
     submit_for_moderation(instance)
 
 
 def on_post_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
     """Delete the case (and its evidence); the audit log keeps its rows."""
-    from moderation.models import ModerationCase
-
     ModerationCase.objects.for_instance(instance).delete()
 
 
+def _uid(kind: str, model: type[models.Model]) -> str:
+    return f"moderation.{kind}.{model._meta.label_lower}"
+
+
+def connect_model(model: type[models.Model], registered: bool) -> None:
+    """Connect (or, on unregister, disconnect) the receivers of one registered model."""
+    if registered:
+        post_save.connect(on_post_save, sender=model, weak=False,
+                          dispatch_uid=_uid("save", model))
+        post_delete.connect(on_post_delete, sender=model, weak=False,
+                            dispatch_uid=_uid("delete", model))
+    else:
+        post_save.disconnect(sender=model, dispatch_uid=_uid("save", model))
+        post_delete.disconnect(sender=model, dispatch_uid=_uid("delete", model))
+
+
 def register_signal_handlers() -> None:
-    """Connect app-wide handlers; per-model receivers are connected by ``register()``."""
+    """Connect the receivers for every registered model, now and later."""
+    registry.add_listener(connect_model)

@@ -1,4 +1,9 @@
-"""Celery tasks. Thin: ids in, the pipeline does the work."""
+"""Celery tasks and their publishing: the one module where scan messages are sent and run.
+
+Publishing lives next to the task it publishes so the upload's path runs one way:
+``services`` (host code and receivers) → ``tasks`` (publish, consume, sweep) →
+``pipeline`` (the work). Nothing below this module publishes.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,13 @@ from typing import Any
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init
+from django.utils import timezone
 
+from moderation import pipeline
+from moderation.audit import chain_head, verify_chain
 from moderation.conf import moderation_settings
 from moderation.exceptions import TransientDetectorError
+from moderation.models import ModerationCase
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +38,6 @@ logger = logging.getLogger(__name__)
 )
 def scan_case(self: Any, case_id: int) -> str:
     """Scan one case. Failures are retried until ``MAX_ATTEMPTS``, then quarantined."""
-    from moderation import pipeline
-
     try:
         return pipeline.scan(case_id)
     except SoftTimeLimitExceeded:
@@ -41,17 +48,55 @@ def scan_case(self: Any, case_id: int) -> str:
         logger.exception("scan of case %s failed", case_id)
         error = f"{type(exc).__name__}: {exc}"
     if pipeline.record_failure(case_id, error):
-        from moderation.services import enqueue_scan
-
         enqueue_scan(case_id, countdown=min(2 ** self.request.retries, 60))
     return "failed"
+
+
+def enqueue_scan(case_id: int, *, countdown: float | None = None) -> bool:
+    """Publish ``scan_case``; return False (and rely on the sweeper) if the broker is down.
+
+    Called from ``on_commit`` hooks, so the case row is visible to the worker. A broker
+    outage must not turn into a 500 for the uploader: the case stays pending and the
+    periodic sweeper re-queues it.
+    """
+    try:
+        scan_case.apply_async(args=[case_id], queue=moderation_settings.QUEUE,
+                              countdown=countdown, retry=True,
+                              retry_policy={"max_retries": 2, "interval_start": 0,
+                                            "interval_step": 0.2, "interval_max": 0.5})
+    except Exception as exc:  # kombu raises several unrelated types for "broker down"
+        logger.warning("could not queue scan of case %s (%s); the sweeper will retry",
+                       case_id, exc)
+        return False
+    return True
+
+
+def sweep(older_than_seconds: int | None = None) -> int:
+    """Queue a scan for each case still pending or running after the sweep delay.
+
+    Running cases are included: a worker that died without its message being
+    redelivered leaves one behind. The pipeline's attempt counter stops a case that
+    keeps killing workers from being swept forever.
+    """
+    delay = (moderation_settings.SWEEP_AFTER_SECONDS if older_than_seconds is None
+             else older_than_seconds)
+    ids = list(ModerationCase.objects.stuck(delay).order_by("updated_at")
+               .values_list("pk", flat=True)[: moderation_settings.SWEEP_BATCH])
+    queued = 0
+    for pk in ids:
+        if enqueue_scan(pk):
+            queued += 1
+            # Touch the row so the next sweep waits a full delay before queueing it again
+            # (otherwise a dead worker pool would collect one duplicate per sweep).
+            ModerationCase.objects.filter(pk=pk).update(updated_at=timezone.now())
+    if ids:
+        logger.info("sweeper re-queued %s of %s stuck cases", queued, len(ids))
+    return queued
 
 
 @shared_task(name="moderation.sweep_stuck_cases", ignore_result=True)
 def sweep_stuck_cases() -> int:
     """Re-queue cases left pending/running too long (broker outage, lost message)."""
-    from moderation.sweeper import sweep
-
     return sweep()
 
 
@@ -63,8 +108,6 @@ def verify_audit_chain() -> int:
     (not a human remembering to run ``moderation_verify_audit``) surfaces an edit made
     past the append-only triggers.
     """
-    from moderation.audit import chain_head, verify_chain
-
     problems = verify_chain()
     if problems:
         logger.critical("audit log hash chain broken (%d problem(s)); first broken row "
@@ -72,10 +115,6 @@ def verify_audit_chain() -> int:
     else:
         logger.info("audit log hash chain intact, head %s", chain_head())
     return len(problems)
-
-
-def get_queue() -> str:
-    return str(moderation_settings.QUEUE)
 
 
 @worker_init.connect(dispatch_uid="moderation.tasks.time_limits", weak=False)

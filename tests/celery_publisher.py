@@ -1,7 +1,7 @@
 """Which broker the test process publishes ``moderation`` tasks to.
 
 ``shared_task`` resolves against Celery's *current* app, so making a small app current
-decides where ``moderation.services.enqueue_scan`` publishes. The whole session uses
+decides where ``moderation.tasks.enqueue_scan`` publishes. The whole session uses
 kombu's in-memory transport (nothing leaves the process, nothing waits on a broker);
 the integration tests switch to their Redis for one test at a time.
 """
@@ -19,7 +19,7 @@ def publishing_to(broker_url: str, *, all_threads: bool = False) -> Iterator[Cel
     """Make the test process publish ``moderation`` tasks to ``broker_url``.
 
     ``shared_task`` resolves against the *current* app, so a fresh app set current here
-    is what ``moderation.services.enqueue_scan`` publishes through; the previous app is
+    is what ``moderation.tasks.enqueue_scan`` publishes through; the previous app is
     restored afterwards. Connect timeouts are short so a dead broker fails fast, as the
     production settings make it (reliability.md Q-02/Q-03).
 

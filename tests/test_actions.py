@@ -178,7 +178,7 @@ def test_rescan_queues_after_commit(case, moderator, monkeypatch,
         queued.append(case_id)
         return True
 
-    monkeypatch.setattr("moderation.services.enqueue_scan", enqueue)
+    monkeypatch.setattr("moderation.tasks.enqueue_scan", enqueue)
     with django_capture_on_commit_callbacks(execute=True):
         actions.Rescan(moderator, case).run()
     assert queued == [case.pk]

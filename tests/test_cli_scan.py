@@ -32,7 +32,6 @@ EVIDENCE_KEYS = {"detector", "version", "label", "score", "strength", "summary"}
 class FakeComfyDetector(BaseDetector):
     """Claims strong AI evidence for images wider than 100 px, nothing otherwise."""
 
-    name = "fake_comfy"
     version = "7"
     needs_pixels = False
 

@@ -158,7 +158,7 @@ def test_classifier_through_pipeline_holds_never_labels_ai(settings, bundle_dir,
 
     settings.MODERATION = classifier_settings(bundle_dir)
     detectors.reset()
-    with mock.patch("moderation.services.enqueue_scan"):
+    with mock.patch("moderation.tasks.enqueue_scan"):
         art = Artwork(owner=user, declaration="none")
         art.image.save("red.png", ContentFile(png_bytes(color=(255, 0, 0))), save=True)
     case = ModerationCase.objects.for_instance(art).get()

@@ -11,6 +11,7 @@ README's quick-start settings and imports every module of the package.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -81,9 +82,20 @@ def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a copy of the tracked files: setuptools writes build/ and *.egg-info
+    # next to the sources, and a stale build/ in the checkout would leak into the wheel.
+    src = tmp_path_factory.mktemp("src") / "tree"
+    tracked = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                   cwd=ROOT).stdout.split("\0")
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, src / name)
+    for catalogue in ROOT.glob("moderation/locale/*/LC_MESSAGES/*.mo"):
+        shutil.copy2(catalogue, src / catalogue.relative_to(ROOT))
     out = tmp_path_factory.mktemp("dist")
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-          "-w", str(out), str(ROOT)])
+          "-w", str(out), str(src)])
     (found,) = out.glob("django_tegaki-*.whl")
     return found
 
@@ -94,6 +106,7 @@ def test_wheel_carries_data_and_templates_but_not_tests(wheel: Path) -> None:
     assert "moderation/templates/moderation/queue.html" in names
     assert any(n.startswith("moderation/training/templates/admin/") for n in names)
     assert "moderation/locale/ja/LC_MESSAGES/django.po" in names
+    assert "moderation/locale/ja/LC_MESSAGES/django.mo" in names
     assert not any(n.startswith(("tests/", "config/")) for n in names)
 
 

@@ -26,7 +26,7 @@ def make_artwork(user, data: bytes | None = None, **kw) -> Artwork:
 
 
 def test_upload_opens_case_and_enqueues_on_commit(user, django_capture_on_commit_callbacks):
-    with (mock.patch("moderation.services.enqueue_scan") as enqueue,
+    with (mock.patch("moderation.tasks.enqueue_scan") as enqueue,
           django_capture_on_commit_callbacks(execute=True)):
         art = make_artwork(user)
     case = ModerationCase.objects.for_instance(art).get()
@@ -37,7 +37,7 @@ def test_upload_opens_case_and_enqueues_on_commit(user, django_capture_on_commit
 
 
 def test_scan_labels_plain_png_human(user, django_capture_on_commit_callbacks):
-    with mock.patch("moderation.services.enqueue_scan"):
+    with mock.patch("moderation.tasks.enqueue_scan"):
         art = make_artwork(user)
     case = ModerationCase.objects.for_instance(art).get()
     assert pipeline.scan(case.pk) == ProcessingState.DONE
@@ -50,7 +50,7 @@ def test_scan_labels_plain_png_human(user, django_capture_on_commit_callbacks):
 
 
 def test_uuid_pk_models_work(user):
-    with mock.patch("moderation.services.enqueue_scan"):
+    with mock.patch("moderation.tasks.enqueue_scan"):
         art = UUIDArtwork(owner=user)
         art.picture.save("u.png", ContentFile(png_bytes()), save=True)
     case = ModerationCase.objects.for_instance(art).get()
@@ -61,7 +61,7 @@ def test_uuid_pk_models_work(user):
 
 
 def test_audit_log_is_append_only_in_database(user):
-    with mock.patch("moderation.services.enqueue_scan"):
+    with mock.patch("moderation.tasks.enqueue_scan"):
         art = make_artwork(user)
     case = ModerationCase.objects.for_instance(art).get()
     pipeline.scan(case.pk)
@@ -76,7 +76,7 @@ def test_audit_log_is_append_only_in_database(user):
 
 def test_attempts_exhausted_quarantines(user, settings):
     settings.MODERATION = {"MAX_ATTEMPTS": 2}
-    with mock.patch("moderation.services.enqueue_scan"):
+    with mock.patch("moderation.tasks.enqueue_scan"):
         art = make_artwork(user)
     case = ModerationCase.objects.for_instance(art).get()
     ModerationCase.objects.filter(pk=case.pk).update(attempts=2, state="running")
@@ -87,7 +87,7 @@ def test_attempts_exhausted_quarantines(user, settings):
 
 
 def test_evidence_key_unique(user):
-    with mock.patch("moderation.services.enqueue_scan"):
+    with mock.patch("moderation.tasks.enqueue_scan"):
         art = make_artwork(user)
     case = ModerationCase.objects.for_instance(art).get()
     kw = dict(case=case, detector="x", detector_version="1", content_sha256="a" * 64,
@@ -98,7 +98,7 @@ def test_evidence_key_unique(user):
 
 
 def test_replaced_file_is_held_until_rescanned(user):
-    with mock.patch("moderation.services.enqueue_scan"):
+    with mock.patch("moderation.tasks.enqueue_scan"):
         art = make_artwork(user)
         case = ModerationCase.objects.for_instance(art).get()
         pipeline.scan(case.pk)
@@ -114,7 +114,7 @@ def test_replaced_file_is_held_until_rescanned(user):
 
 
 def test_unchanged_save_does_not_requeue(user, django_capture_on_commit_callbacks):
-    with mock.patch("moderation.services.enqueue_scan"):
+    with mock.patch("moderation.tasks.enqueue_scan"):
         art = make_artwork(user)
     with django_capture_on_commit_callbacks() as callbacks:
         art.save()

@@ -36,15 +36,27 @@ def test_bad_field_name_is_named():
 
 
 def test_register_and_unregister_connect_per_sender_receivers():
-    reg = ModerationRegistry()
+    """A model registered after the app is ready is connected too (host ``ready()`` order)."""
     before = len(post_save._live_receivers(Plain)[0])
-    reg.register(Plain, image_field="name", owner_field="name")
+    moderation.register(Plain, image_field="name", owner_field="name")
     try:
         assert len(post_save._live_receivers(Plain)[0]) == before + 1
         assert len(post_save._live_receivers(Artwork)[0]) >= 1
     finally:
-        reg.unregister(Plain)
+        moderation.unregister(Plain)
     assert len(post_save._live_receivers(Plain)[0]) == before
+
+
+def test_a_fresh_registry_records_options_and_tells_its_listeners():
+    reg = ModerationRegistry()
+    connected = len(post_save._live_receivers(Plain)[0])
+    heard: list[tuple[type, bool]] = []
+    reg.register(Plain, image_field="name", owner_field="name")
+    reg.add_listener(lambda model, registered: heard.append((model, registered)))
+    assert heard == [(Plain, True)]  # told of what was registered before it listened
+    reg.unregister(Plain)
+    assert heard == [(Plain, True), (Plain, False)]
+    assert len(post_save._live_receivers(Plain)[0]) == connected  # it connects nothing
 
 
 class ProxyArtwork(Artwork):

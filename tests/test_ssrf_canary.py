@@ -287,7 +287,7 @@ def test_full_pipeline_never_fetches_a_metadata_url(canary, uploads, user, monke
     recorder.install(monkeypatch)
     states = {}
     for name, data in uploads.items():
-        with mock.patch("moderation.services.enqueue_scan"):
+        with mock.patch("moderation.tasks.enqueue_scan"):
             art = Artwork(owner=user)
             art.image.save(name, ContentFile(data), save=False)
             art.save()

@@ -10,8 +10,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from moderation.conf import moderation_settings
 from moderation.constants import DetectorMode
 from moderation.detectors.base import BaseDetector
 from moderation.exceptions import InvalidDetectorConfig
@@ -28,8 +30,6 @@ class DetectorHandler:
 
     @property
     def settings(self) -> dict[str, dict[str, Any]]:
-        from moderation.conf import moderation_settings
-
         return dict(moderation_settings.DETECTORS or {})
 
     def create(self, alias: str, params: dict[str, Any]) -> BaseDetector:
@@ -91,3 +91,12 @@ class DetectorHandler:
 
 
 detectors = DetectorHandler()
+
+
+def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
+    """A changed ``MODERATION`` (``override_settings`` in tests) means other detectors."""
+    if setting == "MODERATION":
+        detectors.reset()
+
+
+setting_changed.connect(_reset_on_change, dispatch_uid="moderation.detectors.reset")

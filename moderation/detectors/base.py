@@ -16,16 +16,16 @@ if TYPE_CHECKING:
 class BaseDetector(ABC):
     """A detector turns one :class:`ImageInput` into one :class:`EvidenceResult`.
 
-    Subclasses set ``name`` and ``version`` (the version is part of the evidence
+    Subclasses set ``version`` (the version is part of the evidence
     idempotency key, so bump it whenever results may change), list their options in
     ``default_options`` (unknown options are rejected, as django-storages does) and
     implement :meth:`detect`.
     """
 
-    name: ClassVar[str] = "base"
     version: ClassVar[str] = "0"
     default_options: ClassVar[dict[str, Any]] = {}
-    #: Whether the detector needs decoded pixels (False: metadata only).
+    #: Whether the detector reads decoded pixels. Metadata-only detectors (False) are the
+    #: ones ``moderation_scan --no-classifier`` and ``scan_file(use_classifier=False)`` keep.
     needs_pixels: ClassVar[bool] = True
 
     def __init__(self, alias: str, options: dict[str, Any] | None = None,

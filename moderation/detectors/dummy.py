@@ -13,7 +13,6 @@ from moderation.exceptions import DetectorError, InvalidDetectorConfig
 class FixedScoreDetector(BaseDetector):
     """Return the same label, strength and score for every image."""
 
-    name = "fixed"
     version = "1"
     default_options = {"LABEL": "none", "STRENGTH": "weak", "SCORE": None, "GENERATOR": "",
                        "MODEL": "", "SUMMARY": "fixed result"}
@@ -34,7 +33,6 @@ class FixedScoreDetector(BaseDetector):
 class RaisingDetector(BaseDetector):
     """Raise on every image: exercises the pipeline's error handling."""
 
-    name = "raising"
     version = "1"
     default_options = {"MESSAGE": "this detector always fails"}
 
@@ -45,7 +43,6 @@ class RaisingDetector(BaseDetector):
 class SlowDetector(BaseDetector):
     """Sleep before answering "nothing found" when the file name contains a marker."""
 
-    name = "slow"
     version = "1"
     default_options = {"SECONDS": 30.0, "MARKER": "slow"}
 

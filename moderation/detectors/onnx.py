@@ -93,7 +93,6 @@ def fpr_meaning(score: float, thresholds: dict[str, float]) -> str:
 class OnnxClassifier(BaseDetector):
     """Calibrated P(AI) from a pixel classifier; always weak evidence on its own."""
 
-    name = "onnx"
     version = "1"
     default_options = {"BUNDLE": None, "INTRA_OP_NUM_THREADS": 1, "INTER_OP_NUM_THREADS": 1}
 

@@ -66,7 +66,6 @@ class ProvenanceDetector(BaseDetector):
     except the generator reader's stealth/signature check, which uses the shared decode).
     """
 
-    name = "provenance"
     #: Bump when merging or any reader changes results; data versions are appended.
     version = "1"
     needs_pixels = False

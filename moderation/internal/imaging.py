@@ -33,7 +33,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 from django.core.exceptions import ImproperlyConfigured
@@ -442,9 +442,3 @@ def load_image(data: bytes, *, name: str = "") -> ImageInput:
         alpha=alpha, raw=raw, name=name, warnings=tuple(notes),
     )
 
-
-def describe(image: ImageInput) -> dict[str, Any]:
-    """Small JSON-safe summary of a decoded image, for logs and the CLI."""
-    return {"format": image.format, "mime": image.mime, "width": image.width,
-            "height": image.height, "frames": image.frames, "mode": image.mode,
-            "sha256": image.sha256}

@@ -7,7 +7,7 @@ adding a column with a default rebuilds the table there, and a rebuilt table has
 triggers; recreating them at the end puts them back either way.
 
 ``created_at`` loses ``auto_now_add`` (no schema change): the hash covers it, so it
-must be known before the INSERT (``moderation.audit.seal`` stamps it).
+must be known before the INSERT (``moderation.hashchain.seal`` stamps it).
 """
 
 import importlib
@@ -16,7 +16,7 @@ from typing import Any
 import django.utils.timezone
 from django.db import migrations, models
 
-from moderation.audit import backfill_chain
+from moderation.hashchain import backfill_chain
 
 guard = importlib.import_module("moderation.migrations.0002_audit_log_append_only")
 

@@ -112,12 +112,10 @@ def case_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
     """The original bytes (moderators only) or a re-encoded preview without metadata."""
     from PIL import Image
 
-    from moderation.services import resolve_instance
-
     if variant not in {"original", "preview"}:
         raise Http404
     case = get_object_or_404(ModerationCase, pk=pk)
-    instance = resolve_instance(case)
+    instance = case.host_instance()
     if instance is None:
         raise Http404
     from moderation.registry import registry

@@ -7,7 +7,8 @@ from django.core.files.base import ContentFile
 
 from moderation.constants import Label, ProcessingState, RejectionReason, Route
 from moderation.models import Evidence, ModerationAction
-from moderation.services import enqueue_scan, get_case
+from moderation.services import get_case
+from moderation.tasks import enqueue_scan
 from tests.integration.uploads import (
     A1111_MODEL,
     A1111_PARAMETERS,

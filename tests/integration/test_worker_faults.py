@@ -21,7 +21,7 @@ import pytest
 from moderation.constants import ProcessingState, Route
 from moderation.models import Evidence, ModerationAction
 from moderation.services import get_case
-from moderation.sweeper import sweep
+from moderation.tasks import sweep
 from tests.celery_publisher import publishing_to
 from tests.integration.conftest import RunConfig, launch_worker
 from tests.integration.services import PrivateRedis, free_port, wait_for

@@ -7,14 +7,16 @@ from typing import Any
 from django.core import checks
 from django.utils.module_loading import import_string
 
+from moderation.conf import DEFAULTS, REMOVED_SETTINGS
 from moderation.constants import Route
+from moderation.detectors import detectors
+from moderation.exceptions import InvalidDetectorConfig
+from moderation.registry import registry
 
 
 @checks.register("moderation")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     from django.conf import settings as django_settings
-
-    from moderation.conf import DEFAULTS, REMOVED_SETTINGS
 
     errors: list[checks.CheckMessage] = []
     user = getattr(django_settings, "MODERATION", {}) or {}
@@ -80,9 +82,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
 @checks.register("moderation")
 def check_detectors(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from moderation.detectors import detectors
-    from moderation.exceptions import InvalidDetectorConfig
-
     messages: list[checks.CheckMessage] = []
     try:
         aliases = detectors.aliases()
@@ -108,8 +107,6 @@ def check_detectors(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
 @checks.register("moderation")
 def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     from django.db import models
-
-    from moderation.registry import registry
 
     messages: list[checks.CheckMessage] = []
     for model, options in registry.items():

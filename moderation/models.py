@@ -25,6 +25,7 @@ from moderation.constants import (
     Strength,
     TrainingChoice,
 )
+from moderation.files import private_storage
 from moderation.querysets import CaseQuerySet
 
 
@@ -225,8 +226,6 @@ class ModerationAction(models.Model):
 
 def _private_storage() -> Any:
     """Storage for appeal proof files; kept out of MEDIA_URL so only moderator views serve it."""
-    from moderation.files import private_storage
-
     return private_storage()
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from moderation.conf import moderation_settings
 from moderation.constants import Label
+from moderation.models import AppealStatus
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ def _send(user: Any, subject: str, body: str) -> bool:
 
 def appeal_decided(appeal: Any) -> bool:
     """Email the uploader the outcome of their appeal, in the site's language."""
-    from moderation.models import AppealStatus
-
     with translation.override(settings.LANGUAGE_CODE):
         if appeal.status == AppealStatus.OVERTURNED:
             outcome = _("Your appeal was accepted. The label is now: %(label)s.") % {

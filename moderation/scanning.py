@@ -7,11 +7,14 @@ import logging
 import time
 from collections.abc import Iterable
 
+from moderation.conf import moderation_settings
 from moderation.constants import EvidenceLabel, Strength
 from moderation.detectors import detectors as detector_handler
 from moderation.detectors.base import BaseDetector
 from moderation.evidence import EvidenceResult, ImageInput, ScanResult
 from moderation.exceptions import DetectorError, ImageRejected, TransientDetectorError
+from moderation.internal.imaging import load_image
+from moderation.policy import get_policy
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +62,6 @@ def configured_detectors(*, use_classifier: bool = True) -> list[BaseDetector]:
 def scan_bytes(data: bytes, *, name: str = "", declaration: str | None = None,
                use_classifier: bool = True) -> ScanResult:
     """Decode, detect and decide without a database (CLI and ``moderation.scan_file``)."""
-    from moderation.conf import moderation_settings
-    from moderation.internal.imaging import load_image
-    from moderation.policy import get_policy
-
     sha = hashlib.sha256(data).hexdigest()
     try:
         image = load_image(data, name=name)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from moderation import __version__
+
 ENUM_NAME_OVERRIDES: dict[str, str] = {
     "CaseLabelEnum": "moderation.constants.Label",
     "EvidenceLabelEnum": "moderation.constants.EvidenceLabel",
@@ -19,8 +21,6 @@ ENUM_NAME_OVERRIDES: dict[str, str] = {
 
 def spectacular_settings(**overrides: Any) -> dict[str, Any]:
     """Return Tegaki's ``SPECTACULAR_SETTINGS``, with the host's ``overrides`` on top."""
-    from moderation import __version__
-
     base: dict[str, Any] = {"TITLE": "Tegaki moderation API", "VERSION": __version__,
                             "ENUM_NAME_OVERRIDES": dict(ENUM_NAME_OVERRIDES)}
     return {**base, **overrides}

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from django.core import checks
 
+from moderation.conf import moderation_settings
 from moderation.constants import EvidenceLabel, Strength
 from moderation.detectors.base import BaseDetector
 from moderation.evidence import EvidenceResult, ImageInput
@@ -222,7 +223,5 @@ class OnnxClassifier(BaseDetector):
 
     @staticmethod
     def review_threshold(bundle: ModelBundle) -> float:
-        from moderation.conf import moderation_settings
-
         override = moderation_settings.CLASSIFIER_REVIEW_THRESHOLD
         return float(override) if override is not None else bundle.review_threshold

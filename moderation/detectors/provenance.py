@@ -30,13 +30,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.core import checks
 from django.utils.translation import gettext as _
 
+from moderation.conf import moderation_settings
 from moderation.constants import STRENGTH_RANK, EvidenceLabel, Strength
 from moderation.detectors.base import BaseDetector
 from moderation.evidence import EvidenceResult, ImageInput
 from moderation.exceptions import InvalidDetectorConfig
 from moderation.internal.provenance import trust
+from moderation.internal.provenance.c2pa_reader import MIME_BY_FORMAT, read_c2pa
 from moderation.internal.provenance.findings import Finding
+from moderation.internal.provenance.generator_table import load_generator_table
+from moderation.internal.provenance.generators import read_generator_metadata
 from moderation.internal.provenance.limits import total_limit
+from moderation.internal.provenance.xmp import read_xmp
 
 if TYPE_CHECKING:
     from moderation.internal.provenance.generator_table import GeneratorTable
@@ -85,22 +90,16 @@ class ProvenanceDetector(BaseDetector):
     @property
     def trust_dir(self) -> Path:
         """Trust-list directory: the option, else ``C2PA_TRUST_DIR``, else bundled."""
-        from moderation.conf import moderation_settings
-
         configured = self.options["TRUST_DIR"] or moderation_settings.C2PA_TRUST_DIR
         return trust.resolve_trust_dir(configured)
 
     @property
     def patterns_path(self) -> str | None:
         """Generator-pattern file: the option, else ``GENERATOR_PATTERNS``, else bundled."""
-        from moderation.conf import moderation_settings
-
         value = self.options["GENERATOR_PATTERNS"] or moderation_settings.GENERATOR_PATTERNS
         return str(value) if value else None
 
     def table(self) -> GeneratorTable:
-        from moderation.internal.provenance.generator_table import load_generator_table
-
         return load_generator_table(self.patterns_path)
 
     def get_version(self) -> str:
@@ -178,8 +177,6 @@ class ProvenanceDetector(BaseDetector):
             errors.append({"reader": "generator_table", "error": str(exc)[:300]})
 
         try:
-            from moderation.internal.provenance.c2pa_reader import MIME_BY_FORMAT, read_c2pa
-
             found, c2pa_summary = read_c2pa(data, MIME_BY_FORMAT.get(image.format) or None,
                                             trust_dir=self.trust_dir)
             findings.extend(found)
@@ -189,8 +186,6 @@ class ProvenanceDetector(BaseDetector):
             errors.append({"reader": "c2pa", "error": str(c2pa_summary.pop("error"))})
 
         try:
-            from moderation.internal.provenance.xmp import read_xmp
-
             found, xmp_summary = read_xmp(data, table)
             findings.extend(found)
         except Exception as exc:
@@ -200,8 +195,6 @@ class ProvenanceDetector(BaseDetector):
 
         if table is not None:
             try:
-                from moderation.internal.provenance.generators import read_generator_metadata
-
                 findings.extend(read_generator_metadata(data, image, table))
             except Exception as exc:
                 errors.append(self._crash("generators", exc))

@@ -47,6 +47,7 @@ from PIL import (
     features,
 )
 
+from moderation.conf import moderation_settings
 from moderation.constants import RejectionReason
 from moderation.evidence import ImageInput
 from moderation.exceptions import ImageRejected
@@ -131,8 +132,6 @@ def allowed_formats() -> tuple[str, ...]:
     what this Pillow build can decode (AVIF needs libavif in the wheel, HEIF needs
     pillow-heif). MPO rides along with JPEG because Pillow's JPEG opener may return it.
     """
-    from moderation.conf import moderation_settings
-
     wanted = [str(f).upper() for f in moderation_settings.ALLOWED_FORMATS]
     result: list[str] = []
     for fmt in wanted:
@@ -148,10 +147,9 @@ def allowed_formats() -> tuple[str, ...]:
 
 
 def _limits() -> tuple[int, int, int, int]:
-    from moderation.conf import moderation_settings as s
-
-    return (int(s.MAX_UPLOAD_BYTES), int(s.MAX_IMAGE_PIXELS), int(s.MAX_FRAMES),
-            int(s.MAX_ANIMATION_PIXELS))
+    settings = moderation_settings
+    return (int(settings.MAX_UPLOAD_BYTES), int(settings.MAX_IMAGE_PIXELS),
+            int(settings.MAX_FRAMES), int(settings.MAX_ANIMATION_PIXELS))
 
 
 def _reject(code: RejectionReason, detail: str = "") -> ImageRejected:
@@ -393,8 +391,6 @@ def _normalise(frame: Image.Image,
 
 
 def _background() -> tuple[int, int, int]:
-    from moderation.conf import moderation_settings
-
     r, g, b = (int(v) for v in moderation_settings.FLATTEN_BACKGROUND)
     return r, g, b
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from moderation.constants import EvidenceLabel, Label
+from moderation.models import Evidence
 
 #: Moderator labels that count as "AI" for a detector claiming AI.
 AI_LABELS = frozenset({Label.AI, Label.AI_ASSISTED})
@@ -23,8 +24,6 @@ def confusion_counts() -> dict[tuple[str, str, str], dict[str, int]]:
     Only cases a moderator decided are counted. A detector "says AI" when its evidence
     label is AI or AI-assisted; errored evidence is skipped (it said nothing).
     """
-    from moderation.models import Evidence
-
     counts: dict[tuple[str, str, str], dict[str, int]] = defaultdict(
         lambda: {"tp": 0, "fp": 0, "tn": 0, "fn": 0})
     rows = (Evidence.objects

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from moderation.detectors.onnx import OnnxClassifier
+from moderation.internal.imaging import load_image
 from moderation.training import metrics
 from moderation.training.augment import perturb
 
@@ -50,9 +52,6 @@ def perturbed_bytes(data: bytes, kind: str) -> bytes:
 def score_folders(ai: Path, human: Path, bundle: Path | None, perturbation: str | None,
                   progress: Progress) -> dict[str, Any]:
     """Score every image; return the report with the keys the issue specifies."""
-    from moderation.detectors.onnx import OnnxClassifier
-    from moderation.internal.imaging import load_image
-
     options = {"BUNDLE": str(bundle) if bundle else None, "INTRA_OP_NUM_THREADS": 1,
                "INTER_OP_NUM_THREADS": 1}
     detector = OnnxClassifier("evaluate", options)

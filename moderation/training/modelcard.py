@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from moderation.training.dataset import read_manifest
 from moderation.training.sources import ALL_PACKAGES
 
 
@@ -180,7 +181,6 @@ def rewrite(bundle: Path, dataset_manifest: Path) -> None:
     """Regenerate ``MODEL_CARD.md`` of an exported bundle from its saved report."""
     import json
 
-    from moderation.training.dataset import read_manifest
 
     meta = json.loads((bundle / "model.json").read_text())
     report = json.loads((bundle / "training-report.json").read_text())

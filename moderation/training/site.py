@@ -34,6 +34,11 @@ import numpy as np
 from PIL import Image
 
 from moderation.constants import EvidenceLabel, Label, Strength
+from moderation.detectors.onnx import OnnxClassifier
+from moderation.internal.bundle import BundleError, load_bundle
+from moderation.internal.imaging import load_image
+from moderation.models import Evidence, ModerationCase
+from moderation.registry import registry
 from moderation.training import metrics
 from moderation.training.augment import flatten_alpha, views
 
@@ -77,8 +82,6 @@ def strip_and_reencode(data: bytes, rng: random.Random) -> bytes:
 
 
 def _case_bytes(case: Any) -> bytes | None:
-    from moderation.registry import registry
-
     obj = case.content_object
     if obj is None or not registry.is_registered(type(obj)):
         return None
@@ -94,8 +97,6 @@ def _case_bytes(case: Any) -> bytes | None:
 
 def collect(seed: int = 0, progress: Progress = print) -> list[SiteExample]:
     """Return the site's labelled examples; a moderator's verdict overrides provenance."""
-    from moderation.models import Evidence, ModerationCase
-
     labels: dict[int, tuple[int, str]] = {}
     provenance = (Evidence.objects
                   .filter(label=EvidenceLabel.AI, strength__in=[Strength.PROOF, Strength.STRONG],
@@ -177,9 +178,6 @@ def load_trainable(bundle_dir: Path) -> tuple[Any, dict[str, Any]]:
 
 def score_bundle(bundle_dir: Path, examples: list[SiteExample]) -> np.ndarray:
     """Calibrated P(AI) of each example through the production decoder and detector."""
-    from moderation.detectors.onnx import OnnxClassifier
-    from moderation.internal.imaging import load_image
-
     detector = OnnxClassifier("site-eval", {"BUNDLE": str(bundle_dir)})
     return np.asarray([detector.predict(load_image(e.data))[0] for e in examples])
 
@@ -326,8 +324,6 @@ def promote(install_dir: Path, version: str) -> dict[str, Any]:
     bundle is validated (checksum included) before ``current`` moves, so a damaged
     install can never become the enforcing classifier.
     """
-    from moderation.internal.bundle import BundleError, load_bundle
-
     entries = read_installed(install_dir)
     match = [e for e in entries if e["version"] == version]
     if not match:

@@ -22,6 +22,7 @@ import torch
 from moderation.training import calibrate, heads, metrics, splits
 from moderation.training.backbone import Classifier, Tail, Trunk, load_pretrained
 from moderation.training.dataset import MANIFEST_FIELDS, read_manifest
+from moderation.training.evaluate import public, score_folders
 from moderation.training.export import write_bundle
 from moderation.training.features import build_crops, trunk_activations
 from moderation.training.modelcard import write_model_card
@@ -276,8 +277,6 @@ def evaluate_bundle(dataset: Path, bundle: Path, perturbations: tuple[str, ...],
                     say: Progress) -> dict[str, Any]:
     """Score the exported bundle on the held-out test folders through the production
     decoder and detector: clean and after each re-upload perturbation."""
-    from moderation.training.evaluate import public, score_folders
-
     root = dataset / "eval" / "test"
     out = {}
     for kind in (None, *perturbations):

@@ -35,8 +35,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from moderation.conf import moderation_settings
 from moderation.constants import RejectionReason
 from moderation.evidence import ScanResult
+from moderation.scanning import scan_bytes
 
 USAGE_ERROR = 2
 
@@ -127,8 +129,6 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(_("No such file or folder: %(paths)s")
                                % {"paths": ", ".join(missing)}, returncode=USAGE_ERROR)
-        from moderation.conf import moderation_settings
-        from moderation.scanning import scan_bytes
 
         max_bytes = int(moderation_settings.MAX_UPLOAD_BYTES)
         use_classifier = not options["no_classifier"]

@@ -17,6 +17,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from moderation.internal.bundle import default_bundle_dir
+from moderation.training.site import SiteDataError, adapt
+from moderation.training.site import default_install_dir as site_default
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
@@ -30,8 +34,6 @@ def _jsonable(value: Any) -> Any:
 
 def default_install_dir() -> Path:
     """Site bundles live outside MEDIA_ROOT (never publicly served), next to the project."""
-    from moderation.training.site import default_install_dir as site_default
-
     return site_default()
 
 
@@ -107,13 +109,6 @@ class Command(BaseCommand):
             json.dumps(_jsonable(report), indent=2) + "\n")
 
     def _from_site(self, install_dir: Path, options: dict[str, Any]) -> None:
-        from moderation.internal.bundle import default_bundle_dir
-
-        try:
-            from moderation.training.site import SiteDataError, adapt
-        except ImportError as exc:
-            raise CommandError(_("Training needs the [train] extras: %(err)s")
-                               % {"err": exc}) from exc
         base = options["base_bundle"] or default_bundle_dir()
         if base is None:
             raise CommandError(_("No base bundle: pass --base-bundle."))
@@ -122,6 +117,9 @@ class Command(BaseCommand):
                           epochs=6 if options["epochs"] is None else options["epochs"],
                           views_per_image=options["views"], min_cases=options["min_cases"],
                           progress=lambda msg: self.stdout.write(msg))
+        except ImportError as exc:  # adapt() imports torch when it starts
+            raise CommandError(_("Training needs the [train] extras: %(err)s")
+                               % {"err": exc}) from exc
         except SiteDataError as exc:
             raise CommandError(str(exc)) from exc
         self._show(entry)

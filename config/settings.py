@@ -119,7 +119,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "store_processed": False,
     }
 else:
-    # Longer than the hard time limit plus the longest retry countdown (reliability.md).
+    # Longer than the hard time limit plus the longest retry countdown: Redis redelivers an
+    # unacked task after this timeout, so a shorter one runs a slow scan twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

@@ -119,5 +119,6 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     return messages
 
 
-# Deployment checks of the REST_FRAMEWORK settings (API-14) live with the API package.
+# Deployment checks of the REST_FRAMEWORK settings (permission, throttle, pagination and
+# proxy defaults) live with the API package.
 from moderation.api import checks as _api_checks  # noqa: E402, F401

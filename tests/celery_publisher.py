@@ -21,7 +21,8 @@ def publishing_to(broker_url: str, *, all_threads: bool = False) -> Iterator[Cel
     ``shared_task`` resolves against the *current* app, so a fresh app set current here
     is what ``moderation.tasks.enqueue_scan`` publishes through; the previous app is
     restored afterwards. Connect timeouts are short so a dead broker fails fast, as the
-    production settings make it (reliability.md Q-02/Q-03).
+    production settings make it: a broker that is down or hangs must not block the upload
+    request, and the sweeper enqueues the scan later.
 
     The current app is per thread; ``all_threads`` also makes this app Celery's default,
     which threads without a current app of their own (``live_server``) fall back to.

@@ -1,4 +1,4 @@
-"""API-09, tamper evidence: the audit log is a SHA-256 hash chain, verified nightly.
+"""Tamper evidence for the immutable audit log: a SHA-256 hash chain, verified nightly.
 
 The append-only triggers are tested in ``test_actions.py`` (ORM and raw SQL in a
 rolled-back test) and ``test_api_permissions.py`` (API route, admin views). Here: the

@@ -1,4 +1,5 @@
-"""The container setup keeps the properties reliability.md asks of a deployment.
+"""The container setup keeps what a safe deployment needs: healthchecks, a Redis that never
+evicts queue keys, one task per worker process at a time, and a slim non-root image.
 
 No Docker engine runs in CI, so this reads the files: ``docker compose config`` (or
 docker-compose 1.29) validates the schema by hand; these tests pin what matters.

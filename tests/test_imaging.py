@@ -1,8 +1,8 @@
 """What a good upload decodes to: 8-bit RGB frame 0, rendered orientation, original bytes.
 
-Golden checks for every colour mode (IMG-14) compare the normalised mean with a
+Golden checks for every colour mode compare the normalised mean with a
 reference computed independently in numpy, and guard against the all-white/all-black
-outputs of Pillow's clipping converters; orientation checks (IMG-15) demand identical
+outputs of Pillow's clipping converters; orientation checks demand identical
 pixels for all eight EXIF orientations.
 """
 
@@ -68,7 +68,7 @@ def test_truncated_loading_switched_on_is_a_configuration_error(monkeypatch) -> 
         load_image(bad.png())
 
 
-# --- IMG-14: colour modes -------------------------------------------------------------------
+# --- colour modes ---------------------------------------------------------------------------
 
 def test_cmyk_jpeg_including_adobe_inverted() -> None:
     """Pillow writes CMYK JPEGs with the Adobe marker (inverted); colours must survive."""
@@ -161,7 +161,7 @@ def test_animated_gif_uses_frame_zero() -> None:
     assert r > 200 and g < 30 and b < 30
 
 
-# --- IMG-15: EXIF orientation ---------------------------------------------------------------
+# --- EXIF orientation -----------------------------------------------------------------------
 
 # The stored pixels for orientation N are the displayed picture under the inverse of the
 # transform exif_transpose applies for N.

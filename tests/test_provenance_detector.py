@@ -241,7 +241,7 @@ def test_detect_makes_no_outbound_connections(detector, monkeypatch):
 
 
 def test_speed_on_signed_and_large_files(detector, c2pa_files):
-    """Budget check (provenance.md §5: ~20-60 ms per file); generous for a shared CI box."""
+    """Budget: all the metadata readers take ~20-60 ms per file; the bound is generous for CI."""
     big = png_bytes((1000, 1000))
     for data in (c2pa_files["tam.jpg"], big):
         image = load_image(data)

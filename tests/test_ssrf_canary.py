@@ -1,4 +1,4 @@
-"""API-10, end to end: no URL found in an upload is ever fetched, nor its host resolved.
+"""No SSRF, end to end: no URL found in an upload is ever fetched, nor its host resolved.
 
 A canary HTTP server on 127.0.0.1 (ephemeral port) counts connections and requests;
 ``socket`` is patched to record (and refuse) any connection to a non-loopback address

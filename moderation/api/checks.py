@@ -1,4 +1,4 @@
-"""Deployment checks for the API settings (``manage.py check --deploy``), reliability.md API-14.
+"""Deployment checks for the API settings (``manage.py check --deploy``).
 
 DRF's own defaults are ``AllowAny``, no throttling and no pagination, and its client-IP
 key trusts every ``X-Forwarded-For`` hop unless ``NUM_PROXIES`` is set. Each view of

@@ -1,4 +1,7 @@
-"""Bounded pagination: an unbounded moderation list is a denial-of-service risk (API-14)."""
+"""Bounded pagination: an unbounded moderation list is a denial-of-service risk.
+
+One request for the whole queue would load and serialise every case at once.
+"""
 
 from __future__ import annotations
 

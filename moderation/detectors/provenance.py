@@ -2,7 +2,7 @@
 
 Readers (moderation.internal.provenance): C2PA (offline, bundled trust lists), XMP/IPTC,
 and generator metadata (PNG text, EXIF, stealth bits, NovelAI signature). Each returns
-findings; this module ranks them (provenance.md §5) into one
+findings; this module ranks them, highest first, into one
 :class:`~moderation.evidence.EvidenceResult`:
 
 * label ``ai`` when any AI finding is strong or proof;

@@ -1,7 +1,7 @@
 """Safe image decoding: the one choke point every upload's pixels go through.
 
-Why this module exists (docs/reliability.md IMG-01..IMG-16): Pillow's parsers are attack
-surface, so an upload is only ever opened with
+Why this module exists: Pillow's parsers are attack surface (crafted files have crashed,
+hung or exhausted them), so an upload is only ever opened with
 
 * a format allowlist passed to ``Image.open(formats=...)``, so the magic bytes of a PSD,
   EPS, PDF or TIFF renamed ``.png`` never reach their parser (and ``gs`` is never run);
@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 #: Formats whose Pillow parsers are fuzzed and that an illustration site needs. Anything
 #: else in ``ALLOWED_FORMATS`` (EPS, PSD, TIFF, PDF, FITS, JPEG 2000...) is dropped: those
-#: parsers carry the recent CVEs (IMG-10) and EPS shells out to Ghostscript.
+#: parsers are where Pillow's recent CVEs sit, and EPS shells out to Ghostscript.
 SAFE_FORMATS: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP", "GIF", "AVIF", "HEIF"})
 
 #: Pillow opens a JPEG carrying a Multi-Picture index as "MPO"; it is still a JPEG file.
@@ -93,8 +93,8 @@ _GIF_CAPPED_COUNT = _gif_seek_takes_update_image()
 def _configure_process() -> None:
     """Apply the process-wide decoder settings that Pillow only offers as globals.
 
-    AVIF defaults to one decoder thread per CPU, which oversubscribes a 2-core worker
-    (IMG-16); Pillow reads the value from a module global on every open, so it cannot be
+    AVIF defaults to one decoder thread per CPU, which oversubscribes a 2-core worker;
+    Pillow reads the value from a module global on every open, so it cannot be
     passed per call. A host that chose a value keeps it.
     """
     if features.check("avif"):
@@ -111,7 +111,7 @@ def _heif_available() -> bool:
     """Register pillow-heif's opener when it is installed and safe; report whether it is.
 
     libheif's own limits are far above ours, but ``LIBHEIF_SECURITY_LIMITS=off`` in the
-    environment disables them entirely (IMG-16); HEIF is then refused rather than trusted.
+    environment disables them entirely; HEIF is then refused rather than trusted.
     """
     if os.environ.get("LIBHEIF_SECURITY_LIMITS", "").strip().lower() == "off":
         logger.error("HEIF disabled: LIBHEIF_SECURITY_LIMITS=off removes libheif's limits")
@@ -231,7 +231,7 @@ def _check_complete(fmt: str, data: bytes) -> None:
     """Reject a PNG that stops before its IEND chunk.
 
     Pillow accepts a PNG whose pixel data is complete but whose end marker is missing;
-    such a file was cut off in transit (IMG-09 treats it as truncated). The IEND chunk is
+    such a file was cut off in transit, so it is rejected as truncated. The IEND chunk is
     fixed bytes (empty payload, constant CRC), so a byte search is an exact test.
     """
     if fmt == "PNG" and _PNG_IEND not in data:
@@ -290,7 +290,7 @@ def _check_gif_extents(data: bytes, frames: int, max_pixels: int,
     """Seek through the frames the animation budget covers, under the same limits.
 
     A GIF frame may lie outside the logical screen, and Pillow then grows the canvas at
-    ``seek`` time (CVE-2022-45198): a header check alone misses it (IMG-04). Pillow's
+    ``seek`` time (CVE-2022-45198): a header check alone misses it. Pillow's
     bomb check runs inside ``seek``; ours runs on the grown canvas before the next frame
     is decoded. Only frames 1-2 are visited, so the cost stays within the budget. A fresh
     handle is used so the caller's frame 0 keeps the original canvas.
@@ -369,7 +369,8 @@ def _normalise(frame: Image.Image,
                background: tuple[int, int, int]) -> tuple[Image.Image, Image.Image | None]:
     """Return ``(rgb, alpha)``: frame 0 as 8-bit RGB and its original alpha channel.
 
-    Deterministic for every mode Pillow yields from the allowed formats (IMG-14):
+    Deterministic for every mode Pillow yields from the allowed formats, so the same
+    picture saved in different modes gives (nearly) the same pixels:
     palette or grey/RGB with a tRNS colour key -> RGBA; alpha flattened on
     ``background``; 16-bit and 32-bit grey rescaled, never clipped; CMYK (Adobe-inverted
     JPEGs are un-inverted by Pillow's JPEG reader) and 1-bit via Pillow's converters.

@@ -143,7 +143,7 @@ def _images_under(root: Path, pattern: str) -> list[Path]:
 
 
 def debian_candidates(package: Package, root: Path) -> Iterator[Candidate]:
-    """Yield the hand-made artworks of one Debian package (paths audited in data.md)."""
+    """Yield the hand-made artworks of one Debian package (paths checked against its contents)."""
     files: list[Path] = []
     if package.name == "wesnoth-1.16-data":
         base = "usr/share/games/wesnoth/1.16/data/core/images/"

@@ -1,7 +1,7 @@
 """Image-level filters: what must not enter the training set, and near-duplicate hashing.
 
-Each filter removes a shortcut or a mislabelled image described in ``docs/data.md``:
-control maps and interface graphics are not generated artworks, provider badges are a
+Each filter removes a shortcut the model would learn or an image whose label would be
+wrong: control maps and interface graphics are not generated artworks, provider badges are a
 text shortcut, and near-duplicates would leak between validation groups.
 """
 

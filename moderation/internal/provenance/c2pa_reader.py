@@ -1,6 +1,6 @@
 """C2PA (Content Credentials) reader: every manifest in the store, offline.
 
-Rules from provenance.md §1.1 and §2.1:
+Rules:
 
 * walk **all** manifests, ingredients included (Gemini and Firefly→Photoshop files carry
   the AI term only in the ingredient manifest);
@@ -31,7 +31,7 @@ from moderation.internal.provenance.trust import get_context
 
 SOURCE = "c2pa"
 
-#: JUMBF description-box UUID of a C2PA manifest store ("c2pa" + ISO suffix), §1.1.1.
+#: JUMBF description-box UUID of a C2PA manifest store ("c2pa" + ISO suffix).
 #: Present in every embedding (PNG caBX, JPEG APP11, RIFF C2PA, ISOBMFF uuid box, GIF).
 C2PA_STORE_UUID = b"c2pa\x00\x11\x00\x10\x80\x00\x00\xaa\x00\x38\x9b\x71"
 #: An uncompressed XMP remote-manifest pointer (``dcterms:provenance``).

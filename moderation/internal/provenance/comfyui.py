@@ -1,6 +1,6 @@
 """Walk a ComfyUI graph for what a moderator wants to know: checkpoint, LoRAs, sampler, prompt.
 
-ComfyUI writes two graphs (provenance.md §1.6): the API ``prompt`` (node id ->
+ComfyUI writes two graphs: the API ``prompt`` (node id ->
 ``{class_type, inputs}``) and the UI ``workflow`` (``nodes`` with ``type`` and
 ``widgets_values``, plus ``links``). The API graph is preferred because inputs are
 named; the UI graph is the fallback when a saver kept only that one.

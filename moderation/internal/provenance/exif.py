@@ -1,6 +1,6 @@
 """EXIF text fields that generators misuse, read with Pillow from JPEG, WebP, PNG and TIFF.
 
-Generators put their records in odd places (provenance.md §1.6): A1111/Fooocus/SwarmUI
+Generators put their records in odd places: A1111/Fooocus/SwarmUI
 write the parameters into ``UserComment`` behind an 8-byte charset prefix, ComfyUI's
 WebP savers put the API graph in ``Model``/``Make``/``ImageDescription`` and NovelAI
 maps its PNG text keys onto ``DocumentName``/``ImageDescription``/``Software``.

@@ -3,7 +3,7 @@
 It is data (``moderation/data/generators.json``), versioned and replaceable through
 the ``GENERATOR_PATTERNS`` setting, so a new tool's signature can ship without a code
 release; its ``version`` is part of the provenance detector's version, so updating it
-rescans nothing silently (provenance.md §1.5-§1.6).
+rescans nothing silently.
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ reader that knows its format: A1111-family ``parameters``, ComfyUI graphs, Novel
 (with its Ed25519 signature), InvokeAI, Fooocus, SwarmUI, Stability Matrix, Tensor.Art,
 Easy Diffusion, Civitai, Midjourney, and free-text software strings from the table.
 
-Strengths follow provenance.md §0: a verifying NovelAI signature is proof; structured
-tool records are strong; free-text strings are weak; upscale-only records (A1111
-extras, ComfyUI graphs without a sampler) are AI-assisted and weak because they are
-written for human images too. Prompts only ever go into ``private``.
+Strengths: a verifying NovelAI signature is proof (it binds the pixels and is checked
+offline); structured tool records are strong, since people rarely add them to their own
+work; free-text strings are weak; upscale-only records (A1111 extras, ComfyUI graphs
+without a sampler) are AI-assisted and weak because they are written for human images
+too. Prompts only ever go into ``private``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Metadata is attacker-controlled: a PNG text chunk can hold megabytes of JSON nested
 ten thousand levels deep, and a prompt can be a novel. Every reader runs what it
 parses through these helpers so one upload cannot exhaust a worker's memory or stack,
-or bloat the evidence row (docs: provenance.md, "Limits").
+or bloat the evidence row.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """NovelAI records and their Ed25519 ``signed_hash`` (the only offline-verifiable local tool).
 
-NovelAI writes (provenance.md §1.6-§1.7): PNG text ``Title``/``Description``/
+NovelAI writes PNG text ``Title``/``Description``/
 ``Software`` = "NovelAI"/``Source``/``Comment`` (JSON with sampler, seed, ``uc`` and
 ``signed_hash``); WebP EXIF with the same values mapped onto ``DocumentName``/
 ``ImageDescription``/``Software`` (= Source)/``UserComment``; and a gzip JSON copy in

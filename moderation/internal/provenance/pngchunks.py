@@ -2,11 +2,11 @@
 
 Hand-written rather than using ``Image.info`` because Pillow only reports the text
 chunks that precede IDAT until the whole image is decoded, and A1111-style tools (and
-anyone appending metadata) can place ``parameters`` after the pixel data
-(provenance.md §1.6). Walking chunk headers needs no pixel decode, and doing it
-ourselves lets us bound every step: the number of chunks, the compressed size of one
-chunk, and the inflated size per chunk and in total (zlib output is pulled with
-``max_length`` so a zTXt bomb never allocates more than the cap).
+anyone appending metadata) can place ``parameters`` after the pixel data. Walking
+chunk headers needs no pixel decode, and doing it ourselves lets us bound every step:
+the number of chunks, the compressed size of one chunk, and the inflated size per
+chunk and in total (zlib output is pulled with ``max_length`` so a zTXt bomb never
+allocates more than the cap).
 
 CRCs are not checked: a reader of *metadata* must not be stricter than the writers
 that produce it, and a forged chunk gains an attacker nothing a valid one would not.

@@ -1,6 +1,6 @@
 """Read "stealth" metadata hidden in pixel low bits (NovelAI, sd-webui-stealth-pnginfo forks).
 
-Layout (provenance.md §1.7): the least significant bit of the alpha channel
+Layout: the least significant bit of the alpha channel
 (``stealth_png*``) or of R, G, B in turn (``stealth_rgb*``), read column by column
 (x outer, y inner), most significant bit first. A 15-byte magic, a big-endian uint32
 payload length *in bits*, then the payload: gzip for ``*comp``, UTF-8 for ``*info``.

@@ -1,7 +1,7 @@
 """C2PA trust lists and the offline c2pa-python context built from them.
 
 c2pa-python fetches remote manifests and resolves CAWG ``did:web`` identities over
-the network by default (provenance.md §2.1, verified with strace). An upload pipeline
+the network by default (a DNS lookup shows up under strace). An upload pipeline
 must never do that: a file could make every worker call out to a host of the
 uploader's choosing. The context built here switches every network path off and
 loads the bundled trust lists (official C2PA list + frozen CAI interim list + the EKU
@@ -49,7 +49,7 @@ class TrustLists:
     fingerprint: str
 
     def c2pa_settings(self) -> dict[str, Any]:
-        """Return c2pa-python settings: offline, with these lists (provenance.md §2.1)."""
+        """Return c2pa-python settings: no network access at all, and these trust lists."""
         return {
             "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
             "core": {"allowed_network_hosts": [], "decode_identity_assertions": False},

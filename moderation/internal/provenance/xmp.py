@@ -54,9 +54,9 @@ MAX_XMP_BYTES = 4 * 1024 * 1024
 #: Most packets parsed per file.
 MAX_PACKETS = 8
 
-#: Free-text AI strings in ``photoshop:Credit``/``xmp:CreatorTool``/``stEvt:softwareAgent``
-#: (provenance.md §1.5), matched case-insensitively as whole phrases. Weak: trivially
-#: edited. Human tools (Photoshop, GIMP, Krita, Clip Studio, Procreate) are never here.
+#: Free-text AI strings in ``photoshop:Credit``/``xmp:CreatorTool``/``stEvt:softwareAgent``,
+#: matched case-insensitively as whole phrases. Weak: anyone can edit these fields. Human
+#: tools (Photoshop, GIMP, Krita, Clip Studio, Procreate) are never here.
 AI_TOOL_STRINGS: dict[str, str] = {
     "made with google ai": EvidenceLabel.AI,
     "edited with google ai": EvidenceLabel.AI_ASSISTED,
@@ -329,7 +329,10 @@ def _cap(value: str) -> str:
 
 def findings_from_properties(props: XmpProperties,
                              table: GeneratorTable | None = None) -> list[Finding]:
-    """Map namespaced XMP properties to findings (provenance.md §1.2–§1.5)."""
+    """Map namespaced XMP properties to findings.
+
+    Covers the IPTC AI fields, PLUS DataMining, the TC260 label and free-text tool strings.
+    """
     findings: list[Finding] = []
     ai_system = " ".join(props.get(NS_IPTC_EXT, "AISystemUsed"))
     ai_version = " ".join(props.get(NS_IPTC_EXT, "AISystemVersionUsed"))
@@ -392,7 +395,7 @@ def findings_from_properties(props: XmpProperties,
 
 
 def _tc260_findings(raw: str) -> list[Finding]:
-    """China GB 45438-2025 implicit label: JSON with Label "1"/"2"/"3" (§1.4)."""
+    """China GB 45438-2025 implicit label: JSON whose Label is "1" (AI), "2" or "3" (suspected)."""
     try:
         record = load_json_limited(raw)
     except ValueError:

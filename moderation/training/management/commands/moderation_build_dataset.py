@@ -16,8 +16,10 @@ from moderation.training.fetch import RegistryUnreachable
 class Command(BaseCommand):
     # argparse cannot format lazy strings: help texts are translated with plain
     # gettext when the parser is built (in the active language).
-    help_text = _("Download the registry packages listed in docs/data.md, filter and deduplicate "
-             "their images and write manifest.csv (resumable).")
+    help_text = _("Download the PyPI and Debian packages pinned in moderation/training/sources.py "
+                  "(ComfyUI template images as AI-made; game, visual-novel, wallpaper and "
+                  "clip-art packages as hand-made), filter and deduplicate their images and "
+                  "write manifest.csv (resumable).")
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         self.help = str(self.help_text)

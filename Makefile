@@ -25,7 +25,7 @@ DEMO_IGNORES := $(foreach t,$(DEMO_TESTS),--ignore=$(t))
 help:
 	@echo "make demo         install, migrate SQLite, seed, run worker + beat + web on :8000"
 	@echo "make test         install, compile translations, ruff, mypy, the whole pytest suite"
-	@echo "make lint         ruff + mypy"
+	@echo "make lint         ruff + mypy + lint-imports (the layers contract)"
 	@echo "make bench        median per-detector milliseconds (bench/bench_detectors.py)"
 	@echo "make constraints  re-pin constraints.txt from a fresh .venv"
 
@@ -60,6 +60,7 @@ test: messages chromium
 	@status=0; \
 	echo "ruff check ."; $(VENV)/bin/ruff check . || status=$$?; \
 	echo "mypy moderation config tests"; $(VENV)/bin/mypy moderation config tests || status=$$?; \
+	echo "lint-imports"; $(VENV)/bin/lint-imports --no-cache || status=$$?; \
 	echo "$(PY) -m pytest $(PYTEST_ARGS) $(DEMO_IGNORES)"; \
 	$(PY) -m pytest $(PYTEST_ARGS) $(DEMO_IGNORES) || status=$$?; \
 	if [ -n "$(DEMO_TESTS)" ]; then \
@@ -71,6 +72,7 @@ test: messages chromium
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy moderation config tests
+	$(VENV)/bin/lint-imports --no-cache
 
 demo: messages
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) manage.py migrate --noinput

@@ -115,16 +115,16 @@ def test_file_over_upload_limit_is_not_read(tree: Path, settings) -> None:
 
 
 def test_no_classifier_flag_reaches_the_scanner(tree: Path, monkeypatch) -> None:
-    from moderation import scanning
+    from moderation.management.commands import moderation_scan
 
     seen: list[bool] = []
-    real = scanning.scan_bytes
+    real = moderation_scan.scan_bytes
 
     def spy(data: bytes, **kwargs):
         seen.append(kwargs["use_classifier"])
         return real(data, **kwargs)
 
-    monkeypatch.setattr(scanning, "scan_bytes", spy)
+    monkeypatch.setattr(moderation_scan, "scan_bytes", spy)
     run_json("--no-classifier", str(tree / "a_plain.png"))
     run_json(str(tree / "a_plain.png"))
     assert seen == [False, True]

@@ -130,7 +130,7 @@ def test_a_crashing_reader_keeps_the_other_findings(detector, c2pa_files, monkey
     def boom(*args, **kwargs):
         raise RuntimeError("reader exploded")
 
-    monkeypatch.setattr("moderation.internal.provenance.xmp.read_xmp", boom)
+    monkeypatch.setattr("moderation.detectors.provenance.read_xmp", boom)
     result = detect(detector, c2pa_files["tam.png"])
     assert result.label == "ai" and result.reasons == ("c2pa_ai",)
     assert result.details["errors"] == [{"reader": "xmp",

@@ -14,8 +14,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from moderation.conf import moderation_settings
 from moderation.constants import TrainingChoice
-from moderation.feeds import PkAsText, content_type_for
 from moderation.models import CreatorSettings, WorkTrainingOverride
+from moderation.querysets import PkAsText, content_type_for
 from moderation.registry import registry
 
 SOURCE_WORK = "work"

@@ -23,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from moderation.constants import AIFilter
-from moderation.feeds import viewer_ai_filter
+from moderation.feeds.queries import viewer_ai_filter
 from moderation.labels import LabelInfo, label_for, viewer_sees_why
 from moderation.optout import crawlers, headers
 from moderation.optout.policy import site_reserved
@@ -148,9 +148,9 @@ def work_optout_form(context: template.Context, work: models.Model) -> SafeStrin
     from django.utils.translation import gettext
 
     from moderation.creator import WorkTrainingForm
-    from moderation.feeds import content_type_for
     from moderation.models import WorkTrainingOverride
     from moderation.optout.policy import owner_id_of
+    from moderation.querysets import content_type_for
 
     request = context.get("request")
     user = _user(context)

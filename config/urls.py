@@ -16,7 +16,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Tegaki viewers/creators: creator opt-out forms, robots.txt, ai.txt,
     # /.well-known/tdmrep.json, thumbnails, media with opt-out headers + visibility check;
     # the feed preference and the RSS/Atom feeds.
-    path("creator/", include("moderation.creator")),
+    path("creator/", include("moderation.optout.creator_urls")),
     path("", include("moderation.optout.urls")),
     *feed_urls(Artwork, prefix="feeds/"),
     path("", include("config.gallery.urls")),

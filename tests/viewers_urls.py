@@ -101,7 +101,7 @@ urlpatterns = [
     path("works/<int:pk>/", detail, name="detail"),
     path("sitemap.xml", sitemap, {"sitemaps": {"works": ArtSitemap}}, name="sitemap"),
     path("media/<path:path>", serve_media, name="media"),
-    path("creator/", include("moderation.creator")),
+    path("creator/", include("moderation.optout.creator_urls")),
     path("", include("moderation.optout.urls")),
     *feed_urls(Artwork, prefix="feeds/"),  # also feed-preference/
     *router.urls,

@@ -104,14 +104,14 @@ def ai_filter_choices(context: template.Context, current: str | None = None) -> 
 def creator_optout_panel(context: template.Context, creator: Any) -> SafeString:
     """The creator's training setting (a small form) and the AI-crawler fetch count.
 
-    Posts to ``moderation_creator:training``; include ``moderation.creator`` URLs.
+    Posts to ``moderation_creator:training``; include ``moderation.optout.creator_urls``.
     """
     from django.middleware.csrf import get_token
     from django.urls import NoReverseMatch, reverse
     from django.utils.translation import gettext, ngettext
 
-    from moderation.creator import TrainingForm
     from moderation.models import CreatorSettings
+    from moderation.optout.forms import TrainingForm
 
     if creator is None or not getattr(creator, "is_authenticated", False):
         return mark_safe("")
@@ -128,7 +128,7 @@ def creator_optout_panel(context: template.Context, creator: Any) -> SafeString:
     summary = format_html('<p class="tegaki-crawler-hits" data-count="{}">{}</p>', count, hits)
     try:
         action = reverse("moderation_creator:training")
-    except NoReverseMatch:  # the host did not mount moderation.creator: count only
+    except NoReverseMatch:  # the host did not mount the creator URLs: count only
         return format_html('<section class="tegaki-optout">{}</section>', summary)
     return format_html(
         '<section class="tegaki-optout">{}'
@@ -147,8 +147,8 @@ def work_optout_form(context: template.Context, work: models.Model) -> SafeStrin
     from django.urls import NoReverseMatch, reverse
     from django.utils.translation import gettext
 
-    from moderation.creator import WorkTrainingForm
     from moderation.models import WorkTrainingOverride
+    from moderation.optout.forms import WorkTrainingForm
     from moderation.optout.policy import owner_id_of
     from moderation.querysets import content_type_for
 

@@ -5,8 +5,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 from config.gallery.models import Artwork
-from moderation.syndication import feed_urls
-from moderation.viewer_views import set_ai_filter
+from moderation.feeds.urls import feed_urls
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
@@ -14,10 +13,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("moderation/", include("moderation.urls")),
     path("api/", include("moderation.api.urls")),
-    # Tegaki viewers/creators: feed preference, creator opt-out forms, robots.txt, ai.txt,
-    # /.well-known/tdmrep.json, thumbnails, media with opt-out headers + visibility check.
-    path("feed-preference/", set_ai_filter, name="moderation_set_ai_filter"),
-    path("creator/", include("moderation.creator")),
+    # Tegaki viewers/creators: creator opt-out forms, robots.txt, ai.txt,
+    # /.well-known/tdmrep.json, thumbnails, media with opt-out headers + visibility check;
+    # the feed preference and the RSS/Atom feeds.
+    path("creator/", include("moderation.optout.creator_urls")),
     path("", include("moderation.optout.urls")),
     *feed_urls(Artwork, prefix="feeds/"),
     path("", include("config.gallery.urls")),

@@ -1,7 +1,7 @@
 """Tegaki: AI-generation provenance, classification and routing for illustration uploads.
 
 Public API (everything else lives in ``moderation.internal`` or in submodules
-that host sites import explicitly, such as ``moderation.feeds``):
+that host sites import explicitly, such as ``moderation.feeds.queries``):
 
 * :func:`register` / :func:`unregister` / :func:`get_registry` -- tell Tegaki which
   host model holds uploads.

@@ -90,7 +90,7 @@ DEFAULTS: dict[str, Any] = {
     "QUEUE_PAGE_SIZE": 50,
     # Sender of uploader notifications (appeal decisions, strikes); None = DEFAULT_FROM_EMAIL.
     "NOTIFY_FROM_EMAIL": None,
-    # --- viewers and creators (moderation.feeds, .flood, .optout) ---
+    # --- viewers and creators (moderation.feeds, moderation.optout) ---
     # Feed a viewer gets when signed out or without a saved preference: "exclude" (hide
     # AI works), "include" (show all) or "only" (AI works only).
     "VIEWER_DEFAULT_AI": "exclude",

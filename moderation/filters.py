@@ -18,7 +18,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend
 
 from moderation.constants import AIFilter
-from moderation.feeds import for_viewer, visible_to
+from moderation.feeds.queries import for_viewer
+from moderation.visibility import visible_to
 
 AI_PARAM = "ai"
 

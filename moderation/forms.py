@@ -34,7 +34,7 @@ from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
 from moderation.constants import Declaration
-from moderation.flood import check_ai_quota
+from moderation.feeds.quota import check_ai_quota
 
 logger = logging.getLogger(__name__)
 

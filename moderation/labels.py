@@ -23,8 +23,9 @@ from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
 from moderation.constants import Declaration, Label
-from moderation.feeds import content_type_for, is_moderator
 from moderation.models import Evidence, ModerationCase
+from moderation.permissions import is_moderator
+from moderation.querysets import content_type_for
 
 SEPARATOR = " · "
 CASE_ATTR = "_moderation_case"

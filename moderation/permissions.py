@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from moderation.conf import moderation_settings
+from moderation.constants import Label, ProcessingState, Route
 
 if TYPE_CHECKING:
     from moderation.models import Appeal, ModerationCase
@@ -21,7 +22,11 @@ PRIVATE_PERM = "moderation.view_private_evidence"
 
 
 def is_moderator(user: Any) -> bool:
-    """Active user holding ``moderation.review_case`` (superusers hold every permission)."""
+    """Active user holding ``moderation.review_case`` (superusers hold every permission).
+
+    The one moderator test: pages, admin, the API, labels and the visibility rule all ask
+    it, so they never disagree about who is a moderator.
+    """
     return bool(user and user.is_authenticated and user.is_active
                 and user.has_perm(REVIEW_PERM))
 
@@ -64,8 +69,6 @@ def can_view_private(user: Any, case: ModerationCase) -> bool:
 
 def can_appeal(user: Any, case: ModerationCase) -> bool:
     """The uploader may appeal a finished case that was labelled AI-ish or kept out of view."""
-    from moderation.constants import Label, ProcessingState, Route
-
     if not owns_case(user, case) or case.state != ProcessingState.DONE:
         return False
     return case.label in {Label.AI, Label.AI_ASSISTED, Label.UNCERTAIN} or case.route in {

@@ -10,13 +10,13 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.static import serve
 
-from moderation.viewer_views import set_ai_filter
+from moderation.feeds.urls import feed_urls
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("django.contrib.auth.urls")),
     # The feeds' "save as my default" form posts here, as in config.urls.
-    path("feed-preference/", set_ai_filter, name="moderation_set_ai_filter"),
+    *feed_urls(),
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
     path("", include("config.gallery.urls")),
 ]

@@ -258,7 +258,7 @@ def test_login_and_logout_use_the_site_templates(client, user):
     assert response.status_code == 302 and "_auth_user_id" not in client.session
 
 
-# --- feeds: the viewer's AI filter and burst collapsing (moderation.feeds / .flood) ------
+# --- feeds: the viewer's AI filter and burst collapsing (moderation.feeds) -------------
 
 
 def published(author, title: str, *, ai: bool = False) -> Artwork:

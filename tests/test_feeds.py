@@ -11,18 +11,12 @@ from django.template import Context, Template
 from django.test import RequestFactory
 
 from moderation.constants import AIFilter, Label, Route
-from moderation.feeds import (
-    ai_feed,
-    annotate_moderation,
-    for_viewer,
-    human_feed,
-    public,
-    visible_to,
-)
+from moderation.feeds.queries import ai_feed, annotate_moderation, for_viewer, human_feed
 from moderation.filters import AIFilterSet
 from moderation.forms import AIDeclarationFormMixin, generator_suggestions
 from moderation.labels import label_for
 from moderation.models import Evidence, ModerationCase, ViewerPreference
+from moderation.visibility import public, visible_to
 from tests.conftest import png_bytes
 from tests.testapp.models import Artwork, UUIDArtwork
 from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)

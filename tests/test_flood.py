@@ -9,8 +9,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from moderation.constants import Label, ProcessingState, Route
-from moderation.feeds import for_viewer
-from moderation.flood import AIQuotaExceeded, ai_quota_remaining, check_ai_quota, collapse_page
+from moderation.feeds.bursts import collapse_page
+from moderation.feeds.queries import for_viewer
+from moderation.feeds.quota import AIQuotaExceeded, ai_quota_remaining, check_ai_quota
 from moderation.models import ModerationCase
 from tests.testapp.models import Artwork
 from tests.viewers_support import ROUTE_LABEL, site_fixture  # noqa: F401  (fixture)

@@ -196,8 +196,8 @@ def test_crawler_hits_counted_for_creator_page(site, client, user, settings):
 
 
 def test_creator_page_data_and_setting_views(site, client, user, django_user_model):
-    from moderation.creator import creator_overview
     from moderation.models import Strike
+    from moderation.optout.overview import creator_overview
 
     ai = make_work(user, Route.AI_FEED, generator="NovelAI")
     held = make_work(user, Route.HELD)

@@ -13,14 +13,14 @@ from django.urls import include, path
 from rest_framework import permissions, routers, serializers, viewsets
 
 from moderation.api.fields import ModerationLabelField
-from moderation.feeds import for_viewer, visible_to
+from moderation.feeds.bursts import collapse_page
+from moderation.feeds.queries import for_viewer
+from moderation.feeds.sitemaps import ModeratedSitemap
+from moderation.feeds.urls import feed_urls
 from moderation.filters import AIFilterBackend
-from moderation.flood import collapse_page
 from moderation.labels import prefetch_cases
 from moderation.optout.views import serve_media
-from moderation.sitemaps import ModeratedSitemap
-from moderation.syndication import feed_urls
-from moderation.viewer_views import set_ai_filter
+from moderation.visibility import visible_to
 from tests.testapp.models import Artwork
 
 PAGE = """{% load moderation_tags %}<!doctype html><html><head><title>feed</title>
@@ -99,11 +99,10 @@ urlpatterns = [
     path("", feed, name="feed"),
     path("search/", search, name="search"),
     path("works/<int:pk>/", detail, name="detail"),
-    path("feed-preference/", set_ai_filter, name="set_ai_filter"),
     path("sitemap.xml", sitemap, {"sitemaps": {"works": ArtSitemap}}, name="sitemap"),
     path("media/<path:path>", serve_media, name="media"),
-    path("creator/", include("moderation.creator")),
+    path("creator/", include("moderation.optout.creator_urls")),
     path("", include("moderation.optout.urls")),
-    *feed_urls(Artwork, prefix="feeds/"),
+    *feed_urls(Artwork, prefix="feeds/"),  # also feed-preference/
     *router.urls,
 ]

@@ -19,9 +19,10 @@ from django.views.generic import CreateView, ListView, TemplateView
 from config.gallery.forms import ArtworkForm
 from config.gallery.models import Artwork
 from moderation.constants import TERMINAL_STATES, AIFilter, ProcessingState, Route
-from moderation.feeds import PUBLIC_ROUTES, for_viewer, viewer_ai_filter, visible_to
-from moderation.flood import collapse_page
+from moderation.feeds.bursts import collapse_page
+from moderation.feeds.queries import for_viewer, viewer_ai_filter
 from moderation.labels import case_of, prefetch_cases
+from moderation.visibility import PUBLIC_ROUTES, visible_to
 
 #: Seconds between reloads of a work page while its check is running.
 REFRESH_SECONDS = 3
@@ -31,9 +32,10 @@ PAGE_SIZE = 24
 class FeedView(TemplateView):
     """A public grid of works, built the way the Tegaki README tells hosts to.
 
-    ``moderation.feeds.for_viewer`` picks the works (``?ai=exclude|include|only``, else the
-    viewer's saved preference, else ``VIEWER_DEFAULT_AI``) and ``moderation.flood.
-    collapse_page`` folds one account's bursts into a single "+N more from @x" tile.
+    ``moderation.feeds.queries.for_viewer`` picks the works (``?ai=exclude|include|only``,
+    else the viewer's saved preference, else ``VIEWER_DEFAULT_AI``) and
+    ``moderation.feeds.bursts.collapse_page`` folds one account's bursts into a single
+    "+N more from @x" tile.
     Pages continue from ``?start=``, the offset the previous page stopped at.
     """
 
@@ -151,7 +153,7 @@ def status_text(state: str | None, route: str | None) -> str:
 def work_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show one work with its label and why; 404 unless the viewer may see it.
 
-    ``moderation.feeds.visible_to``: public works for everyone, held, hidden and
+    ``moderation.visibility.visible_to``: public works for everyone, held, hidden and
     still-pending ones only for their uploader (to follow the check) and moderators.
     """
     work = visible_to(Artwork.objects.select_related("author"), request.user).filter(

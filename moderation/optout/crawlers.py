@@ -14,9 +14,9 @@ from django.db import models
 from django.http import HttpRequest
 
 from moderation.conf import moderation_settings
-from moderation.feeds import content_type_for
 from moderation.models import CrawlerHit
 from moderation.optout.policy import owner_id_of
+from moderation.querysets import content_type_for
 
 #: Most hit rows one request may write (a listing page names many works).
 MAX_HITS_PER_REQUEST = 50

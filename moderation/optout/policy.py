@@ -14,8 +14,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from moderation.conf import moderation_settings
 from moderation.constants import TrainingChoice
-from moderation.feeds import PkAsText, content_type_for
 from moderation.models import CreatorSettings, WorkTrainingOverride
+from moderation.querysets import PkAsText, content_type_for
 from moderation.registry import registry
 
 SOURCE_WORK = "work"
@@ -62,17 +62,24 @@ def _decide(work: str | None, creator: str | None) -> Reservation:
     return site_reservation()
 
 
-def resolve(obj: models.Model) -> Reservation:
-    """The effective reservation of one registered work (two small queries)."""
-    work = WorkTrainingOverride.objects.filter(
+def work_choice(obj: models.Model) -> str | None:
+    """The work's own choice (a :class:`TrainingChoice` value), None if never set."""
+    return WorkTrainingOverride.objects.filter(
         content_type=content_type_for(type(obj)), object_id=str(obj.pk),
     ).values_list("training", flat=True).first()
-    owner_id = owner_id_of(obj)
-    creator = None
-    if owner_id is not None:
-        creator = CreatorSettings.objects.filter(user_id=owner_id).values_list(
-            "training", flat=True).first()
-    return _decide(work, creator)
+
+
+def creator_choice(user_id: Any) -> str | None:
+    """The creator's choice for all their works, None if never set."""
+    if user_id is None:
+        return None
+    return CreatorSettings.objects.filter(user_id=user_id).values_list(
+        "training", flat=True).first()
+
+
+def resolve(obj: models.Model) -> Reservation:
+    """The effective reservation of one registered work (two small queries)."""
+    return _decide(work_choice(obj), creator_choice(owner_id_of(obj)))
 
 
 def resolve_many(objs: list[models.Model]) -> dict[tuple[type[models.Model], str], Reservation]:

@@ -22,7 +22,6 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_safe
 
 from moderation.conf import moderation_settings
-from moderation.feeds import can_view, public, visible_to
 from moderation.optout import crawlers, derivatives, headers
 from moderation.optout.policy import (
     Reservation,
@@ -32,6 +31,7 @@ from moderation.optout.policy import (
     site_reserved,
 )
 from moderation.registry import registry
+from moderation.visibility import can_view, public, visible_to
 
 URL_NAMESPACE = "moderation_optout"
 

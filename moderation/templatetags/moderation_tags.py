@@ -10,6 +10,13 @@
 * ``{% work_thumbnail_url work "thumb" %}`` -- URL of the XMP-tagged derivative.
 * ``{% crawler_hit_count user %}`` -- AI-crawler fetches of a creator's reserved works.
 * ``{% ai_filter_choices %}`` -- the hide / show all / AI only choices with the current one.
+* ``{% creator_optout_panel user %}`` / ``{% work_optout_form work %}`` -- the creator's
+  training setting forms.
+
+The tags that draw HTML are inclusion tags: their markup lives in
+``moderation/includes/*.html``, so a host restyles a widget by putting a template of the
+same name in its own templates directory (or an app listed before ``moderation``). The
+tags here only decide what to show.
 """
 
 from __future__ import annotations
@@ -19,17 +26,22 @@ from typing import Any
 
 from django import template
 from django.db import models
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.middleware.csrf import get_token
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext, ngettext
 
-from moderation.constants import AIFilter
-from moderation.feeds import viewer_ai_filter
+from moderation.constants import AIFilter, TrainingChoice
+from moderation.feeds.queries import viewer_ai_filter
 from moderation.labels import LabelInfo, label_for, viewer_sees_why
 from moderation.optout import crawlers, headers
-from moderation.optout.policy import site_reserved
+from moderation.optout.forms import TrainingForm, WorkTrainingForm
+from moderation.optout.policy import creator_choice, owner_id_of, site_reserved, work_choice
 from moderation.optout.views import thumbnail_url
 
 register = template.Library()
+
+#: Where the inclusion tags' templates live; hosts override them by these names.
+INCLUDES = "moderation/includes/"
 
 
 def _user(context: template.Context) -> Any:
@@ -37,31 +49,35 @@ def _user(context: template.Context) -> Any:
     return getattr(request, "user", None) or context.get("user")
 
 
-@register.simple_tag(takes_context=True)
-def moderation_label(context: template.Context, work: models.Model) -> SafeString:
-    info = label_for(work)
-    if not info:
-        return mark_safe("")
-    why = ""
-    if info.why and viewer_sees_why(_user(context)):
-        why = format_html(' <small class="tegaki-why">({})</small>',
-                          ", ".join(w.text for w in info.why))
-    return format_html('<span class="tegaki-label tegaki-label--{}" data-label="{}">{}</span>{}',
-                       info.label, info.label, info.text, why)
+def _csrf_token(request: Any) -> str | None:
+    """The token for the widgets' forms, also when the page was rendered with a plain
+    ``Context`` (a ``RequestContext`` already carries it, and Django passes that on)."""
+    return get_token(request) if request is not None else None
 
 
-@register.simple_tag(takes_context=True)
-def moderation_label_info(context: template.Context, work: models.Model) -> LabelInfo:
-    """The work's :class:`~moderation.labels.LabelInfo` (false for hand-made works), its
-    ``why`` emptied when the site hides evidence from this viewer."""
+def _label_for_viewer(context: template.Context, work: models.Model) -> LabelInfo:
+    """The work's label, its ``why`` emptied when the site hides evidence from this viewer."""
     info = label_for(work)
     if info.why and not viewer_sees_why(_user(context)):
         info = dataclasses.replace(info, why=())
     return info
 
 
+@register.inclusion_tag(INCLUDES + "label.html", takes_context=True)
+def moderation_label(context: template.Context, work: models.Model) -> dict[str, Any]:
+    """The label line; the template shows nothing for hand-made works (a false label)."""
+    return {"label": _label_for_viewer(context, work)}
+
+
 @register.simple_tag(takes_context=True)
-def training_optout_meta(context: template.Context, works: Any = None) -> SafeString:
+def moderation_label_info(context: template.Context, work: models.Model) -> LabelInfo:
+    """The work's :class:`~moderation.labels.LabelInfo` (false for hand-made works), its
+    ``why`` emptied when the site hides evidence from this viewer."""
+    return _label_for_viewer(context, work)
+
+
+@register.inclusion_tag(INCLUDES + "training_optout_meta.html", takes_context=True)
+def training_optout_meta(context: template.Context, works: Any = None) -> dict[str, Any]:
     """The ``noai, noimageai`` robots meta tag, exactly when the shown works are reserved."""
     request = context.get("request")
     items: list[Any] = []
@@ -72,9 +88,7 @@ def training_optout_meta(context: template.Context, works: Any = None) -> SafeSt
     # Same rule as the headers: the marked works decide, else the site default.
     reserved = headers.request_reserved(request) if request else (
         headers.mark(None, items) if items else site_reserved())
-    if not reserved:
-        return mark_safe("")
-    return format_html('<meta name="robots" content="{}">', headers.ROBOTS_DIRECTIVES)
+    return {"reserved": reserved, "directives": headers.ROBOTS_DIRECTIVES}
 
 
 @register.simple_tag
@@ -87,91 +101,73 @@ def crawler_hit_count(user: Any) -> int:
     return crawlers.hit_count(user)
 
 
-@register.simple_tag(takes_context=True)
-def ai_filter_choices(context: template.Context, current: str | None = None) -> SafeString:
-    """Links ``?ai=exclude|include|only``, the active one marked ``aria-current``."""
+@register.inclusion_tag(INCLUDES + "ai_filter_choices.html", takes_context=True)
+def ai_filter_choices(context: template.Context, current: str | None = None) -> dict[str, Any]:
+    """Links ``?ai=exclude|include|only``, the active one marked ``aria-current``.
+
+    ``choices`` holds ``(value, label)`` pairs; ``active`` is the value shown now: the
+    ``current`` argument, else ``?ai=``, else the viewer's preference.
+    """
     request = context.get("request")
     active = current or (request.GET.get("ai") if request else None) or viewer_ai_filter(
         _user(context))
-    return format_html_join(
-        " ", '<a href="?ai={}" class="tegaki-ai-filter" data-ai="{}"{}>{}</a>',
-        ((value, value, mark_safe(' aria-current="page"') if value == active else "", label)
-         for value, label in AIFilter.choices),
-    )
+    return {"choices": AIFilter.choices, "active": active}
 
 
-@register.simple_tag(takes_context=True)
-def creator_optout_panel(context: template.Context, creator: Any) -> SafeString:
+@register.inclusion_tag(INCLUDES + "creator_optout_panel.html", takes_context=True)
+def creator_optout_panel(context: template.Context, creator: Any) -> dict[str, Any]:
     """The creator's training setting (a small form) and the AI-crawler fetch count.
 
-    Posts to ``moderation_creator:training``; include ``moderation.creator`` URLs.
+    Posts to ``moderation_creator:training``; include ``moderation.optout.creator_urls``.
+    Without those URLs only the count shows (``action`` is empty); for anyone signed out,
+    nothing (``creator`` is None).
     """
-    from django.middleware.csrf import get_token
-    from django.urls import NoReverseMatch, reverse
-    from django.utils.translation import gettext, ngettext
-
-    from moderation.creator import TrainingForm
-    from moderation.models import CreatorSettings
-
     if creator is None or not getattr(creator, "is_authenticated", False):
-        return mark_safe("")
+        return {"creator": None}
     request = context.get("request")
-    current = CreatorSettings.objects.filter(user_id=creator.pk).values_list(
-        "training", flat=True).first() or "default"
-    form = TrainingForm(initial={"training": current})
+    current = creator_choice(creator.pk) or TrainingChoice.DEFAULT
     count = crawlers.hit_count(creator)
-    hits = ngettext("AI crawlers fetched your reserved works %(count)d time.",
-                    "AI crawlers fetched your reserved works %(count)d times.",
-                    count) % {"count": count}
-    default = gettext("Site default: AI training is reserved.") if site_reserved() else gettext(
-        "Site default: AI training is allowed.")
-    summary = format_html('<p class="tegaki-crawler-hits" data-count="{}">{}</p>', count, hits)
     try:
         action = reverse("moderation_creator:training")
-    except NoReverseMatch:  # the host did not mount moderation.creator: count only
-        return format_html('<section class="tegaki-optout">{}</section>', summary)
-    return format_html(
-        '<section class="tegaki-optout">{}'
-        '<form method="post" action="{}"><input type="hidden" name="csrfmiddlewaretoken" '
-        'value="{}"><input type="hidden" name="next" value="{}">{}{}'
-        '<p class="help">{}</p><button type="submit">{}</button></form></section>',
-        summary, action, get_token(request) if request is not None else "",
-        request.get_full_path() if request is not None else "/",
-        form["training"].label_tag(), form["training"], default, gettext("Save"))
+    except NoReverseMatch:  # the host did not mount the creator URLs: count only
+        action = ""
+    return {
+        "creator": creator,
+        "count": count,
+        "hits": ngettext("AI crawlers fetched your reserved works %(count)d time.",
+                         "AI crawlers fetched your reserved works %(count)d times.",
+                         count) % {"count": count},
+        "site_default": gettext("Site default: AI training is reserved.") if site_reserved()
+        else gettext("Site default: AI training is allowed."),
+        "action": action,
+        "form": TrainingForm(initial={"training": current}),
+        "next": request.get_full_path() if request is not None else "/",
+        "csrf_token": _csrf_token(request),
+    }
 
 
-@register.simple_tag(takes_context=True)
-def work_optout_form(context: template.Context, work: models.Model) -> SafeString:
-    """The per-work training override, shown only to the work's creator."""
-    from django.middleware.csrf import get_token
-    from django.urls import NoReverseMatch, reverse
-    from django.utils.translation import gettext
-
-    from moderation.creator import WorkTrainingForm
-    from moderation.feeds import content_type_for
-    from moderation.models import WorkTrainingOverride
-    from moderation.optout.policy import owner_id_of
-
+@register.inclusion_tag(INCLUDES + "work_optout_form.html", takes_context=True)
+def work_optout_form(context: template.Context, work: models.Model) -> dict[str, Any]:
+    """The per-work training override, shown only to the work's creator (``action`` is
+    empty for anyone else, and when the creator URLs are not mounted)."""
     request = context.get("request")
     user = _user(context)
     if request is None or user is None or not getattr(user, "is_authenticated", False):
-        return mark_safe("")
+        return {"action": ""}
     if owner_id_of(work) != user.pk:
-        return mark_safe("")
+        return {"action": ""}
     meta = work._meta
     try:
         action = reverse("moderation_creator:work_training",
                          kwargs={"model": f"{meta.app_label}.{meta.model_name}",
                                  "object_id": str(work.pk)})
     except NoReverseMatch:
-        return mark_safe("")
-    current = WorkTrainingOverride.objects.filter(
-        content_type=content_type_for(type(work)), object_id=str(work.pk),
-    ).values_list("training", flat=True).first() or "default"
-    form = WorkTrainingForm(initial={"training": current})
-    return format_html(
-        '<form class="tegaki-work-optout" method="post" action="{}">'
-        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-        '<input type="hidden" name="next" value="{}">{} {} <button type="submit">{}</button>'
-        '</form>', action, get_token(request), request.get_full_path(),
-        form["training"].label_tag(), form["training"], gettext("Save"))
+        return {"action": ""}
+    current = work_choice(work) or TrainingChoice.DEFAULT
+    return {
+        "work": work,
+        "action": action,
+        "form": WorkTrainingForm(initial={"training": current}),
+        "next": request.get_full_path(),
+        "csrf_token": _csrf_token(request),
+    }

@@ -1,4 +1,4 @@
-"""Flood control aimed at volume: burst collapsing, per-account AI quotas, AI share cap.
+"""Burst collapsing: one account's flood of works costs a feed one tile, not ten pages.
 
 * :func:`collapse_page` turns a feed queryset into tiles; works one account posted within
   ``BURST_WINDOW_SECONDS`` of the tile's newest work fold into it ("+12 more from @x"),
@@ -6,7 +6,8 @@
   hour costs new arrivals one tile instead of ten pages.
 * ``AI_FEED_SHARE_CAP`` bounds the share of AI tiles on one page of a mixed feed; capped
   works are still in the AI feed.
-* :func:`check_ai_quota` enforces ``AI_DAILY_QUOTA`` (rolling 24 hours) at upload time.
+
+The upload-time limit on AI works per account is :mod:`moderation.feeds.quota`.
 """
 
 from __future__ import annotations
@@ -18,16 +19,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
-from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.db.models import QuerySet
 from django.utils.translation import ngettext
 
 from moderation.conf import moderation_settings
-from moderation.constants import Declaration, Label, Route
-from moderation.feeds import annotate_moderation
-from moderation.models import ModerationCase
+from moderation.constants import Label, Route
+from moderation.feeds.queries import annotate_moderation
 
 
 @dataclass
@@ -161,36 +158,3 @@ def _name_owners(tiles: list[Tile]) -> None:
     names = {u.pk: u.get_username() for u in user_model._default_manager.filter(pk__in=ids)}
     for tile in tiles:
         tile.owner_name = str(names.get(tile.owner_id, ""))
-
-
-# --- per-account AI quota ----------------------------------------------------------------
-
-
-class AIQuotaExceeded(ValidationError):
-    """Raised by :func:`check_ai_quota`; a ``ValidationError`` so forms show it."""
-
-
-def ai_uploads_last_day(user: Any) -> int:
-    """AI-generated works (declared or detected) the account opened in the last 24 h."""
-    since = timezone.now() - timedelta(days=1)
-    return ModerationCase.objects.filter(owner_id=user.pk, created_at__gte=since).filter(
-        Q(declaration=Declaration.AI) | Q(label=Label.AI)).count()
-
-
-def ai_quota_remaining(user: Any) -> int | None:
-    """Uploads left today, or None when ``AI_DAILY_QUOTA`` is off."""
-    quota = moderation_settings.AI_DAILY_QUOTA
-    if quota is None or user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return max(0, int(quota) - ai_uploads_last_day(user))
-
-
-def check_ai_quota(user: Any) -> None:
-    """Raise :class:`AIQuotaExceeded` if ``user`` may not upload another AI work today."""
-    remaining = ai_quota_remaining(user)
-    if remaining is not None and remaining <= 0:
-        raise AIQuotaExceeded(
-            _("You have reached today's limit of %(quota)d AI-generated uploads. "
-              "Please try again tomorrow."),
-            code="ai_quota", params={"quota": int(moderation_settings.AI_DAILY_QUOTA)},
-        )

@@ -3,11 +3,7 @@
 Feeds are public documents fetched without a session, so they always show what an
 anonymous viewer sees: only works routed ``main`` (new arrivals) or ``ai_feed``.
 
-Host wiring (``urls.py``)::
-
-    from moderation.syndication import feed_urls
-    urlpatterns += feed_urls(Artwork, prefix="feeds/")
-    # -> feeds/new.rss, feeds/new.atom, feeds/ai.rss, feeds/ai.atom
+Hosts mount them with :func:`moderation.feeds.urls.feed_urls`.
 """
 
 from __future__ import annotations
@@ -17,12 +13,11 @@ from typing import Any, ClassVar
 from django.contrib.syndication.views import Feed
 from django.db import models
 from django.db.models import QuerySet
-from django.urls import URLPattern, path
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from django.utils.translation import gettext_lazy as _
 
 from moderation.constants import AIFilter
-from moderation.feeds import apply_ai_filter
+from moderation.feeds.queries import apply_ai_filter
 from moderation.labels import label_for, prefetch_cases
 
 
@@ -67,20 +62,10 @@ class ModeratedFeed(Feed):
 
 def make_feed(model: type[models.Model], ai: str, *, atom: bool = False,
               link: str = "/") -> ModeratedFeed:
+    """A feed view of ``model``'s works in the feed ``ai`` names, RSS 2.0 or Atom."""
     feed_type = Atom1Feed if atom else Rss201rev2Feed
     cls = type(f"{model.__name__}{ai.title()}{'Atom' if atom else 'Rss'}Feed",
                (ModeratedFeed,), {"model": model, "ai": ai, "feed_type": feed_type,
                                   "link": link})
     return cls()
 
-
-def feed_urls(model: type[models.Model], *, prefix: str = "feeds/", link: str = "/",
-              name_prefix: str = "moderation_feed") -> list[URLPattern]:
-    """URL patterns for the four feeds (names ``<name_prefix>_new_rss`` etc.)."""
-    patterns = []
-    for slug, ai in (("new", AIFilter.EXCLUDE), ("ai", AIFilter.ONLY)):
-        for ext, atom in (("rss", False), ("atom", True)):
-            patterns.append(path(f"{prefix}{slug}.{ext}", make_feed(model, ai, atom=atom,
-                                                                     link=link),
-                                 name=f"{name_prefix}_{slug}_{ext}"))
-    return patterns

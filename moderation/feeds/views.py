@@ -1,8 +1,9 @@
 """The one view a viewer needs: save "hide AI / show all / AI only".
 
-``path("feed-preference/", set_ai_filter, name="moderation_set_ai_filter")``; POST
-``ai=<exclude|include|only>`` and optional ``next``. Signed-in viewers get it saved;
-anonymous viewers are sent back with ``?ai=`` (their feed is the site default otherwise).
+Mounted by :func:`moderation.feeds.urls.feed_urls` as ``feed-preference/`` (URL name
+``moderation_set_ai_filter``); POST ``ai=<exclude|include|only>`` and optional ``next``.
+Signed-in viewers get it saved; anonymous viewers are sent back with ``?ai=`` (their feed
+is the site default otherwise).
 """
 
 from __future__ import annotations

@@ -11,10 +11,12 @@ from typing import Any, ClassVar
 from django.contrib.sitemaps import Sitemap
 from django.db import models
 
-from moderation.feeds import public
+from moderation.visibility import public
 
 
 class ModeratedSitemap(Sitemap):
+    """Set ``model`` on a subclass, or build one with :meth:`for_model`."""
+
     model: ClassVar[type[models.Model] | None] = None
     limit = 5000
 

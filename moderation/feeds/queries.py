@@ -1,0 +1,72 @@
+"""Queryset helpers that put works into feeds by their moderation route.
+
+Every helper takes a host queryset (``Artwork.objects.all()``, already filtered or ordered
+as the host likes) and returns a filtered or annotated copy; the host's manager is never
+replaced. Who may see a work at all is :mod:`moderation.visibility`'s rule: feeds only
+narrow it down to the works a viewer asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet, Subquery
+
+from moderation.conf import moderation_settings
+from moderation.constants import AIFilter, Route
+from moderation.models import ViewerPreference
+from moderation.visibility import case_for_outer, public, routed
+
+
+def annotate_moderation(qs: QuerySet[Any]) -> QuerySet[Any]:
+    """Add ``moderation_route``, ``moderation_label``, ``moderation_owner_id`` and
+    ``moderation_created_at`` (None for works without a case) for templates and burst
+    collapsing."""
+    cases = case_for_outer(qs)
+    return qs.annotate(
+        moderation_route=Subquery(cases.values("route")[:1]),
+        moderation_label=Subquery(cases.values("label")[:1]),
+        moderation_owner_id=Subquery(cases.values("owner_id")[:1]),
+        moderation_created_at=Subquery(cases.values("created_at")[:1]),
+    )
+
+
+def human_feed(qs: QuerySet[Any]) -> QuerySet[Any]:
+    """New arrivals: works routed ``main`` (hand-made, and AI-assisted where the site
+    routes those there)."""
+    return routed(qs, Route.MAIN)
+
+
+def ai_feed(qs: QuerySet[Any]) -> QuerySet[Any]:
+    """The AI feed: works routed ``ai_feed``."""
+    return routed(qs, Route.AI_FEED)
+
+
+def viewer_ai_filter(user: Any) -> str:
+    """The viewer's saved preference, or the site default (``VIEWER_DEFAULT_AI``)."""
+    default = str(moderation_settings.VIEWER_DEFAULT_AI)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return default
+    pref = ViewerPreference.objects.filter(user_id=user.pk).values_list("ai_filter",
+                                                                        flat=True).first()
+    return pref or default
+
+
+def apply_ai_filter(qs: QuerySet[Any], ai: str) -> QuerySet[Any]:
+    """Filter to the feed ``ai`` names (one of :class:`AIFilter`'s values)."""
+    if ai == AIFilter.ONLY:
+        return ai_feed(qs)
+    if ai == AIFilter.INCLUDE:
+        return public(qs)
+    if ai == AIFilter.EXCLUDE:
+        return human_feed(qs)
+    raise ValueError(f"unknown ai filter {ai!r}; expected one of {AIFilter.values}")
+
+
+def for_viewer(qs: QuerySet[Any], user: Any, ai: str | None = None) -> QuerySet[Any]:
+    """The feed ``user`` asked for: ``ai`` if given (``?ai=``), else their preference.
+
+    Only public works appear, even for the uploader and moderators: feeds show what the
+    public sees; held works live on the uploader's page and in the review queue.
+    """
+    return apply_ai_filter(qs, ai or viewer_ai_filter(user))

@@ -8,6 +8,7 @@ models, where every layer above can share them.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models

@@ -13,11 +13,8 @@ PYTEST_DEMO_ARGS ?=
 BENCH_ARGS  ?=
 # Extras installed into .venv; "train" brings torch (CPU) for the classifier-loop tests.
 EXTRAS      ?= dev,train,demo
-# Suites that need the demo site's settings skip themselves with a message naming
-# "--ds=tests.demo_settings"; `make test` runs them a second time with those settings.
-DEMO_TESTS  := $(shell grep -rl --include='test_*.py' -e '--ds=tests.demo_settings' tests 2>/dev/null)
-# ...and the first run leaves them out, so neither run reports a by-design skip.
-DEMO_IGNORES := $(foreach t,$(DEMO_TESTS),--ignore=$(t))
+# Tests of the demo site (tests/demo/, marker demo_site) need its settings: `make test`
+# runs everything else first, then those with --ds=tests.demo_settings -m demo_site.
 
 .DEFAULT_GOAL := help
 .PHONY: help install messages chromium test lint demo bench constraints clean
@@ -61,12 +58,10 @@ test: messages chromium
 	echo "ruff check ."; $(VENV)/bin/ruff check . || status=$$?; \
 	echo "mypy moderation config tests"; $(VENV)/bin/mypy moderation config tests || status=$$?; \
 	echo "lint-imports"; $(VENV)/bin/lint-imports --no-cache || status=$$?; \
-	echo "$(PY) -m pytest $(PYTEST_ARGS) $(DEMO_IGNORES)"; \
-	$(PY) -m pytest $(PYTEST_ARGS) $(DEMO_IGNORES) || status=$$?; \
-	if [ -n "$(DEMO_TESTS)" ]; then \
-	  echo "$(PY) -m pytest --ds=tests.demo_settings $(PYTEST_DEMO_ARGS) $(DEMO_TESTS)"; \
-	  $(PY) -m pytest --ds=tests.demo_settings $(PYTEST_DEMO_ARGS) $(DEMO_TESTS) || status=$$?; \
-	fi; \
+	echo "$(PY) -m pytest -m 'not demo_site' $(PYTEST_ARGS)"; \
+	$(PY) -m pytest -m 'not demo_site' $(PYTEST_ARGS) || status=$$?; \
+	echo "$(PY) -m pytest --ds=tests.demo_settings -m demo_site $(PYTEST_DEMO_ARGS) tests/demo"; \
+	$(PY) -m pytest --ds=tests.demo_settings -m demo_site $(PYTEST_DEMO_ARGS) tests/demo || status=$$?; \
 	exit $$status
 
 lint: install

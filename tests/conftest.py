@@ -11,6 +11,9 @@ from PIL import Image
 from tests.celery_publisher import publishing_to
 from tests.db_flush import flushable_audit_log
 
+# The ``browser`` fixture, shared by tests/browser/ and the demo site's walks in tests/demo/.
+pytest_plugins = ["tests.browser.chromium"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _celery_publishes_in_memory() -> Iterator[None]:

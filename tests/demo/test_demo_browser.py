@@ -12,10 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-if "config.gallery" not in settings.INSTALLED_APPS:
-    pytest.skip("demo site tests need --ds=tests.demo_settings", allow_module_level=True)
 if not Path("/usr/bin/chromium").exists():
     pytest.skip("/usr/bin/chromium is not installed", allow_module_level=True)
 

@@ -19,8 +19,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-if "config.gallery" not in settings.INSTALLED_APPS:
-    pytest.skip("browser walk needs --ds=tests.demo_settings", allow_module_level=True)
 if not Path("/usr/bin/chromium").exists():
     pytest.skip("/usr/bin/chromium is not installed", allow_module_level=True)
 

@@ -16,7 +16,7 @@ from moderation.detectors.onnx import OnnxClassifier
 from moderation.internal.bundle import default_bundle_dir, file_sha256, load_bundle
 from moderation.internal.imaging import load_image
 
-SHIPPED = Path(__file__).resolve().parent.parent / "moderation" / "data" / "classifier"
+SHIPPED = Path(__file__).resolve().parents[2] / "moderation" / "data" / "classifier"
 
 
 def _png(image: Image.Image) -> bytes:

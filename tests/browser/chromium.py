@@ -1,4 +1,4 @@
-"""The headless Chromium every browser test drives.
+"""The headless Chromium every browser test drives (a plugin the root conftest loads).
 
 Debian's ``chromium`` (never a browser Playwright downloads), with the flags this
 machine's closed network needs: without ``--disable-background-networking`` and

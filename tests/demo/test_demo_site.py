@@ -1,6 +1,6 @@
 """The demo site (config.gallery) through Django's test client.
 
-Run with ``pytest --ds=tests.demo_settings tests/test_demo_site.py``. Scans are run in
+Run with ``pytest --ds=tests.demo_settings tests/demo/test_demo_site.py``. Scans are run in
 the test process with ``moderation.pipeline.scan`` because no Celery worker runs here.
 """
 
@@ -13,10 +13,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-
-if "config.gallery" not in settings.INSTALLED_APPS:
-    pytest.skip("demo site tests need --ds=tests.demo_settings", allow_module_level=True)
-
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command

@@ -16,9 +16,11 @@ class SimpleModerationConfig(AppConfig):
 
     def ready(self) -> None:
         from moderation import checks  # noqa: F401  (registers system checks)
+        from moderation.detectors import detectors
         from moderation.signal_handlers import register_signal_handlers
 
         register_signal_handlers()
+        detectors.load_reasons()
 
 
 class ModerationConfig(SimpleModerationConfig):

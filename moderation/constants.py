@@ -94,3 +94,12 @@ class AIFilter(models.TextChoices):
     EXCLUDE = "exclude", _("Hide AI works")
     INCLUDE = "include", _("Show all works")
     ONLY = "only", _("AI works only")
+
+
+class StandingLevel(models.TextChoices):
+    """What an account's active strikes do to its new uploads; ``CLEAN`` is none."""
+
+    CLEAN = "", _("In good standing")
+    WARN = "warn", _("Warned")
+    HOLD = "hold", _("New uploads held for review")
+    SUSPEND = "suspend", _("Uploads suspended until a moderator lifts it")

@@ -15,6 +15,7 @@ from moderation import actions, pipeline, strikes
 from moderation.constants import Declaration, Label, ProcessingState, Route
 from moderation.evidence import EvidenceResult
 from moderation.models import Appeal, ModerationCase, Strike
+from moderation.reasons import Priority
 from moderation.signals import appeal_decided, strike_recorded
 from tests.moderators_support import make_case
 
@@ -108,7 +109,7 @@ def test_held_account_new_upload_goes_to_review_not_main(uploader, moderator):
     assert case.label == Label.HUMAN
     assert case.route == Route.HELD and case.needs_review
     assert "account_on_hold" in case.reasons
-    assert case.review_priority == strikes.PRIORITY_ACCOUNT_HOLD
+    assert case.review_priority == Priority.ACCOUNT_HOLD
 
 
 def test_suspended_account_new_upload_is_hidden(uploader, moderator):

@@ -18,7 +18,7 @@ from moderation.models import AppealFile, ModerationCase
 from moderation.permissions import can_appeal
 from moderation.strikes import standing
 from moderation.views.common import signed_in
-from moderation.views.presenters import reason_text
+from moderation.views.presenters import present_reasons
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -69,7 +69,7 @@ def my_case(request: HttpRequest, pk: int) -> HttpResponse:
     evidence = case.evidence.filter(mode=DetectorMode.ENFORCE).exclude(label="none")
     return render(request, "moderation/my_case.html", {
         "case": case, "form": form, "can_appeal": can_appeal(request.user, case),
-        "reasons": [reason_text(r) for r in case.reasons or ()],
+        "reasons": present_reasons(case.reasons),
         "evidence": evidence.order_by("detector"),
         "appeals": case.appeals.order_by("-created_at"),
         "standing": standing(request.user),

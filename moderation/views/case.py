@@ -22,7 +22,7 @@ from moderation.queue import category_of
 from moderation.strikes import standing
 from moderation.views.common import moderator_required
 from moderation.views.files import harden, private_file_response
-from moderation.views.presenters import present_evidence, reason_text
+from moderation.views.presenters import present_evidence, present_reasons
 from moderation.views.queue import safe_next
 
 PREVIEW_MAX_SIDE = 1024
@@ -44,8 +44,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     open_appeal = next((a for a in appeals if a.status == AppealStatus.OPEN), None)
     return render(request, "moderation/case.html", {
         "case": case, "evidence": evidence, "show_private": show_private,
-        "category": category_of(case, open_appeal is not None)[1],
-        "reasons": [reason_text(r) for r in case.reasons or ()],
+        "category": category_of(case, open_appeal is not None).title,
+        "reasons": present_reasons(case.reasons),
         "appeals": appeals, "open_appeal": open_appeal, "history": history,
         "strikes": strikes, "standing": standing(case.owner) if case.owner_id else None,
         "audit": case.actions.select_related("actor").order_by("-created_at", "-id")[:200],

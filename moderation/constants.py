@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+#: Longest note, appeal message or decision note the app accepts.
+NOTE_MAX = 5000
+
 
 class ProcessingState(models.TextChoices):
     PENDING = "pending", _("Pending")

@@ -132,8 +132,15 @@ class AuditSerializer(serializers.Serializer):
         return obj.actor.get_username() if obj.actor_id and obj.actor else ""
 
 
-class DecideSerializer(serializers.Serializer):
+class DecideLabelSerializer(serializers.Serializer):
+    """The ``label`` that picks the verdict action; the action's form checks the rest."""
+
     label = serializers.ChoiceField(choices=DECISION_LABEL_CHOICES)
+
+
+class DecideSerializer(DecideLabelSerializer):
+    """``POST …/decide/``: documents the parameters of the three verdict actions."""
+
     tool = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     strike = serializers.BooleanField(required=False, default=True,
                                       help_text=_("Record a strike when the work was "

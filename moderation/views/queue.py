@@ -32,7 +32,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
              "reasons": present_reasons(c.reasons),
              "summaries": [e.summary for e in c.evidence.all() if e.summary][:2]}
             for c in page.object_list]
-    bulk = [(name, A.ACTIONS[name].verbose_name) for name in A.BULK_ACTIONS]
+    bulk = [(name, A.registry[name].verbose_name) for name in A.bulk_actions()]
     return render(request, "moderation/queue.html", {
         "page": page, "rows": rows, "filters": filters, "categories": QUEUE_CATEGORIES,
         "age_choices": AGE_CHOICES, "detectors": detectors_seen(), "bulk_actions": bulk,
@@ -54,11 +54,11 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     name = request.POST.get("action", "")
     ids = [int(i) for i in request.POST.getlist("case") if i.isdigit()][:500]
     back = safe_next(request, reverse("moderation:queue"))
-    if name not in A.BULK_ACTIONS or not ids:
+    if name not in A.bulk_actions() or not ids:
         messages.error(request, _("Choose an action and at least one case."))
         return HttpResponseRedirect(back)
     cases = list(ModerationCase.objects.filter(pk__in=ids).order_by("pk"))
-    done, failed = A.run_bulk(A.ACTIONS[name], request.user, cases,
+    done, failed = A.run_bulk(A.registry[name], request.user, cases,
                               note=request.POST.get("note", ""))
     if done:
         messages.success(request, _("%(n)d cases updated.") % {"n": len(done)})

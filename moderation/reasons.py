@@ -103,11 +103,10 @@ SELF_DECLARED_AI_ASSISTED = Reason("self_declared_ai_assisted",
                                    _("The uploader declared AI assistance."), WHY_SELF_DECLARED)
 UNDISCLOSED_AI = Reason("undisclosed_ai", _("Declared hand-made, but the file says AI."),
                         WHY_UNDISCLOSED, UNDISCLOSED.key)
-# The two provenance strengths say how firm the file's evidence is; the detector codes
-# that follow them say which signal it was, so viewers read those instead.
-PROVENANCE_PROOF = Reason("provenance_proof",
-                          _("The file carries verifiable proof of AI generation."))
-PROVENANCE_STRONG = Reason("provenance_strong", _("The file's metadata names an AI generator."))
+# How firm the decisive evidence is, whichever detector found it; the detector codes
+# that follow say which signal it was, so viewers read those instead.
+PROVENANCE_PROOF = Reason("provenance_proof", _("Verifiable proof says AI-generated."))
+PROVENANCE_STRONG = Reason("provenance_strong", _("Strong evidence says AI-generated."))
 WEAK_AI_SIGNAL = Reason("weak_ai_signal",
                         _("A weak signal (such as the classifier) suggests AI."),
                         category=UNCERTAIN.key)

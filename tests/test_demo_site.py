@@ -512,3 +512,18 @@ def test_generator_suggestions_fall_back_when_the_table_is_missing_or_broken(tmp
                      '"human_tools": ["\\\\bGIMP\\\\b"]}', encoding="utf-8")
     settings.MODERATION = {"GENERATOR_PATTERNS": str(table)}
     assert generator_suggestions() == ("Xgen",)
+
+
+@pytest.mark.django_db
+def test_work_page_explains_a_new_detectors_reason_in_its_own_words(artist_client, settings):
+    from tests.tiny_detector import MAGENTA
+
+    settings.MODERATION = {"DETECTORS": {
+        "tiny": {"BACKEND": "tests.tiny_detector.TinyMarkDetector"}}}
+    work = upload(artist_client, png_bytes(color=MAGENTA), "mark.png", title="Marked",
+                  declaration="none")
+    case = scan(work)
+    assert (case.label, case.route) == (Label.AI, Route.HELD)
+    en = page(artist_client, "gallery:work_detail", work.pk, lang="en")
+    assert "a magenta test mark in the pixels" in en
+    assert "generation data in the file" not in en

@@ -41,7 +41,7 @@ def hidden(case: ModerationCase, people: dict[str, Any]) -> dict[str, Any]:
 
 def suspended(case: ModerationCase, people: dict[str, Any]) -> dict[str, Any]:
     for _ in range(3):
-        Strike.objects.create(user_id=case.owner_id, case=case, reason="other",
+        Strike.objects.create(user=people["uploader"], case=case, reason="other",
                               created_by=people["moderator"])
     return {}
 

@@ -215,3 +215,14 @@ def test_an_uploader_cannot_run_a_moderators_action_on_their_own_case(people):
     assert res.status_code == 403
     case.refresh_from_db()
     assert case.label == Label.UNCERTAIN
+
+
+def test_uploader_actions_use_the_appeal_throttle():
+    from moderation.api.views import CaseViewSet
+
+    view = CaseViewSet(action="run_named_action", kwargs={"name": "appeal"})
+    view.get_throttles()
+    assert view.throttle_scope == "moderation_appeal"
+    view = CaseViewSet(action="run_named_action", kwargs={"name": "mark_ai"})
+    view.get_throttles()
+    assert view.throttle_scope == "moderation_write"

@@ -102,3 +102,19 @@ def test_the_api_returns_the_detectors_text(tiny_only, uploader, moderator):
     assert expected in queue[0]["reason_details"]
     own = api(uploader).get(f"/api/moderation/{case.pk}/").json()
     assert expected in own["reason_details"]
+
+
+def test_a_code_nobody_declared_is_named_as_such_and_never_given_a_family():
+    reason = get_reason("made_up_code")
+    assert str(reason.text) == "Undeclared reason code: made_up_code"
+    assert (reason.why, reason.category) == (None, "")
+
+
+def test_one_code_cannot_mean_two_things():
+    from moderation.reasons import Reason, ReasonConflict, ReasonTable
+
+    table = ReasonTable([TINY_MARK])
+    table.register(TINY_MARK)  # the same declaration again, e.g. after a settings reload
+    with pytest.raises(ReasonConflict, match="tiny_magenta_mark"):
+        table.register(Reason(TINY_MARK.code, "Something else entirely."))
+

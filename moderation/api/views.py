@@ -112,6 +112,14 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
                 "route": S.RouteSerializer, "evidence": S.EvidenceSerializer,
                 "audit": S.AuditSerializer}.get(self.action or "", S.CaseSerializer)
 
+    def get_throttles(self) -> list[Any]:
+        throttles = super().get_throttles()
+        name = self.kwargs.get("name", "")
+        if self.action == "run_named_action" and name in A.registry and (
+                not A.registry[name].moderator_only):
+            self.throttle_scope = "moderation_appeal"  # the uploader's own actions
+        return throttles
+
     def get_permissions(self) -> list[Any]:
         if self.action == "run_named_action":
             # Uploaders may run their own actions (appeals) on their own cases; the

@@ -77,9 +77,9 @@ class BasePolicy(ABC):
             return str(settings.AI_ASSISTED_ROUTE)
         return Route.HELD
 
-    def pending(self, settings: Any) -> Routing:
+    def pending_route(self, settings: Any) -> str:
         """Where a work waits from upload (or a new file) until its scan finishes."""
-        return Routing(str(settings.PENDING_ROUTE))
+        return str(settings.PENDING_ROUTE)
 
     def scan_failed(self, state: str, settings: Any) -> Routing:
         """Rejected uploads are hidden; quarantined ones are held for moderators."""

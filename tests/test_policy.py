@@ -7,15 +7,20 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from moderation import pipeline
 from moderation.conf import moderation_settings
 from moderation.constants import ProcessingState, StandingLevel
-from moderation.evidence import CLEAN_STANDING, Decision, EvidenceResult, Standing
+from moderation.evidence import CLEAN_STANDING, Decision, EvidenceResult, Routing, Standing
+from moderation.models import ModerationCase
 from moderation.policy import BasePolicy, DefaultPolicy, get_policy
 from moderation.reasons import Priority
+from tests.conftest import png_bytes
+from tests.testapp.models import Artwork
 
 policy = DefaultPolicy()
 decide = policy.decide
@@ -165,7 +170,7 @@ def test_route_for_label_follows_the_ai_assisted_setting(settings):
 
 def test_pending_route_is_the_setting(settings):
     settings.MODERATION = {"PENDING_ROUTE": "hidden"}
-    assert policy.pending(moderation_settings).route == "hidden"
+    assert policy.pending_route(moderation_settings) == "hidden"
 
 
 def test_failed_scans_are_hidden_or_held_for_review():
@@ -205,3 +210,27 @@ def test_classifier_evidence_alone_never_labels_ai_or_strikes(declaration, evide
     assert d.label != "ai"
     assert d.undisclosed_ai is False
     assert d.route in {"main", "held"}
+
+
+# -- the pipeline and the upload path ask the configured policy ------------------------
+class QuarantineAll(DefaultPolicy):
+    """A site that keeps every upload out of sight until a moderator has looked."""
+
+    def pending_route(self, settings):
+        return "hidden"
+
+    def scan_failed(self, state, settings):
+        return Routing("hidden", needs_review=True, review_priority=Priority.UNDISCLOSED)
+
+
+@pytest.mark.django_db
+def test_upload_and_failed_scan_routes_come_from_the_policy(settings, django_user_model):
+    settings.MODERATION = {"POLICY": "tests.test_policy.QuarantineAll"}
+    owner = django_user_model.objects.create_user("painter")
+    art = Artwork.objects.create(owner=owner, image=SimpleUploadedFile("a.png", png_bytes()))
+    case = ModerationCase.objects.for_instance(art).get()
+    assert case.route == "hidden"
+    pipeline.reject(case.pk, "corrupt", "truncated")
+    case.refresh_from_db()
+    assert (case.state, case.route, case.needs_review, case.review_priority) == (
+        "rejected", "hidden", True, Priority.UNDISCLOSED)

@@ -226,3 +226,12 @@ def test_uploader_actions_use_the_appeal_throttle():
     view = CaseViewSet(action="run_named_action", kwargs={"name": "mark_ai"})
     view.get_throttles()
     assert view.throttle_scope == "moderation_write"
+
+
+def test_the_registry_is_derived_from_the_classes():
+    class Variant(actions.MarkHuman):
+        """Inherits the name: a variant, not a second "mark_human"."""
+
+    assert actions.registry["mark_human"] is actions.MarkHuman
+    with pytest.raises(TypeError, match="mark_human"):
+        type("Impostor", (actions.MarkHuman,), {"name": "mark_human"})

@@ -86,7 +86,8 @@ class BaseAction(ABC):
 
     Subclasses set ``name`` (which registers them), ``verbose_name`` and ``form_class``
     (their parameters; read them from ``self.data``), implement :meth:`apply` and may
-    extend :meth:`check_permission`. A subclass without a ``name`` is a shared base.
+    extend :meth:`check_permission`. A subclass that does not set its own ``name`` is a
+    shared base (or a variant used from Python) and is not registered.
     """
 
     name: ClassVar[str] = ""
@@ -106,7 +107,7 @@ class BaseAction(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.name:
+        if not cls.__dict__.get("name"):
             return
         known = registry.get(cls.name)
         if known is not None and known.__qualname__ != cls.__qualname__:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from moderation.detectors import detectors
+
 
 class SimpleModerationConfig(AppConfig):
     """Wiring only: checks and signal handlers, no autodiscovery."""
@@ -16,11 +18,12 @@ class SimpleModerationConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: apps.py loads before the models exist, and both
-        # modules import them (Django's own apps do the same in ready()).
+        # modules reach them (Django's own apps register checks and receivers in ready()).
         from moderation import checks  # noqa: F401  (registers system checks)
         from moderation.signal_handlers import register_signal_handlers
 
         register_signal_handlers()
+        detectors.load_reasons()
 
 
 class ModerationConfig(SimpleModerationConfig):

@@ -11,6 +11,7 @@ from moderation.conf import DEFAULTS, REMOVED_SETTINGS
 from moderation.constants import Route
 from moderation.detectors import detectors
 from moderation.exceptions import InvalidDetectorConfig
+from moderation.policy import BasePolicy
 from moderation.registry import registry
 
 
@@ -33,13 +34,19 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 f'Unknown setting MODERATION["{key}"].',
                 hint=f"Valid keys: {', '.join(sorted(DEFAULTS))}.", id="moderation.E003"))
     policy = user.get("POLICY", DEFAULTS["POLICY"])
+    hint = "Point it at a subclass of moderation.policy.BasePolicy."
     try:
-        import_string(policy) if isinstance(policy, str) else policy
+        resolved = import_string(policy) if isinstance(policy, str) else policy
     except ImportError as exc:
         errors.append(checks.Error(
             f'MODERATION["POLICY"] = {policy!r} cannot be imported: {exc}',
-            hint="Point it at a class or callable with decide(declaration, evidence, settings).",
-            id="moderation.E004"))
+            hint=hint, id="moderation.E004"))
+    else:
+        if not (isinstance(resolved, BasePolicy) or (
+                isinstance(resolved, type) and issubclass(resolved, BasePolicy))):
+            errors.append(checks.Error(
+                f'MODERATION["POLICY"] = {policy!r} is not a BasePolicy.',
+                hint=hint, id="moderation.E004"))
     for key in ("AI_ASSISTED_ROUTE", "PENDING_ROUTE"):
         value = user.get(key, DEFAULTS[key])
         if value not in Route.values:

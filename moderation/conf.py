@@ -33,8 +33,8 @@ DEFAULTS: dict[str, Any] = {
             "MODE": "enforce",
         },
     },
-    # Import string of the policy: a callable or class with ``decide(declaration,
-    # evidence, settings) -> Decision``.
+    # Import string of the policy: a subclass of ``moderation.policy.BasePolicy``, the one
+    # place that decides label, route and review priority.
     "POLICY": "moderation.policy.DefaultPolicy",
     # --- image decoding limits (moderation.internal.imaging) ---
     "ALLOWED_FORMATS": ["JPEG", "PNG", "WEBP", "GIF", "AVIF"],

@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+#: Longest note, appeal message or decision note the app accepts.
+NOTE_MAX = 5000
+
 
 class ProcessingState(models.TextChoices):
     PENDING = "pending", _("Pending")
@@ -94,3 +97,12 @@ class AIFilter(models.TextChoices):
     EXCLUDE = "exclude", _("Hide AI works")
     INCLUDE = "include", _("Show all works")
     ONLY = "only", _("AI works only")
+
+
+class StandingLevel(models.TextChoices):
+    """What an account's active strikes do to its new uploads; ``CLEAN`` is none."""
+
+    CLEAN = "", _("In good standing")
+    WARN = "warn", _("Warned")
+    HOLD = "hold", _("New uploads held for review")
+    SUSPEND = "suspend", _("Uploads suspended until a moderator lifts it")

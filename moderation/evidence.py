@@ -6,8 +6,13 @@ and policy as the Celery worker without touching a database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from moderation.constants import StandingLevel
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -64,9 +69,37 @@ class EvidenceResult:
 
     def with_meta(self, **changes: Any) -> EvidenceResult:
         """Return a copy with pipeline bookkeeping fields (alias, mode, timing) replaced."""
-        from dataclasses import replace
-
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An account's standing: how many active strikes and what follows from them.
+
+    The pipeline computes it from the database and hands it to the policy as a value,
+    so the policy stays a pure function (the CLI passes :data:`CLEAN_STANDING`).
+    """
+
+    strikes: int
+    level: str  # a StandingLevel value
+    held_until: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return str(StandingLevel(self.level).label) if self.level in StandingLevel.values \
+            else self.level
+
+    @property
+    def suspended(self) -> bool:
+        return self.level == StandingLevel.SUSPEND
+
+    @property
+    def held(self) -> bool:
+        return self.level == StandingLevel.HOLD and self.held_until is not None \
+            and self.held_until > timezone.now()
+
+
+CLEAN_STANDING = Standing(0, StandingLevel.CLEAN)
 
 
 @dataclass(frozen=True)
@@ -83,6 +116,15 @@ class Decision:
     model: str = ""
     loras: tuple[str, ...] = ()
     ai_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where a case goes when there is no verdict to give (upload pending, scan failed)."""
+
+    route: str
+    needs_review: bool = False
+    review_priority: int = 0
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 "AI生成 · ComfyUI · checkpoint: sd_xl_base_1.0 · LoRA: …" / "AI-generated · ComfyUI ·
 checkpoint: … · LoRA: …", or "AI-assisted"; hand-made (and undecided) works get no label
-at all. The "why" lines are: declared by the uploader, generation data in the file, C2PA
-signed by <signer>, moderator, image classifier; plus "AI evidence in a work declared
-hand-made" for undisclosed AI and "no AI signal found in the file" for hand-made works
-(whose label text stays empty). They follow the order of the policy's reason codes, so the
-decisive reason comes first; reader codes this module has never seen read as generation
-data in the file, never as raw codes. Shared by the template tags and the DRF field so the
-page and the API never disagree.
+at all. The "why" lines are the signal families of the case's reason codes, as the
+reason table (:mod:`moderation.reasons`) names them: declared by the uploader, C2PA
+(signed by <signer> when known), NovelAI's signature, generation data in the file,
+moderator, image classifier, a detector's own family...; plus "AI evidence in a work
+declared hand-made" for undisclosed AI and "no AI signal found in the file" for
+hand-made works (whose label text stays empty). They follow the order of the policy's
+reason codes, so the decisive reason comes first. Shared by the template tags and the
+DRF field so the page and the API never disagree.
 """
 
 from __future__ import annotations
@@ -19,38 +20,25 @@ from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
 from moderation.constants import Declaration, Label
 from moderation.models import Evidence, ModerationCase
 from moderation.permissions import is_moderator
 from moderation.querysets import content_type_for
+from moderation.reasons import (
+    WHY_C2PA,
+    WHY_CLASSIFIER,
+    WHY_MODERATOR,
+    WHY_NO_AI,
+    WHY_SELF_DECLARED,
+    WhyGroup,
+    get_reason,
+)
 
 SEPARATOR = " · "
 CASE_ATTR = "_moderation_case"
 MAX_LORAS = 5
-
-WHY_SELF_DECLARED = "self_declared"
-WHY_METADATA = "file_metadata"
-WHY_C2PA = "c2pa"
-WHY_MODERATOR = "moderator"
-WHY_CLASSIFIER = "classifier"
-WHY_UNDISCLOSED = "undisclosed_ai"
-WHY_NO_AI = "no_ai_evidence"
-
-WHY_TEXT = {
-    WHY_SELF_DECLARED: _("declared by the uploader"),
-    WHY_METADATA: _("generation data in the file"),
-    WHY_MODERATOR: _("moderator"),
-    WHY_CLASSIFIER: _("image classifier"),
-    WHY_UNDISCLOSED: _("AI evidence in a work declared hand-made"),
-    WHY_NO_AI: _("no AI signal found in the file"),
-}
-#: Reason-code prefixes that only count as a classifier's word (shown when nothing
-#: firmer explains the label).
-CLASSIFIER_PREFIXES = ("classifier", "onnx", "weak_ai")
-
 
 @dataclass(frozen=True)
 class Why:
@@ -120,50 +108,34 @@ def _c2pa_signer(case: ModerationCase) -> str:
     return ""
 
 
-def _why_code(reason: str) -> str:
-    """The "why" a policy or reader reason code stands for."""
-    if reason.startswith("self_declared"):
-        return WHY_SELF_DECLARED
-    if reason.startswith("c2pa") or reason == "provenance_proof":
-        return WHY_C2PA
-    if reason in (WHY_UNDISCLOSED, WHY_NO_AI):
-        return reason
-    if reason.startswith(CLASSIFIER_PREFIXES):
-        return WHY_CLASSIFIER
-    # provenance_strong/_weak and every reader code (a1111_parameters, comfyui_workflow,
-    # xmp_..., codes added by future readers): data the file carries.
-    return WHY_METADATA
+def why_groups(case: ModerationCase) -> list[WhyGroup]:
+    """The signal families a viewer may read: a moderator's decision first, then in the
+    order the policy gave its reason codes (the decisive one first)."""
+    groups: list[WhyGroup] = [WHY_MODERATOR] if case.decided_by_id else []
+    for code in case.reasons or []:
+        group = get_reason(str(code)).why
+        if group is not None and group not in groups:
+            groups.append(group)
+    if case.declaration in (Declaration.AI, Declaration.AI_ASSISTED) and (
+            WHY_SELF_DECLARED not in groups):
+        groups.append(WHY_SELF_DECLARED)
+    if WHY_CLASSIFIER in groups and len(groups) > 1:
+        groups.remove(WHY_CLASSIFIER)  # a classifier adds nothing to firmer evidence
+    if case.label == Label.HUMAN:
+        # Evidence a moderator overruled is no reason for "hand-made".
+        return [g for g in groups if g in (WHY_MODERATOR, WHY_NO_AI)]
+    return [g for g in groups if g != WHY_NO_AI]
 
 
 def why_for(case: ModerationCase) -> tuple[Why, ...]:
-    """The reasons a viewer may read: a moderator's decision first, then in the order
-    the policy gave its reason codes (the decisive one first)."""
-    codes: list[str] = []
-    if case.decided_by_id:
-        codes.append(WHY_MODERATOR)
-    for reason in (str(r) for r in case.reasons or []):
-        code = _why_code(reason)
-        if code not in codes:
-            codes.append(code)
-    if case.declaration in (Declaration.AI, Declaration.AI_ASSISTED) and (
-            WHY_SELF_DECLARED not in codes):
-        codes.append(WHY_SELF_DECLARED)
-    if WHY_CLASSIFIER in codes and len(codes) > 1:
-        codes.remove(WHY_CLASSIFIER)  # a classifier adds nothing to firmer evidence
-    if case.label == Label.HUMAN:
-        # Evidence a moderator overruled is no reason for "hand-made".
-        codes = [c for c in codes if c in (WHY_MODERATOR, WHY_NO_AI)]
-    elif WHY_NO_AI in codes:
-        codes.remove(WHY_NO_AI)
     out: list[Why] = []
-    for code in codes:
-        if code == WHY_C2PA:
+    for group in why_groups(case):
+        text = str(group.text)
+        if group == WHY_C2PA:
             signer = _c2pa_signer(case)
-            text = (gettext("C2PA signed by %(signer)s") % {"signer": signer} if signer
-                    else gettext("C2PA Content Credentials"))
-            out.append(Why(WHY_C2PA, text))
-        else:
-            out.append(Why(code, str(WHY_TEXT[code])))
+            if signer:
+                text = gettext("C2PA signed by %(signer)s") % {"signer": signer}
+        out.append(Why(group.code, text))
     return tuple(out)
 
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from moderation.conf import moderation_settings
-from moderation.constants import TERMINAL_STATES, ProcessingState, RejectionReason, Route
+from moderation.constants import TERMINAL_STATES, ProcessingState, RejectionReason
 from moderation.evidence import Decision, EvidenceResult
 from moderation.exceptions import ImageRejected
 from moderation.internal.imaging import load_image
@@ -26,7 +26,7 @@ from moderation.policy import get_policy
 from moderation.registry import registry
 from moderation.scanning import configured_detectors, run_detectors
 from moderation.signals import case_scanned, verdict_changed
-from moderation.strikes import apply_standing
+from moderation.strikes import standing
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +93,9 @@ def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:
         for result in results:
             store_evidence(case, sha256, result)
         evidence = [to_result(e) for e in case.evidence.filter(content_sha256=sha256)]
-        decision: Decision = get_policy()(case.declaration or None, evidence, moderation_settings,
-                                          declared_tool=case.declared_tool)
+        decision = get_policy().decide(case.declaration or None, evidence, moderation_settings,
+                                       declared_tool=case.declared_tool,
+                                       standing=standing(case.owner))
         before = case.snapshot()
         if case.content_sha256 != sha256:
             case.decided_by, case.decided_at = None, None
@@ -105,7 +106,6 @@ def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:
         case.last_error = ""
         if case.decided_at is None:  # a moderator's verdict on this content stands
             apply_decision(case, decision)
-            apply_standing(case)  # held/suspended accounts: new uploads wait for review
         case.save()
         after = case.snapshot()
         ModerationAction.objects.create(case=case, action="scan", before=before, after=after,
@@ -187,9 +187,10 @@ def _finish_failed(case: ModerationCase, state: str, note: str) -> None:
     before = case.snapshot()
     case.state = state
     case.scanned_at = timezone.now()
-    # Rejected uploads are hidden; quarantined ones are held for moderators to look at.
-    case.route = Route.HIDDEN if state == ProcessingState.REJECTED else Route.HELD
-    case.needs_review = state == ProcessingState.QUARANTINED
+    routing = get_policy().scan_failed(state, moderation_settings)
+    case.route = routing.route
+    case.needs_review = routing.needs_review
+    case.review_priority = routing.review_priority
     case.save()
     after = case.snapshot()
     ModerationAction.objects.create(case=case, action=str(state), before=before, after=after,

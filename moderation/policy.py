@@ -1,83 +1,165 @@
-"""The default decision policy: a pure function of declaration, evidence and settings.
+"""The decision policy: the one place that decides a case's label, route and priority.
 
-Principles (docs/product.md): a classifier alone may hold a work for review but never
-label it AI or count against its uploader; provenance proof, the uploader's own
-declaration and moderators can. ``compositeWithTrainedAlgorithmicMedia`` is an
-AI-assisted edit, never an AI image.
+Principles: a classifier alone may hold a work for review but never label it AI or count
+against its uploader; provenance proof, the uploader's own declaration and moderators
+can. ``compositeWithTrainedAlgorithmicMedia`` is an AI-assisted edit, never an AI image.
+An account held or suspended after strikes has its new uploads held or hidden.
+
+Everything the policy needs arrives as a value (declaration, evidence, settings, the
+account's standing), so the CLI runs the exact same decisions without a database.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
+from moderation.conf import moderation_settings
 from moderation.constants import (
     STRENGTH_RANK,
     Declaration,
     DetectorMode,
     EvidenceLabel,
     Label,
+    ProcessingState,
     Route,
     Strength,
 )
-from moderation.evidence import Decision, EvidenceResult
+from moderation.evidence import CLEAN_STANDING, Decision, EvidenceResult, Routing, Standing
+from moderation.reasons import (
+    ACCOUNT_ON_HOLD,
+    ACCOUNT_SUSPENDED,
+    DETECTOR_SIGNAL,
+    NO_AI_EVIDENCE,
+    PROVENANCE_PROOF,
+    PROVENANCE_STRONG,
+    SELF_DECLARED_AI,
+    SELF_DECLARED_AI_ASSISTED,
+    UNDISCLOSED_AI,
+    WEAK_AI_SIGNAL,
+    Priority,
+)
 
-# Review priorities: higher is shown first in the moderators' queue. Spaced so later
-# case types (deepfake risk, reposts, appeals) slot in between.
-PRIORITY_UNDISCLOSED = 800
-PRIORITY_WEAK_HINT = 300
-PRIORITY_CLASSIFIER = 400
 
+class BasePolicy(ABC):
+    """Decides label, route and review priority for every case.
 
-class DefaultPolicy:
-    """Map (declaration, evidence, settings) to a :class:`Decision`.
-
-    Subclass and point ``MODERATION["POLICY"]`` at the subclass to change it wholesale.
+    Point ``MODERATION["POLICY"]`` at a subclass to change the decisions; implement
+    :meth:`decide` and, where the site differs, override the routing methods below. The
+    pipeline, the actions and the upload path all ask the configured policy
+    (:func:`get_policy`), never decide a route themselves.
     """
 
-    def __call__(self, declaration: str | None, evidence: Iterable[EvidenceResult],
-                 settings: Any, *, declared_tool: str = "") -> Decision:
-        return self.decide(declaration, evidence, settings, declared_tool=declared_tool)
+    @abstractmethod
+    def decide(self, declaration: str | None, evidence: Iterable[EvidenceResult],
+               settings: Any, *, declared_tool: str = "",
+               standing: Standing = CLEAN_STANDING) -> Decision:
+        """The verdict for one scanned upload.
+
+        ``declaration`` is what the uploader said (a :class:`Declaration` value or None),
+        ``evidence`` every detector's result for this content (shadow-mode and failed
+        results included: the policy decides what counts), ``settings`` the
+        ``MODERATION`` settings, ``declared_tool`` the tool the uploader named and
+        ``standing`` the uploader's account standing at the time of the scan.
+        """
+
+    def route_for_label(self, label: str, settings: Any) -> str:
+        """The feed a work with ``label`` belongs in once a moderator has decided it."""
+        if label == Label.HUMAN:
+            return Route.MAIN
+        if label == Label.AI:
+            return Route.AI_FEED
+        if label == Label.AI_ASSISTED:
+            return str(settings.AI_ASSISTED_ROUTE)
+        return Route.HELD
+
+    def pending_route(self, settings: Any) -> str:
+        """Where a work waits from upload (or a new file) until its scan finishes."""
+        return str(settings.PENDING_ROUTE)
+
+    def scan_failed(self, state: str, settings: Any) -> Routing:
+        """Rejected uploads are hidden; quarantined ones are held for moderators."""
+        if state == ProcessingState.REJECTED:
+            return Routing(Route.HIDDEN)
+        return Routing(Route.HELD, needs_review=True)
+
+    def appeal_priority(self) -> int:
+        """Review priority of an appealed case: after every risk category."""
+        return Priority.APPEAL
+
+    def apply_standing(self, decision: Decision, standing: Standing) -> Decision:
+        """Hold (or, when suspended, hide) a held or suspended account's new upload.
+
+        Only tightens: a decision already hidden stays hidden.
+        """
+        if not (standing.held or standing.suspended):
+            return decision
+        reason = ACCOUNT_SUSPENDED if standing.suspended else ACCOUNT_ON_HOLD
+        route = decision.route
+        if route != Route.HIDDEN:
+            route = Route.HIDDEN if standing.suspended else Route.HELD
+        reasons = decision.reasons if reason.code in decision.reasons else (
+            *decision.reasons, reason.code)
+        return replace(decision, route=route, needs_review=True, reasons=reasons,
+                       review_priority=max(decision.review_priority, Priority.ACCOUNT_HOLD))
+
+
+class DefaultPolicy(BasePolicy):
+    """Declaration and provenance first, the classifier only as a reason to look."""
 
     def decide(self, declaration: str | None, evidence: Iterable[EvidenceResult],
-               settings: Any, *, declared_tool: str = "") -> Decision:
+               settings: Any, *, declared_tool: str = "",
+               standing: Standing = CLEAN_STANDING) -> Decision:
+        decision = self.decide_content(declaration, list(evidence), settings,
+                                       declared_tool=declared_tool)
+        return self.apply_standing(decision, standing)
+
+    def decide_content(self, declaration: str | None, evidence: list[EvidenceResult],
+                       settings: Any, *, declared_tool: str = "") -> Decision:
+        """The verdict the work itself earns, before the account's standing."""
         usable = [e for e in evidence if e.mode == DetectorMode.ENFORCE and not e.error]
         ai = [e for e in usable if e.label == EvidenceLabel.AI]
         assisted = [e for e in usable if e.label == EvidenceLabel.AI_ASSISTED]
         best_ai = max((STRENGTH_RANK[Strength(e.strength)] for e in ai), default=0)
-        names = _names(sorted(ai + assisted, key=_rank, reverse=True))
+        gen, model, loras = _names(sorted(ai + assisted, key=_rank, reverse=True))
         score = _classifier_score(usable)
-        reasons = tuple(r for e in ai + assisted for r in (e.reasons or (e.detector,)))
+        reasons = tuple(r for e in ai + assisted for r in (e.reasons or (DETECTOR_SIGNAL.code,)))
+        named = Decision(Label.UNCERTAIN, Route.HELD, generator=gen, model=model, loras=loras,
+                         ai_score=score)
 
         if declaration == Declaration.AI:
-            gen, model, loras = names
-            return Decision(Label.AI, Route.AI_FEED, reasons=("self_declared_ai", *reasons),
-                            generator=gen or declared_tool, model=model, loras=loras,
-                            ai_score=score)
+            return replace(named, label=Label.AI, route=Route.AI_FEED,
+                           reasons=(SELF_DECLARED_AI.code, *reasons),
+                           generator=gen or declared_tool)
         if best_ai >= STRENGTH_RANK[Strength.STRONG]:
-            strength = "proof" if best_ai == STRENGTH_RANK[Strength.PROOF] else "strong"
+            firmness = (PROVENANCE_PROOF if best_ai == STRENGTH_RANK[Strength.PROOF]
+                        else PROVENANCE_STRONG)
             if declaration == Declaration.NONE:
-                return Decision(Label.AI, Route.HELD, review_priority=PRIORITY_UNDISCLOSED,
-                                reasons=("undisclosed_ai", f"provenance_{strength}", *reasons),
-                                undisclosed_ai=True, needs_review=True, generator=names[0],
-                                model=names[1], loras=names[2], ai_score=score)
-            return Decision(Label.AI, Route.AI_FEED,
-                            reasons=(f"provenance_{strength}", *reasons), generator=names[0],
-                            model=names[1], loras=names[2], ai_score=score)
+                return replace(named, label=Label.AI, route=Route.HELD,
+                               review_priority=Priority.UNDISCLOSED,
+                               reasons=(UNDISCLOSED_AI.code, firmness.code, *reasons),
+                               undisclosed_ai=True, needs_review=True)
+            return replace(named, label=Label.AI, route=Route.AI_FEED,
+                           reasons=(firmness.code, *reasons))
         if declaration == Declaration.AI_ASSISTED or assisted:
-            why = ("self_declared_ai_assisted",) if declaration == Declaration.AI_ASSISTED else ()
-            return Decision(Label.AI_ASSISTED, settings.AI_ASSISTED_ROUTE,
-                            reasons=(*why, *reasons), generator=names[0] or declared_tool,
-                            model=names[1], loras=names[2], ai_score=score)
+            why = ((SELF_DECLARED_AI_ASSISTED.code,)
+                   if declaration == Declaration.AI_ASSISTED else ())
+            return replace(named, label=Label.AI_ASSISTED,
+                           route=self.route_for_label(Label.AI_ASSISTED, settings),
+                           reasons=(*why, *reasons), generator=gen or declared_tool)
         if ai:  # only weak evidence: classifier score or a free-text hint
             from_classifier = any(e.score is not None for e in ai)
-            priority = PRIORITY_CLASSIFIER if from_classifier else PRIORITY_WEAK_HINT
+            priority = int(Priority.CLASSIFIER if from_classifier else Priority.WEAK_HINT)
             if score is not None:
                 priority += round(score * 99)
-            return Decision(Label.UNCERTAIN, Route.HELD, review_priority=priority,
-                            reasons=("weak_ai_signal", *reasons), needs_review=True,
-                            generator=names[0], model=names[1], loras=names[2], ai_score=score)
-        return Decision(Label.HUMAN, Route.MAIN, reasons=("no_ai_evidence",), ai_score=score)
+            return replace(named, review_priority=priority, needs_review=True,
+                           reasons=(WEAK_AI_SIGNAL.code, *reasons))
+        return Decision(Label.HUMAN, self.route_for_label(Label.HUMAN, settings),
+                        reasons=(NO_AI_EVIDENCE.code,), ai_score=score)
 
 
 def _rank(e: EvidenceResult) -> int:
@@ -97,12 +179,13 @@ def _classifier_score(evidence: list[EvidenceResult]) -> float | None:
     return max(scores) if scores else None
 
 
-def get_policy() -> Any:
-    """Return the configured policy as a callable.
-
-    The callable takes ``(declaration, evidence, settings, *, declared_tool="")``.
-    """
-    from moderation.conf import moderation_settings
-
+def get_policy() -> BasePolicy:
+    """The configured policy (``MODERATION["POLICY"]``: a BasePolicy subclass or instance)."""
     policy = moderation_settings.POLICY
-    return policy() if isinstance(policy, type) else policy
+    if isinstance(policy, type) and issubclass(policy, BasePolicy):
+        return policy()
+    if isinstance(policy, BasePolicy):
+        return policy
+    raise ImproperlyConfigured(
+        f'MODERATION["POLICY"] must be a subclass of moderation.policy.BasePolicy, '
+        f"got {policy!r}")

@@ -1,8 +1,9 @@
 """The review queue: which cases wait for a moderator, highest risk first, and filters.
 
 Shared by the HTML queue and the API so both list exactly the same rows. Order is
-``review_priority`` (set by the policy: deepfake risk > undisclosed AI > account holds >
-reposts > classifier-uncertain > appeals), then oldest first.
+``review_priority`` (set by the policy from :class:`moderation.reasons.Priority`), then
+oldest first. A case is filed under the queue category its reason codes name in the
+reason table, so a detector's own codes file cases where it declared.
 """
 
 from __future__ import annotations
@@ -17,28 +18,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from moderation.models import Appeal, AppealStatus, Evidence, ModerationCase
+from moderation.reasons import APPEAL, QUEUE_CATEGORIES, QueueCategory, category_for, reason_table
 
-#: Queue categories: (key, title, reason codes that put a case in it).
-CATEGORIES: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
-    ("deepfake", _("Deepfake risk"), ("deepfake_risk", "real_face")),
-    ("undisclosed", _("Declared hand-made, looks AI"), ("undisclosed_ai",)),
-    ("account", _("Account on hold"), ("account_on_hold", "account_suspended")),
-    ("repost", _("Possible repost"), ("possible_repost", "repost")),
-    ("uncertain", _("Classifier uncertain"), ("weak_ai_signal",)),
-)
-APPEAL_CATEGORY = ("appeal", _("Appeal"))
+#: The queue's filter menu: every category in filing order, then appeals.
+CATEGORIES: tuple[QueueCategory, ...] = (*QUEUE_CATEGORIES, APPEAL)
 AGE_CHOICES = (("1", _("Last 24 hours")), ("7", _("Last 7 days")), ("30", _("Last 30 days")))
 
 
-def category_of(case: ModerationCase, has_open_appeal: bool = False) -> tuple[str, Any]:
+def category_of(case: ModerationCase, has_open_appeal: bool = False) -> QueueCategory:
     """The queue category a case is shown under (appeals win: the uploader is waiting)."""
     if has_open_appeal:
-        return APPEAL_CATEGORY
-    reasons = set(case.reasons or ())
-    for key, title, codes in CATEGORIES:
-        if reasons & set(codes):
-            return key, title
-    return "other", _("Other")
+        return APPEAL
+    return category_for(str(code) for code in case.reasons or ())
 
 
 @dataclass(frozen=True)
@@ -56,7 +47,7 @@ class QueueFilters:
         """Read filters from query parameters. NUL characters (which PostgreSQL refuses
         in text) become U+FFFD, so such a filter simply matches nothing."""
         category = str(params.get("reason") or "")
-        valid = {key for key, _t, _c in CATEGORIES} | {APPEAL_CATEGORY[0]}
+        valid = {c.key for c in CATEGORIES}
         age = str(params.get("age") or "")
         return cls(
             category=category if category in valid else "",
@@ -81,15 +72,10 @@ def review_queue(filters: QueueFilters | None = None, *, user: Any = None) -> Qu
     qs = (ModerationCase.objects.filter(needs_review=True)
           .annotate(has_open_appeal=open_appeal_exists())
           .select_related("owner", "claimed_by", "content_type"))
-    if f.category == APPEAL_CATEGORY[0]:
+    if f.category == APPEAL.key:
         qs = qs.filter(has_open_appeal=True)
     elif f.category:
-        codes = next(c for key, _t, c in CATEGORIES if key == f.category)
-        q = Q()
-        for code in codes:
-            q |= Q(reasons__contains=[code]) if _json_contains_supported() else Q(
-                reasons__icontains=f'"{code}"')
-        qs = qs.filter(q)
+        qs = qs.filter(_has_any_reason(reason_table.codes_in(f.category)))
     if f.detector:
         qs = qs.filter(Exists(Evidence.objects.filter(
             case=OuterRef("pk"), detector=f.detector).exclude(label="none")))
@@ -100,6 +86,18 @@ def review_queue(filters: QueueFilters | None = None, *, user: Any = None) -> Qu
     if f.mine and user is not None:
         qs = qs.filter(claimed_by=user)
     return qs.order_by("-review_priority", "created_at", "pk")
+
+
+def _has_any_reason(codes: tuple[str, ...]) -> Q:
+    """Cases carrying one of ``codes``; no codes (a category nothing files under yet)
+    matches no case."""
+    if not codes:
+        return Q(pk__in=[])
+    q = Q()
+    for code in codes:
+        q |= Q(reasons__contains=[code]) if _json_contains_supported() else Q(
+            reasons__icontains=f'"{code}"')
+    return q
 
 
 def _json_contains_supported() -> bool:

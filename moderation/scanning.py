@@ -68,5 +68,5 @@ def scan_bytes(data: bytes, *, name: str = "", declaration: str | None = None,
     except ImageRejected as exc:
         return ScanResult(decision=None, error=exc.code, error_message=exc.message, sha256=sha)
     evidence = run_detectors(image, configured_detectors(use_classifier=use_classifier))
-    decision = get_policy()(declaration, evidence, moderation_settings)
+    decision = get_policy().decide(declaration, evidence, moderation_settings)
     return ScanResult(decision=decision, evidence=tuple(evidence), sha256=sha)

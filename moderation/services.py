@@ -15,6 +15,7 @@ from moderation import tasks
 from moderation.conf import moderation_settings
 from moderation.constants import ProcessingState
 from moderation.models import ModerationAction, ModerationCase
+from moderation.policy import get_policy
 from moderation.registry import registry
 
 logger = logging.getLogger(__name__)
@@ -38,10 +39,11 @@ def submit_for_moderation(instance: models.Model, *, force: bool = False) -> Mod
         "owner": owner if owner is None or isinstance(owner, models.Model) else None,
     }
     ct = ContentType.objects.get_for_model(instance, for_concrete_model=False)
+    pending_route = get_policy().pending_route(moderation_settings)
     with transaction.atomic():
         case, created = ModerationCase.objects.select_for_update().get_or_create(
             content_type=ct, object_id=str(instance.pk),
-            defaults={**fields, "route": moderation_settings.PENDING_ROUTE},
+            defaults={**fields, "route": pending_route},
         )
         changed = [k for k, v in fields.items() if getattr(case, k) != v]
         if not (created or changed or force):
@@ -56,7 +58,7 @@ def submit_for_moderation(instance: models.Model, *, force: bool = False) -> Mod
                 # has been scanned.
                 case.decided_by = None
                 case.decided_at = None
-                case.route = moderation_settings.PENDING_ROUTE
+                case.route = pending_route
             case.state = ProcessingState.PENDING
             case.attempts = 0
             case.rejection_reason = ""

@@ -2,8 +2,8 @@
 
 Escalation is configured by ``MODERATION["STRIKE_ESCALATION"]`` (default: warn, then
 hold every new upload for review for ``STRIKE_HOLD_DAYS``, then suspend uploads until a
-moderator lifts it). The pipeline calls :func:`apply_standing` after the policy, so a
-held account's new works never reach a public feed before a moderator sees them.
+moderator lifts it). The pipeline passes :func:`standing` to the policy, which holds a
+held account's new works so they never reach a public feed before a moderator sees them.
 
 Only :func:`record_strike` creates strikes, and it insists on a human actor with the
 review permission: a classifier score alone can never count against anyone.
@@ -11,52 +11,21 @@ review permission: a classifier score alone can never count against anyone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
-from moderation.constants import Route
+from moderation.constants import StandingLevel
+from moderation.evidence import CLEAN_STANDING, Standing
 from moderation.models import ModerationCase, Strike
+from moderation.permissions import is_moderator
 
-WARN, HOLD, SUSPEND = "warn", "hold", "suspend"
+WARN, HOLD, SUSPEND = StandingLevel.WARN, StandingLevel.HOLD, StandingLevel.SUSPEND
 LEVELS = (WARN, HOLD, SUSPEND)
-LEVEL_LABELS = {
-    "": _("In good standing"),
-    WARN: _("Warned"),
-    HOLD: _("New uploads held for review"),
-    SUSPEND: _("Uploads suspended until a moderator lifts it"),
-}
-
-#: Review priority of uploads held because of the account's standing (below undisclosed AI).
-PRIORITY_ACCOUNT_HOLD = 600
-
-
-@dataclass(frozen=True)
-class Standing:
-    """An account's current standing: how many active strikes and what follows from them."""
-
-    strikes: int
-    level: str  # "" (clean), "warn", "hold" or "suspend"
-    held_until: datetime | None = None
-
-    @property
-    def label(self) -> str:
-        return str(LEVEL_LABELS.get(self.level, self.level))
-
-    @property
-    def suspended(self) -> bool:
-        return self.level == SUSPEND
-
-    @property
-    def held(self) -> bool:
-        return self.level == HOLD and self.held_until is not None \
-            and self.held_until > timezone.now()
 
 
 def active_strikes(user: Any) -> QuerySet[Strike]:
@@ -82,7 +51,7 @@ def level_for(count: int) -> str:
 def standing(user: Any) -> Standing:
     """Compute ``user``'s standing now from their active strikes."""
     if user is None or getattr(user, "pk", None) is None:
-        return Standing(0, "")
+        return CLEAN_STANDING
     strikes = list(active_strikes(user))
     level = level_for(len(strikes))
     if level == SUSPEND and strikes[-1].lifted_at is not None:
@@ -100,34 +69,12 @@ def standing(user: Any) -> Standing:
 def record_strike(case: ModerationCase, actor: Any, *, reason: str = "undisclosed_ai",
                   note: str = "") -> Strike:
     """Record a strike against ``case``'s uploader; call inside the action's transaction."""
-    from moderation.permissions import is_moderator
-
     if actor is None or not is_moderator(actor):
         raise PermissionDenied("Only a moderator's decision can record a strike.")
     if case.owner_id is None:
         raise ValueError("this case has no uploader to strike")
     return Strike.objects.create(user_id=case.owner_id, case=case, reason=reason,
                                  note=note, created_by=actor)
-
-
-def apply_standing(case: ModerationCase) -> None:
-    """Hold or hide a fresh upload of a held or suspended account (pipeline hook).
-
-    Only tightens: a route already held or hidden is kept, and a moderator's verdict
-    (``decided_at`` set) is never touched.
-    """
-    if case.decided_at is not None or case.owner_id is None:
-        return
-    current = standing(case.owner)
-    if not (current.held or current.suspended):
-        return
-    reason = "account_suspended" if current.suspended else "account_on_hold"
-    if case.route != Route.HIDDEN:
-        case.route = Route.HIDDEN if current.suspended else Route.HELD
-    case.needs_review = True
-    case.review_priority = max(case.review_priority, PRIORITY_ACCOUNT_HOLD)
-    if reason not in case.reasons:
-        case.reasons = [*case.reasons, reason]
 
 
 def can_upload(user: Any) -> bool:

@@ -13,9 +13,7 @@ urlpatterns = [
     path("accuracy/", accuracy.accuracy_panel, name="accuracy"),
     path("case/<int:pk>/", case.case_detail, name="case"),
     path("case/<int:pk>/image/<str:variant>/", case.case_image, name="case_image"),
-    path("case/<int:pk>/do/<str:name>/", case.case_action, name="case_action"),
-    path("case/<int:pk>/appeal/<int:appeal_id>/decide/", case.decide_appeal,
-         name="decide_appeal"),
+    path("case/<int:pk>/actions/<str:name>/", case.case_action, name="case_action"),
     path("case/<int:pk>/proof/<int:file_id>/", case.appeal_file, name="appeal_file"),
     path("my/<int:pk>/", appeals.my_case, name="my_case"),
 ]

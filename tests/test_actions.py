@@ -246,7 +246,7 @@ def test_manual_strike_needs_a_reason(case, moderator):
 
 
 def test_every_action_is_registered_with_a_name():
-    for name, cls in actions.ACTIONS.items():
+    for name, cls in actions.registry.items():
         assert cls.name == name and str(cls.verbose_name)
 
 

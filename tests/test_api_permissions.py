@@ -231,7 +231,7 @@ def test_api04_html_actions_need_csrf(case, moderator):
 
     c = Client(enforce_csrf_checks=True)
     c.force_login(moderator)
-    res = c.post(f"/moderation/case/{case.pk}/do/mark_human/")
+    res = c.post(f"/moderation/case/{case.pk}/actions/mark_human/")
     assert res.status_code == 403
 
 
@@ -367,8 +367,8 @@ def test_api13_proof_files_are_private(uploader, other_user, moderator, settings
     case = make_case(uploader)
     result = actions.SubmitAppeal(
         uploader, case, message="see my layers",
-        files=[("layered", SimpleUploadedFile("my layers.psd", b"8BPS layered",
-                                              content_type="image/vnd.adobe.photoshop"))]).run()
+        kind="layered", proof=[SimpleUploadedFile("my layers.psd", b"8BPS layered",
+                                                  content_type="image/vnd.adobe.photoshop")]).run()
     proof = result.extra["appeal"].files.get()
     assert proof.file.name.startswith("appeals/") and "layers" not in proof.file.name
     with pytest.raises(ValueError):

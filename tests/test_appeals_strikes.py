@@ -15,6 +15,7 @@ from moderation import actions, pipeline, strikes
 from moderation.constants import Declaration, Label, ProcessingState, Route
 from moderation.evidence import EvidenceResult
 from moderation.models import Appeal, ModerationCase, Strike
+from moderation.reasons import Priority
 from moderation.signals import appeal_decided, strike_recorded
 from tests.moderators_support import make_case
 
@@ -108,7 +109,7 @@ def test_held_account_new_upload_goes_to_review_not_main(uploader, moderator):
     assert case.label == Label.HUMAN
     assert case.route == Route.HELD and case.needs_review
     assert "account_on_hold" in case.reasons
-    assert case.review_priority == strikes.PRIORITY_ACCOUNT_HOLD
+    assert case.review_priority == Priority.ACCOUNT_HOLD
 
 
 def test_suspended_account_new_upload_is_hidden(uploader, moderator):
@@ -191,13 +192,13 @@ def test_appeal_files_are_validated(uploader, settings):
     case = make_case(uploader, label=Label.AI)
     big = SimpleUploadedFile("big.psd", b"x" * 11)
     with pytest.raises(actions.ActionInvalid):
-        actions.SubmitAppeal(uploader, case, message="m", files=[("layered", big)]).run()
-    two = [("wip", SimpleUploadedFile("a.png", b"a")), ("wip", SimpleUploadedFile("b.png", b"b"))]
+        actions.SubmitAppeal(uploader, case, message="m", kind="layered", proof=[big]).run()
+    two = [SimpleUploadedFile("a.png", b"a"), SimpleUploadedFile("b.png", b"b")]
     with pytest.raises(actions.ActionInvalid):
-        actions.SubmitAppeal(uploader, case, message="m", files=two).run()
+        actions.SubmitAppeal(uploader, case, message="m", kind="wip", proof=two).run()
     with pytest.raises(actions.ActionInvalid):
-        actions.SubmitAppeal(uploader, case, message="m",
-                             files=[("malware", SimpleUploadedFile("a.exe", b"a"))]).run()
+        actions.SubmitAppeal(uploader, case, message="m", kind="malware",
+                             proof=[SimpleUploadedFile("a.exe", b"a")]).run()
     assert not Appeal.objects.exists()
 
 
@@ -207,9 +208,9 @@ def test_overturned_appeal_relabels_revokes_strike_and_notifies(
     assert strikes.standing(uploader).strikes == 1
     appeal = actions.SubmitAppeal(
         uploader, case, message="timelapse attached",
-        files=[("timelapse", SimpleUploadedFile("t.mp4", b"video"))]).run().extra["appeal"]
+        kind="timelapse", proof=[SimpleUploadedFile("t.mp4", b"video")]).run().extra["appeal"]
     case.refresh_from_db()
-    assert case.needs_review and case.review_priority == actions.PRIORITY_APPEAL
+    assert case.needs_review and case.review_priority == Priority.APPEAL
     decided = []
     appeal_decided.connect(lambda sender, appeal, **kw: decided.append(appeal.status),
                            weak=False, dispatch_uid="test-appeal")
@@ -291,7 +292,7 @@ def test_concurrent_proof_uploads_never_exceed_the_quota(settings):
         try:
             barrier.wait()
             actions.AddAppealFile(owner, case, appeal=appeal, kind="wip",
-                                  upload=SimpleUploadedFile(f"w{i}.png", b"x")).run()
+                                  file=SimpleUploadedFile(f"w{i}.png", b"x")).run()
             codes.append("ok")
         except actions.ActionConflict:
             codes.append("refused")

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from moderation import pipeline
 from moderation.conf import moderation_settings
-from moderation.evidence import EvidenceResult
-from moderation.policy import DefaultPolicy
+from moderation.constants import ProcessingState, StandingLevel
+from moderation.evidence import CLEAN_STANDING, Decision, EvidenceResult, Routing, Standing
+from moderation.models import ModerationCase
+from moderation.policy import BasePolicy, DefaultPolicy, get_policy
+from moderation.reasons import Priority
+from tests.conftest import png_bytes
+from tests.testapp.models import Artwork
 
-decide = DefaultPolicy()
+policy = DefaultPolicy()
+decide = policy.decide
 
 
 def ev(label: str, strength: str, *, detector: str = "provenance", score: float | None = None,
@@ -91,16 +105,97 @@ def test_strongest_evidence_names_the_generator():
 
 def test_policy_setting_is_an_import_string(settings):
     settings.MODERATION = {"POLICY": "tests.test_policy.AlwaysHidden"}
-    from moderation.policy import get_policy
-
-    assert get_policy()(None, [], moderation_settings).route == "hidden"
+    assert get_policy().decide(None, [], moderation_settings).route == "hidden"
 
 
-class AlwaysHidden(DefaultPolicy):
-    def decide(self, declaration, evidence, settings, *, declared_tool=""):
-        from moderation.evidence import Decision
+def test_policy_setting_must_be_a_base_policy(settings):
+    settings.MODERATION = {"POLICY": "tests.test_policy.not_a_policy"}
+    with pytest.raises(ImproperlyConfigured, match="BasePolicy"):
+        get_policy()
 
+
+def not_a_policy(declaration, evidence, settings):
+    return Decision("human", "main")
+
+
+class AlwaysHidden(BasePolicy):
+    def decide(self, declaration, evidence, settings, *, declared_tool="",
+               standing=CLEAN_STANDING):
         return Decision("uncertain", "hidden")
+
+
+# -- the account's standing, passed in as a value --------------------------------------
+HELD = Standing(2, StandingLevel.HOLD, timezone.now() + timedelta(days=3))
+HOLD_OVER = Standing(2, StandingLevel.HOLD, timezone.now() - timedelta(days=1))
+SUSPENDED = Standing(3, StandingLevel.SUSPEND)
+WARNED = Standing(1, StandingLevel.WARN)
+
+
+def test_clean_and_warned_accounts_change_nothing():
+    for standing in (CLEAN_STANDING, WARNED, HOLD_OVER):
+        d = decide("none", [], moderation_settings, standing=standing)
+        assert (d.label, d.route, d.needs_review, d.review_priority) == ("human", "main",
+                                                                         False, 0)
+        assert d.reasons == ("no_ai_evidence",)
+
+
+def test_held_account_holds_a_clean_upload_for_review():
+    d = decide("none", [], moderation_settings, standing=HELD)
+    assert (d.label, d.route, d.needs_review) == ("human", "held", True)
+    assert d.review_priority == Priority.ACCOUNT_HOLD
+    assert d.reasons == ("no_ai_evidence", "account_on_hold")
+
+
+def test_suspended_account_hides_even_a_declared_ai_upload():
+    d = decide("ai", [], moderation_settings, standing=SUSPENDED)
+    assert (d.label, d.route, d.needs_review) == ("ai", "hidden", True)
+    assert d.reasons[-1] == "account_suspended"
+
+
+def test_standing_only_tightens_priority():
+    d = decide("none", [ev("ai", "strong")], moderation_settings, standing=HELD)
+    assert d.route == "held" and d.undisclosed_ai
+    assert d.review_priority == Priority.UNDISCLOSED > Priority.ACCOUNT_HOLD
+    assert d.reasons[:2] == ("undisclosed_ai", "provenance_strong")
+
+
+# -- routes without a verdict, and after a moderator's --------------------------------
+def test_route_for_label_follows_the_ai_assisted_setting(settings):
+    assert [policy.route_for_label(label, moderation_settings)
+            for label in ("human", "ai", "ai_assisted", "uncertain")] == [
+        "main", "ai_feed", "main", "held"]
+    settings.MODERATION = {"AI_ASSISTED_ROUTE": "ai_feed"}
+    assert policy.route_for_label("ai_assisted", moderation_settings) == "ai_feed"
+
+
+def test_pending_route_is_the_setting(settings):
+    settings.MODERATION = {"PENDING_ROUTE": "hidden"}
+    assert policy.pending_route(moderation_settings) == "hidden"
+
+
+def test_failed_scans_are_hidden_or_held_for_review():
+    rejected = policy.scan_failed(ProcessingState.REJECTED, moderation_settings)
+    quarantined = policy.scan_failed(ProcessingState.QUARANTINED, moderation_settings)
+    assert (rejected.route, rejected.needs_review) == ("hidden", False)
+    assert (quarantined.route, quarantined.needs_review) == ("held", True)
+
+
+def test_priorities_are_spaced_and_ordered():
+    order = [Priority.DEEPFAKE, Priority.UNDISCLOSED, Priority.ACCOUNT_HOLD, Priority.REPOST,
+             Priority.CLASSIFIER, Priority.WEAK_HINT, Priority.APPEAL]
+    assert order == sorted(order, reverse=True)
+    assert all(a - b >= 100 for a, b in itertools.pairwise(order))
+    # A classifier-held case stays inside its band whatever its score.
+    top = decide(None, [ev("ai", "weak", detector="classifier", score=1.0)],
+                 moderation_settings)
+    assert Priority.CLASSIFIER < top.review_priority < Priority.REPOST
+
+
+def test_evidence_without_a_reason_code_gets_the_generic_one():
+    bare = EvidenceResult(detector="x", version="1", label="ai", strength="strong",
+                          summary="")
+    assert decide(None, [bare], moderation_settings).reasons == ("provenance_strong",
+                                                                 "detector_signal")
 
 
 classifier_evidence = st.builds(
@@ -115,3 +210,27 @@ def test_classifier_evidence_alone_never_labels_ai_or_strikes(declaration, evide
     assert d.label != "ai"
     assert d.undisclosed_ai is False
     assert d.route in {"main", "held"}
+
+
+# -- the pipeline and the upload path ask the configured policy ------------------------
+class QuarantineAll(DefaultPolicy):
+    """A site that keeps every upload out of sight until a moderator has looked."""
+
+    def pending_route(self, settings):
+        return "hidden"
+
+    def scan_failed(self, state, settings):
+        return Routing("hidden", needs_review=True, review_priority=Priority.UNDISCLOSED)
+
+
+@pytest.mark.django_db
+def test_upload_and_failed_scan_routes_come_from_the_policy(settings, django_user_model):
+    settings.MODERATION = {"POLICY": "tests.test_policy.QuarantineAll"}
+    owner = django_user_model.objects.create_user("painter")
+    art = Artwork.objects.create(owner=owner, image=SimpleUploadedFile("a.png", png_bytes()))
+    case = ModerationCase.objects.for_instance(art).get()
+    assert case.route == "hidden"
+    pipeline.reject(case.pk, "corrupt", "truncated")
+    case.refresh_from_db()
+    assert (case.state, case.route, case.needs_review, case.review_priority) == (
+        "rejected", "hidden", True, Priority.UNDISCLOSED)

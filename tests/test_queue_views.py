@@ -12,6 +12,7 @@ from django.urls import reverse
 from moderation import actions
 from moderation.constants import Declaration, Label, Route
 from moderation.models import Evidence, ModerationCase, Strike
+from moderation.reasons import Priority
 from tests.moderators_support import make_case
 
 pytest_plugins = ["tests.moderators_fixtures"]
@@ -74,13 +75,13 @@ def test_queue_filters(uploader, other_user, moderator, params, expect):
 
 def test_claim_from_queue_shows_who_has_it(case, moderator, moderator2):
     c = logged_in(moderator)
-    res = c.post(f"/moderation/case/{case.pk}/do/claim/",
+    res = c.post(f"/moderation/case/{case.pk}/actions/claim/",
                  {"next": f"/moderation/case/{case.pk}/"})
     assert res.status_code == 302 and res["Location"] == f"/moderation/case/{case.pk}/"
     html = logged_in(moderator2).get("/moderation/").content.decode()
     assert re.search(r'class="claimed">mod<', html)
     # The other moderator's decision is refused with a message, not applied.
-    res = logged_in(moderator2).post(f"/moderation/case/{case.pk}/do/mark_human/", follow=True)
+    res = logged_in(moderator2).post(f"/moderation/case/{case.pk}/actions/mark_human/", follow=True)
     assert "is working on this case" in res.content.decode()
     case.refresh_from_db()
     assert case.label == Label.UNCERTAIN
@@ -105,7 +106,7 @@ def test_case_page_shows_evidence_and_hides_prompt_until_claimed(case, moderator
 
 def test_decision_from_case_page_goes_back_to_queue(case, moderator):
     c = logged_in(moderator)
-    res = c.post(f"/moderation/case/{case.pk}/do/mark_ai/", {"tool": "NovelAI", "strike": "0"})
+    res = c.post(f"/moderation/case/{case.pk}/actions/mark_ai/", {"tool": "NovelAI", "strike": "0"})
     assert res.status_code == 302 and res["Location"] == reverse("moderation:queue")
     case.refresh_from_db()
     assert (case.label, case.route, case.generator) == (Label.AI, Route.AI_FEED, "NovelAI")
@@ -114,12 +115,12 @@ def test_decision_from_case_page_goes_back_to_queue(case, moderator):
 
 def test_unknown_action_is_404_and_get_is_405(case, moderator):
     c = logged_in(moderator)
-    assert c.post(f"/moderation/case/{case.pk}/do/decide_appeal/").status_code == 404
-    assert c.get(f"/moderation/case/{case.pk}/do/mark_ai/").status_code == 405
+    assert c.post(f"/moderation/case/{case.pk}/actions/no_such_action/").status_code == 404
+    assert c.get(f"/moderation/case/{case.pk}/actions/mark_ai/").status_code == 405
 
 
 def test_open_redirect_is_refused(case, moderator):
-    res = logged_in(moderator).post(f"/moderation/case/{case.pk}/do/claim/",
+    res = logged_in(moderator).post(f"/moderation/case/{case.pk}/actions/claim/",
                                     {"next": "https://evil.example/"})
     assert res["Location"] == f"/moderation/case/{case.pk}/"
 
@@ -191,14 +192,16 @@ def test_uploader_page_explains_and_takes_an_appeal(uploader, other_user):
     html = c.get(f"/moderation/my/{case.pk}/").content.decode()
     assert "Declared hand-made, but the file says AI." in html
     assert "secret prompt text" not in html
-    res = c.post(f"/moderation/my/{case.pk}/", {
+    # The page's form is the appeal action's own form, posted to the case's actions.
+    assert f'action="/moderation/case/{case.pk}/actions/appeal/"' in html
+    res = c.post(f"/moderation/case/{case.pk}/actions/appeal/", {
         "message": "Here is my PSD", "kind": "layered",
         "proof": [SimpleUploadedFile("a.psd", b"8BPS"), SimpleUploadedFile("b.png", b"png")]})
-    assert res.status_code == 302
+    assert res.status_code == 302 and res["Location"] == f"/moderation/my/{case.pk}/"
     appeal = case.appeals.get()
     assert appeal.files.count() == 2
     case.refresh_from_db()
-    assert case.needs_review and case.review_priority == actions.PRIORITY_APPEAL
+    assert case.needs_review and case.review_priority == Priority.APPEAL
 
 
 @pytest.mark.urls("tests.moderators_urls")

@@ -27,9 +27,10 @@ LABEL_SCHEMA: dict[str, Any] = {
         "model": {"type": "string"},
         "loras": {"type": "array", "items": {"type": "string"}},
         "why": {"type": "array", "items": {"type": "object", "properties": {
-            "code": {"type": "string", "enum": ["self_declared", "file_metadata", "c2pa",
-                                                "moderator", "classifier", "undisclosed_ai",
-                                                "no_ai_evidence"]},
+            "code": {"type": "string",
+                     "description": "the signal family (self_declared, c2pa, "
+                                    "novelai_signature, file_metadata, moderator...); "
+                                    "detectors may add their own"},
             "text": {"type": "string"}}}},
     },
 }

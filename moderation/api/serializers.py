@@ -16,13 +16,33 @@ from rest_framework import serializers
 from moderation.constants import DetectorMode, Label, Route
 from moderation.models import Appeal, AppealFile, AppealStatus, Evidence, ModerationCase
 from moderation.permissions import can_appeal
+from moderation.reasons import get_reason
 
-CASE_VERDICT_FIELDS = ("label", "route", "generator", "model_name", "loras", "reasons")
+CASE_VERDICT_FIELDS = ("label", "route", "generator", "model_name", "loras", "reasons",
+                       "reason_details")
+
+
+class ReasonSerializer(serializers.Serializer):
+    """One reason code with its text (in the request's language) and queue category."""
+
+    code = serializers.CharField(read_only=True)
+    text = serializers.CharField(read_only=True)
+    category = serializers.CharField(read_only=True)
+
+    def to_representation(self, instance: Any) -> dict[str, str]:
+        reason = get_reason(str(instance))
+        return {"code": reason.code, "text": str(reason.text), "category": reason.category}
+
+
+class ReasonDetailsMixin(serializers.Serializer):
+    """``reason_details``: the case's ``reasons`` read through the reason table."""
+
+    reason_details = ReasonSerializer(source="reasons", many=True, read_only=True)
 #: Labels a moderator can set (no "uncertain"); named in moderation.api.schema.ENUM_NAME_OVERRIDES.
 DECISION_LABEL_CHOICES = [(v, lbl) for v, lbl in Label.choices if v != Label.UNCERTAIN]
 
 
-class CaseSerializer(serializers.ModelSerializer):
+class CaseSerializer(ReasonDetailsMixin, serializers.ModelSerializer):
     """What moderators see about a case."""
 
     content_type = serializers.CharField(source="content_type.model", read_only=True)
@@ -52,7 +72,7 @@ class CaseSerializer(serializers.ModelSerializer):
         return appeal.pk if appeal else None
 
 
-class OwnerCaseSerializer(serializers.ModelSerializer):
+class OwnerCaseSerializer(ReasonDetailsMixin, serializers.ModelSerializer):
     """What an uploader sees about their own work: the label, why, and whether to appeal."""
 
     can_appeal = serializers.SerializerMethodField()
@@ -112,8 +132,15 @@ class AuditSerializer(serializers.Serializer):
         return obj.actor.get_username() if obj.actor_id and obj.actor else ""
 
 
-class DecideSerializer(serializers.Serializer):
+class DecideLabelSerializer(serializers.Serializer):
+    """The ``label`` that picks the verdict action; the action's form checks the rest."""
+
     label = serializers.ChoiceField(choices=DECISION_LABEL_CHOICES)
+
+
+class DecideSerializer(DecideLabelSerializer):
+    """``POST …/decide/``: documents the parameters of the three verdict actions."""
+
     tool = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     strike = serializers.BooleanField(required=False, default=True,
                                       help_text=_("Record a strike when the work was "

@@ -2,8 +2,11 @@
 
 Object access is enforced twice: ``get_queryset()`` only contains rows the user may see
 (so other people's ids are 404, not 403: no IDOR and no existence oracle), and DRF's
-``check_object_permissions`` runs in ``get_object``. Verdicts change only through the
-moderator-only ``POST`` action routes, which call :mod:`moderation.actions`.
+``check_object_permissions`` runs in ``get_object``. Cases change only through
+``POST …/moderation/{id}/actions/{name}/``, which runs the named action of
+:mod:`moderation.actions` through the same dispatcher as the case page; the older
+per-action routes (``decide/``, ``claim/``… and the appeal routes) are kept as aliases
+of it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from moderation.api.throttling import ModerationScopedThrottle
 from moderation.constants import DetectorMode, Label, ProcessingState, Route
 from moderation.models import Appeal, AppealFile, AppealStatus, ModerationCase
 from moderation.queue import QueueFilters, review_queue
+from moderation.views.files import private_file_response
 
 SCANNING = (ProcessingState.PENDING, ProcessingState.RUNNING)
 
@@ -40,16 +44,22 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-def run_action(action: A.BaseAction) -> A.ActionResult:
-    """Run an action, turning its errors into API errors (403, 400 or 409)."""
+def run_action(name: str, request: Request, case: ModerationCase,
+               params: dict[str, Any]) -> A.ActionResult:
+    """Dispatch an action, turning its errors into API errors (403, 400 or 409)."""
     try:
-        return action.run()
+        return A.dispatch(name, request.user, case, params)
     except DjangoPermissionDenied as exc:
         raise PermissionDenied(str(exc)) from exc
     except A.ActionConflict as exc:
         raise Conflict(str(exc.message)) from exc
     except A.ActionInvalid as exc:
-        raise serializers.ValidationError({"detail": str(exc.message)}) from exc
+        raise serializers.ValidationError({"detail": str(exc.message), **exc.errors}) from exc
+
+
+def action_params(request: Request, **fixed: Any) -> dict[str, Any]:
+    """The request's parameters for an action, with ``fixed`` ones set by the route."""
+    return {**A.request_params(request.data, request.FILES), **fixed}
 
 
 class ModerationAPIView:
@@ -81,7 +91,8 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
     queryset = ModerationCase.objects.none()
     http_method_names: ClassVar[list[str]] = ["get", "post", "head", "options"]
     write_actions = frozenset({"decide", "claim", "release", "note", "hide", "restore",
-                               "rescan", "route"})
+                               "rescan", "route", "run_named_action"})
+    parser_classes: ClassVar[list[Any]] = [JSONParser, FormParser, MultiPartParser]
 
     def get_queryset(self) -> QuerySet[ModerationCase]:
         user = self.request.user
@@ -102,7 +113,19 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
                 "route": S.RouteSerializer, "evidence": S.EvidenceSerializer,
                 "audit": S.AuditSerializer}.get(self.action or "", S.CaseSerializer)
 
+    def get_throttles(self) -> list[Any]:
+        throttles = super().get_throttles()
+        name = self.kwargs.get("name", "")
+        if self.action == "run_named_action" and name in A.registry and (
+                not A.registry[name].moderator_only):
+            self.throttle_scope = "moderation_appeal"  # the uploader's own actions
+        return throttles
+
     def get_permissions(self) -> list[Any]:
+        if self.action == "run_named_action":
+            # Uploaders may run their own actions (appeals) on their own cases; the
+            # action's permission check decides, the scoped queryset hides the rest.
+            return [IsAuthenticated(), CaseAccess()]
         if self.action in self.write_actions or self.action == "audit":
             return [IsAuthenticated(), IsModerator()]
         return super().get_permissions()
@@ -137,67 +160,87 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
         entries = case.actions.select_related("actor").order_by("created_at", "id")
         return Response(S.AuditSerializer(entries, many=True).data)
 
-    def _act(self, action_cls: type[A.BaseAction], **params: Any) -> Response:
+    def _act(self, name: str, **fixed: Any) -> Response:
         case = self.get_object()
-        result = run_action(action_cls(self.request.user, case, **params))
-        return Response(S.CaseSerializer(result.case, context={"request": self.request}).data)
+        result = run_action(name, self.request, case, action_params(self.request, **fixed))
+        serializer = (S.CaseSerializer if rules.is_moderator(self.request.user)
+                      else S.OwnerCaseSerializer)
+        return Response(serializer(result.case, context={"request": self.request}).data)
+
+    @extend_schema(
+        operation_id="moderation_run_action",
+        request={"application/json": {"type": "object", "additionalProperties": True},
+                 "multipart/form-data": {"type": "object", "additionalProperties": True}},
+        responses={200: S.CaseSerializer,
+                   400: OpenApiResponse(description="unknown action or invalid parameters"),
+                   403: OpenApiResponse(description="not allowed to run this action here"),
+                   409: OpenApiResponse(description="the case's state forbids it now")})
+    @action(detail=True, methods=["post"], url_path=r"actions/(?P<name>[a-z_]+)")
+    def run_named_action(self, request: Request, pk: str | None = None,
+                         name: str = "") -> Response:
+        """Run the action ``name`` (see ``moderation.actions.registry``) with the posted
+        parameters: the same dispatcher, forms and errors as the case page."""
+        return self._act(name)
 
     @extend_schema(request=S.DecideSerializer, responses={
         200: S.CaseSerializer, 403: OpenApiResponse(description="not a moderator, or own upload"),
         409: OpenApiResponse(description="claimed by another moderator or still scanning")})
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str | None = None) -> Response:
-        """Set the verdict (moderators only; never on your own upload)."""
-        ser = S.DecideSerializer(data=request.data)
+        """Set the verdict (moderators only; never on your own upload): an alias of the
+        ``mark_human``/``mark_ai_assisted``/``mark_ai`` actions chosen by ``label``."""
+        ser = S.DecideLabelSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        d = ser.validated_data
-        cls = {Label.HUMAN: A.MarkHuman, Label.AI_ASSISTED: A.MarkAIAssisted,
-               Label.AI: A.MarkAI}[d["label"]]
-        return self._act(cls, tool=d["tool"], strike=d["strike"], note=d["note"])
+        name = DECIDE_ACTIONS[ser.validated_data["label"]]
+        params = action_params(request)
+        params.pop("label", None)
+        if name != A.MarkAI.name:
+            # This route documents ``strike`` for every label; it only means something
+            # for "ai", so the other verdicts do not receive it.
+            params.pop("strike", None)
+        case = self.get_object()
+        result = run_action(name, request, case, params)
+        return Response(S.CaseSerializer(result.case, context={"request": request}).data)
 
     @extend_schema(request=S.OptionalNoteSerializer, responses=S.CaseSerializer)
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str | None = None) -> Response:
-        return self._act(A.Claim)
+        return self._act(A.Claim.name)
 
     @extend_schema(request=S.OptionalNoteSerializer, responses=S.CaseSerializer)
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str | None = None) -> Response:
-        return self._act(A.Release)
+        return self._act(A.Release.name)
 
     @extend_schema(request=S.OptionalNoteSerializer, responses=S.CaseSerializer)
     @action(detail=True, methods=["post"])
     def hide(self, request: Request, pk: str | None = None) -> Response:
-        ser = S.OptionalNoteSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        return self._act(A.Hide, note=ser.validated_data["note"])
+        return self._act(A.Hide.name)
 
     @extend_schema(request=S.OptionalNoteSerializer, responses=S.CaseSerializer)
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str | None = None) -> Response:
-        ser = S.OptionalNoteSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        return self._act(A.Restore, note=ser.validated_data["note"])
+        return self._act(A.Restore.name)
 
     @extend_schema(request=S.OptionalNoteSerializer, responses=S.CaseSerializer)
     @action(detail=True, methods=["post"])
     def rescan(self, request: Request, pk: str | None = None) -> Response:
-        return self._act(A.Rescan)
+        return self._act(A.Rescan.name)
 
     @extend_schema(request=S.NoteSerializer, responses=S.CaseSerializer)
     @action(detail=True, methods=["post"])
     def note(self, request: Request, pk: str | None = None) -> Response:
-        ser = S.NoteSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        return self._act(A.AddNote, note=ser.validated_data["note"])
+        return self._act(A.AddNote.name)
 
     @extend_schema(request=S.RouteSerializer, responses=S.CaseSerializer)
     @action(detail=True, methods=["post"])
     def route(self, request: Request, pk: str | None = None) -> Response:
-        ser = S.RouteSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        return self._act(A.RouteTo, route=ser.validated_data["route"],
-                         note=ser.validated_data["note"])
+        return self._act(A.RouteTo.name)
+
+
+#: The verdict action ``POST …/decide/`` runs for each label.
+DECIDE_ACTIONS = {Label.HUMAN: A.MarkHuman.name, Label.AI_ASSISTED: A.MarkAIAssisted.name,
+                  Label.AI: A.MarkAI.name}
 
 
 class QueueViewSet(ModerationAPIView, mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -251,8 +294,8 @@ class AppealViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveMod
         ser = self.get_serializer(data=request.data)
         ser.is_valid(raise_exception=True)
         case = ser.validated_data["case"]
-        result = run_action(A.SubmitAppeal(request.user, case,
-                                           message=ser.validated_data["message"]))
+        result = run_action(A.SubmitAppeal.name, request, case,
+                            {"message": ser.validated_data["message"]})
         out = S.AppealSerializer(result.extra["appeal"], context=self.get_serializer_context())
         return Response(out.data, status=status.HTTP_201_CREATED)
 
@@ -269,11 +312,8 @@ class AppealViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveMod
     def decide(self, request: Request, pk: str | None = None) -> Response:
         """Uphold or overturn (moderators; not on their own upload)."""
         appeal = self.get_object()
-        ser = S.AppealDecideSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        d = ser.validated_data
-        run_action(A.DecideAppeal(request.user, appeal.case, appeal=appeal,
-                                  outcome=d["outcome"], label=d["label"], note=d["note"]))
+        run_action(A.DecideAppeal.name, request, appeal.case,
+                   action_params(request, appeal=appeal.pk))
         appeal.refresh_from_db()
         return Response(S.AppealSerializer(appeal, context=self.get_serializer_context()).data)
 
@@ -283,11 +323,8 @@ class AppealViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveMod
     def files(self, request: Request, pk: str | None = None) -> Response:
         """Attach proof of process to your open appeal (kept private to moderators)."""
         appeal = self.get_object()
-        ser = S.AppealFileUploadSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        result = run_action(A.AddAppealFile(request.user, appeal.case, appeal=appeal,
-                                            kind=ser.validated_data["kind"],
-                                            upload=ser.validated_data["file"]))
+        result = run_action(A.AddAppealFile.name, request, appeal.case,
+                            action_params(request, appeal=appeal.pk))
         return Response(S.AppealFileSerializer(result.extra["file"]).data,
                         status=status.HTTP_201_CREATED)
 
@@ -297,8 +334,6 @@ class AppealViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveMod
     def download(self, request: Request, pk: str | None = None,
                  file_id: str | None = None) -> Any:
         """Stream one proof file to a moderator, as an attachment that cannot render."""
-        from moderation.views.files import private_file_response
-
         appeal = self.get_object()
         proof = AppealFile.objects.filter(appeal=appeal, pk=str(file_id or "")).first()
         if proof is None:

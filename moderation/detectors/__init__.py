@@ -17,6 +17,7 @@ from moderation.conf import moderation_settings
 from moderation.constants import DetectorMode
 from moderation.detectors.base import BaseDetector
 from moderation.exceptions import InvalidDetectorConfig
+from moderation.reasons import register_reasons
 
 __all__ = ["BaseDetector", "DetectorHandler", "detectors"]
 
@@ -50,6 +51,13 @@ class DetectorHandler:
                 f'MODERATION["DETECTORS"][{alias!r}]["MODE"] is {mode!r}; '
                 f"use one of {DetectorMode.values}"
             )
+        cls = self.backend(alias, params)
+        register_reasons(*cls.declared_reasons(params.get("OPTIONS") or {}))
+        return cls(alias, params.get("OPTIONS") or {}, mode)
+
+    @staticmethod
+    def backend(alias: str, params: dict[str, Any]) -> type[BaseDetector]:
+        """Import the ``BACKEND`` class of one settings entry; raise InvalidDetectorConfig."""
         try:
             cls = import_string(params["BACKEND"])
         except ImportError as exc:
@@ -61,7 +69,27 @@ class DetectorHandler:
             raise InvalidDetectorConfig(
                 f"{params['BACKEND']!r} (alias {alias!r}) is not a BaseDetector subclass"
             )
-        return cls(alias, params.get("OPTIONS") or {}, mode)
+        return cls
+
+    def load_reasons(self) -> None:
+        """Register the reasons every configured backend declares, without building the
+        detectors: pages and the API need the texts, only workers run the detectors.
+
+        A configuration that cannot be read or imported is skipped here; the system
+        checks report it.
+        """
+        try:
+            config = self.settings
+        except (TypeError, ValueError):
+            return
+        for alias, params in config.items():
+            if not isinstance(params, dict) or "BACKEND" not in params:
+                continue
+            try:
+                cls = self.backend(alias, params)
+            except InvalidDetectorConfig:
+                continue
+            register_reasons(*cls.declared_reasons(params.get("OPTIONS") or {}))
 
     def __getitem__(self, alias: str) -> BaseDetector:
         with self._lock:
@@ -85,9 +113,11 @@ class DetectorHandler:
         return [d for d in self.all() if d.enabled]
 
     def reset(self) -> None:
-        """Drop cached instances (settings changed, or a test wants fresh ones)."""
+        """Drop cached instances and register the reasons of the (new) configuration
+        (settings changed, or a test wants fresh ones)."""
         with self._lock:
             self._instances.clear()
+        self.load_reasons()
 
 
 detectors = DetectorHandler()

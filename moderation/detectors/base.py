@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from moderation.exceptions import InvalidDetectorConfig
+from moderation.reasons import Reason
 
 if TYPE_CHECKING:
     from django.core.checks import CheckMessage
@@ -20,6 +21,10 @@ class BaseDetector(ABC):
     idempotency key, so bump it whenever results may change), list their options in
     ``default_options`` (unknown options are rejected, as django-storages does) and
     implement :meth:`detect`.
+
+    Every reason code a detector puts on its evidence is declared in ``reasons``: the
+    detector handler registers them in :mod:`moderation.reasons`, which is how the work
+    page, the case page, the queue and the API know what the code means.
     """
 
     version: ClassVar[str] = "0"
@@ -27,6 +32,14 @@ class BaseDetector(ABC):
     #: Whether the detector reads decoded pixels. Metadata-only detectors (False) are the
     #: ones ``moderation_scan --no-classifier`` and ``scan_file(use_classifier=False)`` keep.
     needs_pixels: ClassVar[bool] = True
+    #: The reason codes :meth:`detect` may put on its evidence, with their texts.
+    reasons: ClassVar[tuple[Reason, ...]] = ()
+
+    @classmethod
+    def declared_reasons(cls, options: dict[str, Any]) -> tuple[Reason, ...]:
+        """The reasons this backend may emit with ``options``; read from the class,
+        without building an instance (the web process never runs detectors)."""
+        return cls.reasons
 
     def __init__(self, alias: str, options: dict[str, Any] | None = None,
                  mode: str = "enforce") -> None:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import time
 
+from django.utils.translation import gettext_lazy as _
+
 from moderation.constants import EvidenceLabel, Strength
 from moderation.detectors.base import BaseDetector
 from moderation.evidence import EvidenceResult, ImageInput
 from moderation.exceptions import DetectorError, InvalidDetectorConfig
+from moderation.reasons import Reason, WhyGroup
+
+#: The one code a fixed result carries; it says plainly that nothing was examined.
+FIXED_RESULT = Reason("fixed_result", _("A fixed test result (no image was examined)."),
+                      WhyGroup("fixed_result", _("a test detector's fixed result")))
 
 
 class FixedScoreDetector(BaseDetector):
@@ -16,6 +23,7 @@ class FixedScoreDetector(BaseDetector):
     version = "1"
     default_options = {"LABEL": "none", "STRENGTH": "weak", "SCORE": None, "GENERATOR": "",
                        "MODEL": "", "SUMMARY": "fixed result"}
+    reasons = (FIXED_RESULT,)
 
     def validate(self) -> None:
         if self.options["LABEL"] not in EvidenceLabel.values:
@@ -27,7 +35,7 @@ class FixedScoreDetector(BaseDetector):
         o = self.options
         return EvidenceResult(self.alias, self.version, o["LABEL"], o["STRENGTH"], o["SUMMARY"],
                               score=o["SCORE"], generator=o["GENERATOR"], model=o["MODEL"],
-                              reasons=(f"{self.alias}_fixed",))
+                              reasons=(FIXED_RESULT.code,))
 
 
 class RaisingDetector(BaseDetector):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
 from moderation.constants import EvidenceLabel, Strength
@@ -30,6 +31,11 @@ from moderation.detectors.base import BaseDetector
 from moderation.evidence import EvidenceResult, ImageInput
 from moderation.internal.bundle import BundleError, ModelBundle, default_bundle_dir, load_bundle
 from moderation.internal.preprocess import make_crops, softmax
+from moderation.reasons import WHY_CLASSIFIER, Reason
+
+CLASSIFIER_SCORE = Reason("classifier_score",
+                          _("The classifier score is above the review threshold."),
+                          WHY_CLASSIFIER)
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -96,6 +102,7 @@ class OnnxClassifier(BaseDetector):
 
     version = "1"
     default_options = {"BUNDLE": None, "INTRA_OP_NUM_THREADS": 1, "INTER_OP_NUM_THREADS": 1}
+    reasons = (CLASSIFIER_SCORE,)
 
     def validate(self) -> None:
         for key in ("INTRA_OP_NUM_THREADS", "INTER_OP_NUM_THREADS"):
@@ -218,7 +225,7 @@ class OnnxClassifier(BaseDetector):
                      "fpr_meaning": meaning, "crops": crops,
                      "logits": [round(float(v), 5) for v in logits],
                      "photo_probability": photo},
-            reasons=("classifier_score",) if flagged else (),
+            reasons=(CLASSIFIER_SCORE.code,) if flagged else (),
         )
 
     @staticmethod

@@ -25,7 +25,7 @@ import logging
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from django.core import checks
 from django.utils.translation import gettext as _
@@ -38,13 +38,12 @@ from moderation.exceptions import InvalidDetectorConfig
 from moderation.internal.provenance import trust
 from moderation.internal.provenance.c2pa_reader import MIME_BY_FORMAT, read_c2pa
 from moderation.internal.provenance.findings import Finding
-from moderation.internal.provenance.generator_table import load_generator_table
+from moderation.internal.provenance.generator_table import GeneratorTable, load_generator_table
 from moderation.internal.provenance.generators import read_generator_metadata
 from moderation.internal.provenance.limits import total_limit
+from moderation.internal.provenance.reasons import READER_REASONS, table_reasons
 from moderation.internal.provenance.xmp import read_xmp
-
-if TYPE_CHECKING:
-    from moderation.internal.provenance.generator_table import GeneratorTable
+from moderation.reasons import Reason
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +51,12 @@ logger = logging.getLogger(__name__)
 _LABEL_RANK = {EvidenceLabel.AI.value: 3, EvidenceLabel.AI_ASSISTED.value: 2,
                EvidenceLabel.HUMAN.value: 1}
 _STRENGTH_RANK = {str(k.value): v for k, v in STRENGTH_RANK.items()}
+
+
+def _patterns_path(options: dict[str, Any]) -> str | None:
+    """Generator-pattern file: the option, else ``GENERATOR_PATTERNS``, else bundled."""
+    value = options.get("GENERATOR_PATTERNS") or moderation_settings.GENERATOR_PATTERNS
+    return str(value) if value else None
 
 
 def _srank(finding: Finding) -> int:
@@ -75,6 +80,17 @@ class ProvenanceDetector(BaseDetector):
     version = "1"
     needs_pixels = False
     default_options: ClassVar[dict[str, Any]] = {"TRUST_DIR": None, "GENERATOR_PATTERNS": None}
+    reasons = READER_REASONS
+
+    @classmethod
+    def declared_reasons(cls, options: dict[str, Any]) -> tuple[Reason, ...]:
+        """The readers' codes plus those the configured generator table introduces; an
+        unreadable table adds none (the system check reports it)."""
+        try:
+            table = load_generator_table(_patterns_path(options))
+        except (OSError, ValueError):
+            return cls.reasons
+        return (*cls.reasons, *table_reasons(table))
 
     def validate(self) -> None:
         for key in self.default_options:
@@ -95,9 +111,7 @@ class ProvenanceDetector(BaseDetector):
 
     @property
     def patterns_path(self) -> str | None:
-        """Generator-pattern file: the option, else ``GENERATOR_PATTERNS``, else bundled."""
-        value = self.options["GENERATOR_PATTERNS"] or moderation_settings.GENERATOR_PATTERNS
-        return str(value) if value else None
+        return _patterns_path(self.options)
 
     def table(self) -> GeneratorTable:
         return load_generator_table(self.patterns_path)

@@ -7,8 +7,9 @@ what the workers load, the command line installs and promotes without going thro
 web, and a second copy in the database would drift from them (a CLI install, a restored
 backup, another host's checkout). The database keeps only what belongs there: the
 confusion counts from moderators' decisions (:mod:`moderation.training.confusion`)
-and the audit row each promotion writes (``moderation.actions.PromoteClassifier``, the same
-code path as ``moderation_train --promote``).
+and the audit row each promotion writes
+(``moderation.training.promotion.PromoteClassifier``, the same code path as
+``moderation_train --promote``).
 
 :class:`moderation.models.ClassifierVersion` is an unmanaged model without a table: it
 exists so that the page has its entry in the admin index and so that the permission
@@ -31,10 +32,11 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from moderation import actions as A
+from moderation.constants import NOTE_MAX
 from moderation.detectors.onnx import OnnxClassifier
 from moderation.internal.bundle import BundleError, load_bundle
 from moderation.models import ClassifierVersion
+from moderation.training import promotion as P
 from moderation.training.confusion import confusion_counts, rates
 from moderation.training.site import current_version, default_install_dir, read_installed
 
@@ -171,7 +173,7 @@ class ClassifierVersionAdmin(admin.ModelAdmin):
     # -- permissions -------------------------------------------------------------------
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         user = request.user
-        return A.can_promote_classifier(user) or bool(
+        return P.can_promote_classifier(user) or bool(
             user.is_active and user.has_perm("moderation.view_classifierversion"))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -213,31 +215,31 @@ class ClassifierVersionAdmin(admin.ModelAdmin):
             **self._context(request, _("Classifier versions")),
             "versions": list_versions(self.install_dir(), confusion),
             "confusion": confusion,
-            "may_promote": A.can_promote_classifier(request.user),
+            "may_promote": P.can_promote_classifier(request.user),
             **(extra_context or {}),
         }
         return TemplateResponse(request, self.change_list_template, context)
 
     def promote_view(self, request: HttpRequest, version: str) -> HttpResponse:
-        if not A.can_promote_classifier(request.user):
+        if not P.can_promote_classifier(request.user):
             raise PermissionDenied
 
         install_dir = self.install_dir()
         changelist = reverse(f"{self.admin_site.name}:moderation_classifierversion_changelist")
-        action = A.PromoteClassifier(request.user, version, install_dir=install_dir,
-                                     note=str(request.POST.get("note", ""))[:A.NOTE_MAX])
+        action = P.PromoteClassifier(request.user, version, install_dir=install_dir,
+                                     note=str(request.POST.get("note", ""))[:NOTE_MAX])
         try:
             entry = action.entry()
-        except A.ActionError as exc:
+        except P.PromotionError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(changelist)
         if request.method == "POST":
             try:
                 action.run()
-            except (A.ActionError, PermissionDenied) as exc:
+            except (P.PromotionError, PermissionDenied) as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(changelist)
-            self.message_user(request, A.promoted_message(version, install_dir / "current"),
+            self.message_user(request, P.promoted_message(version, install_dir / "current"),
                               messages.SUCCESS)
             return HttpResponseRedirect(changelist)
         current = current_version(install_dir)

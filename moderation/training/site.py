@@ -320,7 +320,7 @@ def promote(install_dir: Path, version: str) -> dict[str, Any]:
     """Make an installed version the enforcing one (``current``); return its entry.
 
     The one promotion path: ``moderation_train --promote`` and the admin's "Classifier
-    versions" page both reach it through ``moderation.actions.PromoteClassifier``. The
+    versions" page both reach it through ``moderation.training.promotion.PromoteClassifier``. The
     bundle is validated (checksum included) before ``current`` moves, so a damaged
     install can never become the enforcing classifier.
     """

@@ -1,8 +1,9 @@
-"""The case page (evidence, history, audit) and the moderator action endpoint."""
+"""The case page (evidence, history, audit) and its action endpoint ``actions/<name>/``."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -15,14 +16,21 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from moderation import actions as A
+from moderation.actions.strikes import STRIKE_REASONS
 from moderation.constants import Label, Route
-from moderation.models import Appeal, AppealFile, AppealStatus, ModerationCase, Strike
-from moderation.permissions import can_view_private, claim_is_live, conflict_of_interest
+from moderation.models import AppealFile, AppealStatus, ModerationCase, Strike
+from moderation.permissions import (
+    can_view_private,
+    claim_is_live,
+    conflict_of_interest,
+    is_moderator,
+)
 from moderation.queue import category_of
+from moderation.registry import registry
 from moderation.strikes import standing
-from moderation.views.common import moderator_required
+from moderation.views.common import moderator_required, signed_in
 from moderation.views.files import harden, private_file_response
-from moderation.views.presenters import present_evidence, reason_text
+from moderation.views.presenters import present_evidence, present_reasons
 from moderation.views.queue import safe_next
 
 PREVIEW_MAX_SIDE = 1024
@@ -44,8 +52,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     open_appeal = next((a for a in appeals if a.status == AppealStatus.OPEN), None)
     return render(request, "moderation/case.html", {
         "case": case, "evidence": evidence, "show_private": show_private,
-        "category": category_of(case, open_appeal is not None)[1],
-        "reasons": [reason_text(r) for r in case.reasons or ()],
+        "category": category_of(case, open_appeal is not None).title,
+        "reasons": present_reasons(case.reasons),
         "appeals": appeals, "open_appeal": open_appeal, "history": history,
         "strikes": strikes, "standing": standing(case.owner) if case.owner_id else None,
         "audit": case.actions.select_related("actor").order_by("-created_at", "-id")[:200],
@@ -54,48 +62,36 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "routes": Route.choices, "labels": Label.choices,
         "decisions": [(cls.name, cls.verbose_name, cls.shortcut)
                       for cls in (A.MarkHuman, A.MarkAIAssisted, A.MarkAI)],
+        "strike_reasons": STRIKE_REASONS,
         "appeal_outcomes": [(AppealStatus.UPHELD, AppealStatus.UPHELD.label),
                             (AppealStatus.OVERTURNED, AppealStatus.OVERTURNED.label)],
     })
 
 
 @require_POST
-@moderator_required
+@signed_in
 def case_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
-    """Run one named action from the case page or the queue, then go back (or onwards)."""
-    case = get_object_or_404(ModerationCase, pk=pk)
-    if name not in A.CASE_ACTIONS:
+    """Run the registered action ``name`` with the posted parameters, then go back (or
+    onwards to the queue after a verdict).
+
+    Moderators may act on any case; anyone else only on their own uploads (others' are
+    404, no existence oracle), and the action's own permission check decides the rest.
+    """
+    moderator = is_moderator(request.user)
+    cases = ModerationCase.objects.all() if moderator else ModerationCase.objects.filter(
+        owner_id=request.user.pk)
+    case = get_object_or_404(cases, pk=pk)
+    if name not in A.registry:
         raise Http404
-    action_cls = A.ACTIONS[name]
-    params: dict[str, Any] = {"note": request.POST.get("note", "")}
-    if name in {"mark_ai", "mark_ai_assisted", "mark_human"}:
-        params["tool"] = request.POST.get("tool", "")
-        params["strike"] = request.POST.get("strike", "1") != "0"
-    if name == "route":
-        params["route"] = request.POST.get("route", "")
-    if name == "strike":
-        params["reason"] = request.POST.get("reason", "other")
-    detail = reverse("moderation:case", args=[case.pk])
-    if not run_reporting_errors(request, action_cls(request.user, case, **params)):
-        return HttpResponseRedirect(detail)
-    messages.success(request, _("%(action)s: done.") % {"action": action_cls.verbose_name})
-    target = reverse("moderation:queue") if action_cls.decides else detail
+    action_cls = A.registry[name]
+    back = reverse("moderation:case" if moderator else "moderation:my_case", args=[case.pk])
+    params = A.request_params(request.POST, request.FILES)
+    if not run_reporting_errors(request, lambda: A.dispatch(name, request.user, case, params)):
+        return HttpResponseRedirect(back)
+    messages.success(request, action_cls.done_message or _("%(action)s: done.") % {
+        "action": action_cls.verbose_name})
+    target = reverse("moderation:queue") if action_cls.decides and moderator else back
     return HttpResponseRedirect(safe_next(request, target))
-
-
-@require_POST
-@moderator_required
-def decide_appeal(request: HttpRequest, pk: int, appeal_id: int) -> HttpResponse:
-    appeal = get_object_or_404(Appeal, pk=appeal_id, case_id=pk)
-    detail = reverse("moderation:case", args=[pk])
-    action = A.DecideAppeal(request.user, appeal.case, appeal=appeal,
-                            outcome=request.POST.get("outcome", ""),
-                            label=request.POST.get("label", ""),
-                            note=request.POST.get("note", ""))
-    if not run_reporting_errors(request, action):
-        return HttpResponseRedirect(detail)
-    messages.success(request, _("The appeal was decided and the uploader notified."))
-    return HttpResponseRedirect(reverse("moderation:queue"))
 
 
 @require_GET
@@ -118,7 +114,6 @@ def case_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
     instance = case.host_instance()
     if instance is None:
         raise Http404
-    from moderation.registry import registry
 
     file = registry.get_options(type(instance)).get_file(instance)
     if not file:
@@ -143,10 +138,10 @@ def case_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
     return harden(HttpResponse(out.getvalue(), content_type="image/jpeg"))
 
 
-def run_reporting_errors(request: HttpRequest, action: Any) -> bool:
-    """Run ``action``; on refusal put the reason in the user's messages and return False."""
+def run_reporting_errors(request: HttpRequest, run: Callable[[], Any]) -> bool:
+    """Call ``run``; on refusal put the reason in the user's messages and return False."""
     try:
-        action.run()
+        run()
     except PermissionDenied as exc:
         messages.error(request, str(exc) or _("You may not do this."))
         return False

@@ -6,6 +6,7 @@ and rendered with autoescaping, never marked safe.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,21 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from moderation.constants import DetectorMode
 from moderation.models import Evidence
-
-REASON_TEXT = {
-    "self_declared_ai": gettext_lazy("The uploader declared it AI-generated."),
-    "self_declared_ai_assisted": gettext_lazy("The uploader declared AI assistance."),
-    "undisclosed_ai": gettext_lazy("Declared hand-made, but the file says AI."),
-    "provenance_proof": gettext_lazy("Signed provenance (C2PA) says AI."),
-    "provenance_strong": gettext_lazy("The file's metadata names an AI generator."),
-    "weak_ai_signal": gettext_lazy("A weak signal (such as the classifier) suggests AI."),
-    "no_ai_evidence": gettext_lazy("No sign of AI was found."),
-    "classifier_score": gettext_lazy("The classifier score is above the review threshold."),
-    "moderator": gettext_lazy("A moderator decided."),
-    "appeal_overturned": gettext_lazy("An appeal was accepted."),
-    "account_on_hold": gettext_lazy("New uploads from this account are held for review."),
-    "account_suspended": gettext_lazy("Uploads from this account are suspended."),
-}
+from moderation.reasons import get_reason
 
 #: Detail keys shown first, with their labels; other keys follow in stored order.
 DETAIL_LABELS = {
@@ -46,8 +33,22 @@ DETAIL_LABELS = {
 }
 
 
-def reason_text(code: str) -> str:
-    return str(REASON_TEXT.get(code, code))
+@dataclass(frozen=True)
+class ReasonView:
+    """One reason code as the moderator (or the uploader) reads it."""
+
+    code: str
+    text: str
+    category: str
+
+
+def present_reasons(codes: Iterable[Any]) -> list[ReasonView]:
+    """Each reason code with its text from the reason table, in the policy's order."""
+    out = []
+    for code in codes or ():
+        reason = get_reason(str(code))
+        out.append(ReasonView(reason.code, str(reason.text), reason.category))
+    return out
 
 
 def calibrated_meaning(score: float | None, details: dict[str, Any]) -> str:

@@ -14,9 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 from moderation import actions as A
 from moderation.conf import moderation_settings
 from moderation.models import ModerationCase
-from moderation.queue import AGE_CHOICES, CATEGORIES, QueueFilters, category_of, detectors_seen
+from moderation.queue import AGE_CHOICES, QueueFilters, category_of, detectors_seen
 from moderation.queue import review_queue as build_queue
+from moderation.reasons import QUEUE_CATEGORIES
 from moderation.views.common import moderator_required
+from moderation.views.presenters import present_reasons
 
 
 @require_GET
@@ -25,13 +27,14 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilters.from_params(request.GET)
     qs = build_queue(filters, user=request.user).prefetch_related("evidence")
     page = Paginator(qs, moderation_settings.QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [{"case": c, "category": category_of(c, c.has_open_appeal)[1],
-             "category_key": category_of(c, c.has_open_appeal)[0],
+    rows = [{"case": c, "category": category_of(c, c.has_open_appeal).title,
+             "category_key": category_of(c, c.has_open_appeal).key,
+             "reasons": present_reasons(c.reasons),
              "summaries": [e.summary for e in c.evidence.all() if e.summary][:2]}
             for c in page.object_list]
-    bulk = [(name, A.ACTIONS[name].verbose_name) for name in A.BULK_ACTIONS]
+    bulk = [(name, A.registry[name].verbose_name) for name in A.bulk_actions()]
     return render(request, "moderation/queue.html", {
-        "page": page, "rows": rows, "filters": filters, "categories": CATEGORIES,
+        "page": page, "rows": rows, "filters": filters, "categories": QUEUE_CATEGORIES,
         "age_choices": AGE_CHOICES, "detectors": detectors_seen(), "bulk_actions": bulk,
         "total": page.paginator.count,
     })
@@ -51,11 +54,11 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     name = request.POST.get("action", "")
     ids = [int(i) for i in request.POST.getlist("case") if i.isdigit()][:500]
     back = safe_next(request, reverse("moderation:queue"))
-    if name not in A.BULK_ACTIONS or not ids:
+    if name not in A.bulk_actions() or not ids:
         messages.error(request, _("Choose an action and at least one case."))
         return HttpResponseRedirect(back)
     cases = list(ModerationCase.objects.filter(pk__in=ids).order_by("pk"))
-    done, failed = A.run_bulk(A.ACTIONS[name], request.user, cases,
+    done, failed = A.run_bulk(A.registry[name], request.user, cases,
                               note=request.POST.get("note", ""))
     if done:
         messages.success(request, _("%(n)d cases updated.") % {"n": len(done)})

@@ -192,7 +192,7 @@ def test_work_page_names_generator_checkpoint_and_loras_in_both_languages(artist
     ModerationCase.objects.filter(pk=case_of(work).pk).update(
         state=ProcessingState.DONE, label=Label.AI, route=Route.AI_FEED, generator="ComfyUI",
         model_name="sd_xl_base_1.0.safetensors", loras=[{"name": "detail_tweaker", "weight": 0.6}],
-        reasons=["self_declared_ai", "comfyui_workflow"],
+        reasons=["self_declared_ai", "comfyui_graph"],
     )
 
     en = page(artist_client, "gallery:work_detail", work.pk, lang="en")
@@ -462,12 +462,17 @@ def test_reason_codes_are_explained_without_leaking_raw_codes(english):
     def why(*reasons: str) -> list[str]:
         return [w.text for w in why_for(_case(label=Label.AI, reasons=list(reasons)))]
 
-    assert why("provenance_proof") == why("c2pa_trusted_ai") == ["C2PA Content Credentials"]
-    assert why("xmp_digital_source_type") == ["generation data in the file"]
-    assert why("some_future_reader") == ["generation data in the file"]
+    assert why("provenance_proof", "c2pa_trusted_ai") == ["C2PA Content Credentials"]
+    # Each signal family reads as itself: a NovelAI signature is not C2PA.
+    assert why("provenance_proof", "novelai_signature_verified") == [
+        "NovelAI's signature in the file"]
+    assert why("provenance_strong", "xmp_digital_source_type_ai") == [
+        "AI marking in the file's XMP/IPTC metadata"]
+    # A code nobody declared is never passed off as some family, nor shown raw.
+    assert why("some_future_reader") == []
     assert why("self_declared_ai", "a1111_parameters") == ["declared by the uploader",
                                                            "generation data in the file"]
-    assert why("undisclosed_ai", "provenance_strong") == [
+    assert why("undisclosed_ai", "provenance_strong", "comfyui_graph") == [
         "AI evidence in a work declared hand-made", "generation data in the file"]
 
 
@@ -503,3 +508,18 @@ def test_generator_suggestions_fall_back_when_the_table_is_missing_or_broken(tmp
                      '"human_tools": ["\\\\bGIMP\\\\b"]}', encoding="utf-8")
     settings.MODERATION = {"GENERATOR_PATTERNS": str(table)}
     assert generator_suggestions() == ("Xgen",)
+
+
+@pytest.mark.django_db
+def test_work_page_explains_a_new_detectors_reason_in_its_own_words(artist_client, settings):
+    from tests.tiny_detector import MAGENTA
+
+    settings.MODERATION = {"DETECTORS": {
+        "tiny": {"BACKEND": "tests.tiny_detector.TinyMarkDetector"}}}
+    work = upload(artist_client, png_bytes(color=MAGENTA), "mark.png", title="Marked",
+                  declaration="none")
+    case = scan(work)
+    assert (case.label, case.route) == (Label.AI, Route.HELD)
+    en = page(artist_client, "gallery:work_detail", work.pk, lang="en")
+    assert "a magenta test mark in the pixels" in en
+    assert "generation data in the file" not in en

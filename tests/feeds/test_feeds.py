@@ -136,8 +136,8 @@ def test_label_text_and_why(user, django_user_model):
     assert [w.code for w in label_for(assisted).why] == ["self_declared"]
     assert not label_for(make_work(user, Route.MAIN))  # hand-made: no label at all
     mod = django_user_model.objects.create_user("m")
-    meta = make_work(user, Route.AI_FEED, reasons=["provenance_strong"], declaration="",
-                     decided_by=mod)
+    meta = make_work(user, Route.AI_FEED, reasons=["provenance_strong", "a1111_parameters"],
+                     declaration="", decided_by=mod)
     assert [w.code for w in label_for(meta).why] == ["moderator", "file_metadata"]
 
 
@@ -228,7 +228,8 @@ def test_rss_and_atom_feeds(site, client, user):
 def test_c2pa_why_in_japanese(user):
     from django.utils import translation
 
-    art = make_work(user, Route.AI_FEED, reasons=["provenance_proof"], declaration="")
+    art = make_work(user, Route.AI_FEED, reasons=["provenance_proof", "c2pa_trusted_ai"],
+                    declaration="")
     case = ModerationCase.objects.for_instance(art).get()
     Evidence.objects.create(case=case, detector="provenance", detector_version="1",
                             content_sha256="1" * 64, label="ai", strength="proof",

@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from moderation.internal.bundle import default_bundle_dir
+from moderation.training.promotion import PromoteClassifier, PromotionError, promoted_message
 from moderation.training.site import SiteDataError, adapt
 from moderation.training.site import default_install_dir as site_default
 
@@ -143,14 +144,12 @@ class Command(BaseCommand):
                 f"n_human={m['n_human']})")
 
     def _promote(self, install_dir: Path, version: str, confirmed: bool) -> None:
-        from moderation.actions import ActionError, PromoteClassifier, promoted_message
-
         # The same action the admin's "Classifier versions" page runs (audit row included).
         action = PromoteClassifier(None, version, install_dir=install_dir,
                                    note="manage.py moderation_train --promote")
         try:
             entry = action.entry()
-        except ActionError as exc:
+        except PromotionError as exc:
             raise CommandError(_("No installed version %(v)s in %(dir)s")
                                % {"v": version, "dir": install_dir}) from exc
         self.stdout.write(gettext("Held-out site metrics, base %(base)s (old) vs %(v)s (new):")
@@ -160,6 +159,6 @@ class Command(BaseCommand):
             raise CommandError(_("Not promoted: re-run with --yes to confirm."))
         try:
             action.run()
-        except ActionError as exc:
+        except PromotionError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(str(promoted_message(version, install_dir / "current")))

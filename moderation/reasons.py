@@ -1,0 +1,193 @@
+"""The reason vocabulary: every code a decision can carry, with what each reader is told.
+
+A case's ``reasons`` are codes; this table turns each code into the moderator's text,
+the viewer's "why" (a family of signals: C2PA, NovelAI signature, generation data in the
+file...) and the review-queue category it files the case under. The policy's own codes
+are defined here; detectors declare theirs (``BaseDetector.reasons``) and the detector
+handler registers them, so a new detector's codes read with their own text everywhere
+(work page, case page, queue, API) without touching any of those. Nothing reads meaning
+out of a code's spelling.
+
+This module imports nothing from the app: models, detectors and the policy all use it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import IntEnum
+
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+Text = str | Promise
+
+
+class Priority(IntEnum):
+    """Review priority: higher is shown first in the moderators' queue.
+
+    Spaced by a hundred so a new kind of case slots in between without renumbering.
+    A classifier-held case adds up to 99 for its score, so it stays inside its band.
+    """
+
+    NONE = 0
+    APPEAL = 100
+    WEAK_HINT = 300
+    CLASSIFIER = 400
+    REPOST = 500
+    ACCOUNT_HOLD = 600
+    UNDISCLOSED = 800
+    DEEPFAKE = 900
+
+
+@dataclass(frozen=True)
+class WhyGroup:
+    """One family of signals as a viewer reads it ("declared by the uploader")."""
+
+    code: str
+    text: Text
+
+
+@dataclass(frozen=True)
+class QueueCategory:
+    """A heading of the review queue; cases are filed under the first one that applies."""
+
+    key: str
+    title: Text
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason code.
+
+    ``text`` is the moderator's sentence; ``why`` the viewer's family (None: viewers are
+    not told, e.g. an account hold); ``category`` the queue category key ("" for none).
+    """
+
+    code: str
+    text: Text
+    why: WhyGroup | None = None
+    category: str = ""
+
+
+# -- viewer "why" families ------------------------------------------------------------
+WHY_SELF_DECLARED = WhyGroup("self_declared", _("declared by the uploader"))
+WHY_FILE_METADATA = WhyGroup("file_metadata", _("generation data in the file"))
+WHY_C2PA = WhyGroup("c2pa", _("C2PA Content Credentials"))
+WHY_NOVELAI_SIGNATURE = WhyGroup("novelai_signature", _("NovelAI's signature in the file"))
+WHY_IPTC = WhyGroup("iptc", _("AI marking in the file's XMP/IPTC metadata"))
+WHY_STEALTH = WhyGroup("stealth_metadata",
+                       _("generation data hidden in the image's transparency"))
+WHY_MODERATOR = WhyGroup("moderator", _("moderator"))
+WHY_CLASSIFIER = WhyGroup("classifier", _("image classifier"))
+WHY_UNDISCLOSED = WhyGroup("undisclosed_ai", _("AI evidence in a work declared hand-made"))
+WHY_NO_AI = WhyGroup("no_ai_evidence", _("no AI signal found in the file"))
+
+# -- review-queue categories, in the order a case is filed ------------------------------
+DEEPFAKE = QueueCategory("deepfake", _("Deepfake risk"))
+UNDISCLOSED = QueueCategory("undisclosed", _("Declared hand-made, looks AI"))
+ACCOUNT = QueueCategory("account", _("Account on hold"))
+REPOST = QueueCategory("repost", _("Possible repost"))
+UNCERTAIN = QueueCategory("uncertain", _("Classifier uncertain"))
+QUEUE_CATEGORIES: tuple[QueueCategory, ...] = (DEEPFAKE, UNDISCLOSED, ACCOUNT, REPOST,
+                                               UNCERTAIN)
+APPEAL = QueueCategory("appeal", _("Appeal"))
+OTHER = QueueCategory("other", _("Other"))
+
+# -- the policy's and the moderators' own codes ----------------------------------------
+SELF_DECLARED_AI = Reason("self_declared_ai", _("The uploader declared it AI-generated."),
+                          WHY_SELF_DECLARED)
+SELF_DECLARED_AI_ASSISTED = Reason("self_declared_ai_assisted",
+                                   _("The uploader declared AI assistance."), WHY_SELF_DECLARED)
+UNDISCLOSED_AI = Reason("undisclosed_ai", _("Declared hand-made, but the file says AI."),
+                        WHY_UNDISCLOSED, UNDISCLOSED.key)
+# How firm the decisive evidence is, whichever detector found it; the detector codes
+# that follow say which signal it was, so viewers read those instead.
+PROVENANCE_PROOF = Reason("provenance_proof", _("Verifiable proof says AI-generated."))
+PROVENANCE_STRONG = Reason("provenance_strong", _("Strong evidence says AI-generated."))
+WEAK_AI_SIGNAL = Reason("weak_ai_signal",
+                        _("A weak signal (such as the classifier) suggests AI."),
+                        category=UNCERTAIN.key)
+NO_AI_EVIDENCE = Reason("no_ai_evidence", _("No sign of AI was found."), WHY_NO_AI)
+DETECTOR_SIGNAL = Reason("detector_signal",
+                         _("A detector reported AI without a reason code; see its evidence."))
+MODERATOR = Reason("moderator", _("A moderator decided."), WHY_MODERATOR)
+APPEAL_OVERTURNED = Reason("appeal_overturned", _("An appeal was accepted."), WHY_MODERATOR)
+ACCOUNT_ON_HOLD = Reason("account_on_hold",
+                         _("New uploads from this account are held for review."),
+                         category=ACCOUNT.key)
+ACCOUNT_SUSPENDED = Reason("account_suspended", _("Uploads from this account are suspended."),
+                           category=ACCOUNT.key)
+
+BUILTIN_REASONS: tuple[Reason, ...] = (
+    SELF_DECLARED_AI, SELF_DECLARED_AI_ASSISTED, UNDISCLOSED_AI, PROVENANCE_PROOF,
+    PROVENANCE_STRONG, WEAK_AI_SIGNAL, NO_AI_EVIDENCE, DETECTOR_SIGNAL, MODERATOR,
+    APPEAL_OVERTURNED, ACCOUNT_ON_HOLD, ACCOUNT_SUSPENDED,
+)
+
+
+class ReasonConflict(ValueError):
+    """Two declarations give one code different meanings."""
+
+
+class ReasonTable:
+    """Code -> :class:`Reason`; codes nobody declared read as :meth:`unknown`."""
+
+    def __init__(self, reasons: Iterable[Reason] = ()) -> None:
+        self._reasons: dict[str, Reason] = {}
+        self._lock = threading.Lock()
+        self.register(*reasons)
+
+    def register(self, *reasons: Reason) -> None:
+        """Add ``reasons``; declaring the same reason twice is harmless, a different
+        meaning for a known code raises :class:`ReasonConflict`."""
+        with self._lock:
+            for reason in reasons:
+                known = self._reasons.get(reason.code)
+                if known is not None and known != reason:
+                    raise ReasonConflict(
+                        f"reason code {reason.code!r} is declared twice with different "
+                        f"texts, why or category")
+                self._reasons[reason.code] = reason
+
+    def get(self, code: str) -> Reason:
+        return self._reasons.get(code) or self.unknown(code)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._reasons
+
+    def __iter__(self) -> Iterator[Reason]:
+        return iter(list(self._reasons.values()))
+
+    def codes_in(self, category: str) -> tuple[str, ...]:
+        """Every known code that files a case under ``category``."""
+        return tuple(r.code for r in list(self._reasons.values()) if r.category == category)
+
+    @staticmethod
+    def unknown(code: str) -> Reason:
+        """A code no detector declared (e.g. stored by a detector since removed): shown
+        to moderators as such, never guessed into a family for viewers."""
+        return Reason(code, format_lazy(_("Undeclared reason code: {code}"), code=code))
+
+
+reason_table = ReasonTable(BUILTIN_REASONS)
+
+
+def get_reason(code: str) -> Reason:
+    return reason_table.get(str(code))
+
+
+def register_reasons(*reasons: Reason) -> None:
+    reason_table.register(*reasons)
+
+
+def category_for(codes: Iterable[str]) -> QueueCategory:
+    """The first queue category (in :data:`QUEUE_CATEGORIES` order) any code files under."""
+    keys = {get_reason(code).category for code in codes}
+    return next((c for c in QUEUE_CATEGORIES if c.key in keys), OTHER)
+
+
+def category_by_key(key: str) -> QueueCategory | None:
+    return next((c for c in (*QUEUE_CATEGORIES, APPEAL) if c.key == key), None)

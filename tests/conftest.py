@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import pytest
-from PIL import Image
 
 from tests.celery_publisher import publishing_to
 from tests.db_flush import flushable_audit_log
 
-# The ``browser`` fixture, shared by tests/browser/ and the demo site's walks in tests/demo/.
-pytest_plugins = ["tests.browser.chromium"]
+# Fixtures shared by every directory: the Chromium ``browser`` (tests/browser/ and the demo
+# site's walks in tests/demo/), users in each moderation role, and the viewers' host site.
+pytest_plugins = ["tests.browser.chromium", "tests.moderators_fixtures", "tests.site_fixtures"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,11 +32,6 @@ def _flushable_audit_log() -> Iterator[None]:
         yield
 
 
-def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 120, 40),
-              **save_kwargs: object) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "PNG", **save_kwargs)
-    return buf.getvalue()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Fixtures for the moderator tests (loaded with ``pytest_plugins``): users in each role."""
+"""Users in each moderation role and a held case (a plugin the root conftest loads)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from moderation.models import ModerationCase
-from tests.moderators_support import make_case, make_user
+from tests.factories import make_case, make_user
 
 
 @pytest.fixture

@@ -26,9 +26,7 @@ from moderation import actions, audit
 from moderation.models import ModerationAction
 from moderation.tasks import verify_audit_chain
 from tests.db_flush import AUDIT_TABLE
-from tests.moderators_support import make_case, make_user
-
-pytest_plugins = ["tests.moderators_fixtures"]
+from tests.factories import make_case, make_user
 
 GUARD = importlib.import_module("moderation.migrations.0002_audit_log_append_only")
 

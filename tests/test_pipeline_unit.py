@@ -12,23 +12,17 @@ from django.db import DatabaseError, IntegrityError, transaction
 from moderation import pipeline
 from moderation.constants import ProcessingState, Route
 from moderation.models import Evidence, ModerationAction, ModerationCase
-from tests.conftest import png_bytes
-from tests.testapp.models import Artwork, UUIDArtwork
+from tests.factories import png_bytes, upload
+from tests.testapp.models import UUIDArtwork
 
 pytestmark = pytest.mark.django_db
 
-
-def make_artwork(user, data: bytes | None = None, **kw) -> Artwork:
-    art = Artwork(owner=user, **kw)
-    art.image.save("a.png", ContentFile(data or png_bytes()), save=False)
-    art.save()
-    return art
 
 
 def test_upload_opens_case_and_enqueues_on_commit(user, django_capture_on_commit_callbacks):
     with (mock.patch("moderation.tasks.enqueue_scan") as enqueue,
           django_capture_on_commit_callbacks(execute=True)):
-        art = make_artwork(user)
+        art = upload(user)
     case = ModerationCase.objects.for_instance(art).get()
     assert case.state == ProcessingState.PENDING
     assert case.route == Route.HELD
@@ -38,7 +32,7 @@ def test_upload_opens_case_and_enqueues_on_commit(user, django_capture_on_commit
 
 def test_scan_labels_plain_png_human(user, django_capture_on_commit_callbacks):
     with mock.patch("moderation.tasks.enqueue_scan"):
-        art = make_artwork(user)
+        art = upload(user)
     case = ModerationCase.objects.for_instance(art).get()
     assert pipeline.scan(case.pk) == ProcessingState.DONE
     case.refresh_from_db()
@@ -62,7 +56,7 @@ def test_uuid_pk_models_work(user):
 
 def test_audit_log_is_append_only_in_database(user):
     with mock.patch("moderation.tasks.enqueue_scan"):
-        art = make_artwork(user)
+        art = upload(user)
     case = ModerationCase.objects.for_instance(art).get()
     pipeline.scan(case.pk)
     entry = ModerationAction.objects.filter(case=case).first()
@@ -77,7 +71,7 @@ def test_audit_log_is_append_only_in_database(user):
 def test_attempts_exhausted_quarantines(user, settings):
     settings.MODERATION = {"MAX_ATTEMPTS": 2}
     with mock.patch("moderation.tasks.enqueue_scan"):
-        art = make_artwork(user)
+        art = upload(user)
     case = ModerationCase.objects.for_instance(art).get()
     ModerationCase.objects.filter(pk=case.pk).update(attempts=2, state="running")
     assert pipeline.scan(case.pk) == "skipped"
@@ -88,7 +82,7 @@ def test_attempts_exhausted_quarantines(user, settings):
 
 def test_evidence_key_unique(user):
     with mock.patch("moderation.tasks.enqueue_scan"):
-        art = make_artwork(user)
+        art = upload(user)
     case = ModerationCase.objects.for_instance(art).get()
     kw = dict(case=case, detector="x", detector_version="1", content_sha256="a" * 64,
               label="none", strength="weak")
@@ -99,7 +93,7 @@ def test_evidence_key_unique(user):
 
 def test_replaced_file_is_held_until_rescanned(user):
     with mock.patch("moderation.tasks.enqueue_scan"):
-        art = make_artwork(user)
+        art = upload(user)
         case = ModerationCase.objects.for_instance(art).get()
         pipeline.scan(case.pk)
         case.refresh_from_db()
@@ -115,7 +109,7 @@ def test_replaced_file_is_held_until_rescanned(user):
 
 def test_unchanged_save_does_not_requeue(user, django_capture_on_commit_callbacks):
     with mock.patch("moderation.tasks.enqueue_scan"):
-        art = make_artwork(user)
+        art = upload(user)
     with django_capture_on_commit_callbacks() as callbacks:
         art.save()
     assert callbacks == []

@@ -19,7 +19,7 @@ from moderation.evidence import CLEAN_STANDING, Decision, EvidenceResult, Routin
 from moderation.models import ModerationCase
 from moderation.policy import BasePolicy, DefaultPolicy, get_policy
 from moderation.reasons import Priority
-from tests.conftest import png_bytes
+from tests.factories import png_bytes
 from tests.testapp.models import Artwork
 
 policy = DefaultPolicy()

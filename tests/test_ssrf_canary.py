@@ -414,7 +414,7 @@ def test_url_looking_api_input_reaches_the_canary_never(canary, monkeypatch):
     """Every free-text field the write routes take, filled with canary URLs."""
     from rest_framework.test import APIClient
 
-    from tests.moderators_support import make_case, make_user
+    from tests.factories import make_case, make_user
 
     uploader, moderator = make_user("up"), make_user("mod", moderator=True)
     case = make_case(uploader)

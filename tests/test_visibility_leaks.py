@@ -15,9 +15,8 @@ from django.core.files.base import ContentFile
 from moderation.constants import Route
 from moderation.models import ModerationCase, ViewerPreference
 from moderation.optout.policy import set_creator_training
-from tests.conftest import png_bytes
+from tests.factories import make_work, png_bytes
 from tests.testapp.models import UUIDArtwork
-from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from moderation.constants import Route
 from moderation.feeds.urls import PREFERENCE_URL_NAME, feed_urls
 from moderation.optout.policy import set_work_training
 from moderation.permissions import is_moderator
+from tests.factories import make_work
 from tests.testapp.models import Artwork
-from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 

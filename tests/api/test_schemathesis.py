@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from moderation import actions
 from moderation.constants import Label
 from moderation.models import ModerationCase
-from tests.moderators_support import make_case, make_user
+from tests.factories import make_case, make_user
 
 MAX_EXAMPLES = 12
 

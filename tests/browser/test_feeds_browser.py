@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from moderation.constants import Route
 from moderation.models import ModerationCase, ViewerPreference
-from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)
+from tests.factories import make_work
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [

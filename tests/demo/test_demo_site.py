@@ -25,7 +25,7 @@ from config.gallery.models import Artwork
 from moderation import pipeline
 from moderation.constants import Label, ProcessingState, Route
 from moderation.models import ModerationCase
-from tests.conftest import png_bytes
+from tests.factories import png_bytes
 
 A1111_PARAMETERS = (
     "masterpiece, 1girl, cherry blossoms\n"

@@ -30,7 +30,7 @@ from moderation import pipeline
 from moderation.constants import Label, ProcessingState, Route
 from moderation.models import ModerationCase, Strike
 from tests.browser.shots import save_screenshot
-from tests.moderators_support import make_user
+from tests.factories import make_user
 
 XSS = '"><img src=x onerror=alert(1)></script><script>alert(2)</script>'
 
@@ -98,7 +98,7 @@ def seed_history(owner) -> None:
 
     from django.utils import timezone
 
-    from tests.moderators_support import make_case
+    from tests.factories import make_case
 
     now = timezone.now()
     for day in range(21):
@@ -209,7 +209,7 @@ def test_moderator_walk(browser: Browser, site: str, lang: str) -> None:
 
 
 def test_language_switch_and_queue_keys(browser: Browser, site: str) -> None:
-    from tests.moderators_support import make_case
+    from tests.factories import make_case
 
     hana = make_user("hana")
     make_user("sato", moderator=True)

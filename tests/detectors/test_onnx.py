@@ -153,7 +153,7 @@ def test_check_clean_with_good_bundle(settings, bundle_dir):
 def test_classifier_through_pipeline_holds_never_labels_ai(settings, bundle_dir, user):
     from moderation import pipeline
     from moderation.models import ModerationCase
-    from tests.conftest import png_bytes
+    from tests.factories import png_bytes
     from tests.testapp.models import Artwork
 
     settings.MODERATION = classifier_settings(bundle_dir)

@@ -16,7 +16,7 @@ from moderation.exceptions import InvalidDetectorConfig
 from moderation.internal.imaging import load_image
 from moderation.internal.provenance import trust
 from moderation.internal.provenance.findings import Finding
-from tests.conftest import png_bytes
+from tests.factories import png_bytes
 from tests.fixtures import c2pa_fixtures as cfx
 from tests.fixtures import xmp_fixtures as xfx
 

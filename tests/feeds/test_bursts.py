@@ -13,8 +13,8 @@ from moderation.feeds.bursts import collapse_page
 from moderation.feeds.queries import for_viewer
 from moderation.feeds.quota import AIQuotaExceeded, ai_quota_remaining, check_ai_quota
 from moderation.models import ModerationCase
+from tests.factories import ROUTE_LABEL
 from tests.testapp.models import Artwork
-from tests.viewers_support import ROUTE_LABEL, site_fixture  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 

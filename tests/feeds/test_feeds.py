@@ -17,9 +17,8 @@ from moderation.forms import AIDeclarationFormMixin, generator_suggestions
 from moderation.labels import label_for
 from moderation.models import Evidence, ModerationCase, ViewerPreference
 from moderation.visibility import public, visible_to
-from tests.conftest import png_bytes
+from tests.factories import make_work, png_bytes
 from tests.testapp.models import Artwork, UUIDArtwork
-from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 

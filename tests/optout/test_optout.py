@@ -24,7 +24,7 @@ from moderation.optout.policy import (
     set_work_training,
 )
 from moderation.optout.xmp import DMI_ALLOWED, DMI_PROHIBITED_AIML
-from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)
+from tests.factories import make_work
 
 pytestmark = pytest.mark.django_db
 

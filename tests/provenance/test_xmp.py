@@ -8,7 +8,7 @@ import pytest
 
 from moderation.internal.provenance import xmp
 from moderation.internal.provenance.xmp import find_packets, read_xmp
-from tests.conftest import png_bytes
+from tests.factories import png_bytes
 from tests.fixtures import xmp_fixtures as fx
 
 SPELLINGS = [fx.dst_attribute, fx.dst_element, fx.dst_resource, fx.dst_nested]

@@ -28,9 +28,8 @@ from moderation.detectors.onnx import OnnxClassifier
 from moderation.evidence import ImageInput
 from moderation.models import Evidence, ModerationAction, ModerationCase
 from moderation.training import site
-from tests.conftest import png_bytes
+from tests.factories import make_user, png_bytes
 from tests.fixtures.tiny_onnx import write_bundle
-from tests.moderators_support import make_user
 from tests.testapp.models import Artwork
 
 urlpatterns = [path("admin/", admin.site.urls)]

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from moderation.constants import Label
 from moderation.models import Evidence, ModerationCase
 from moderation.training.confusion import confusion_counts, rates
-from tests.moderators_support import make_user
+from tests.factories import make_user
 from tests.testapp.models import Artwork
 
 SHIPPED = Path(__file__).resolve().parents[2] / "moderation" / "data" / "classifier"

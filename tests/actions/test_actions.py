@@ -11,9 +11,7 @@ from moderation import actions
 from moderation.constants import Declaration, Label, Route
 from moderation.models import ModerationAction, ModerationCase, Strike
 from moderation.signals import action_taken, verdict_changed
-from tests.moderators_support import make_case
-
-pytest_plugins = ["tests.moderators_fixtures"]
+from tests.factories import make_case
 
 pytestmark = pytest.mark.django_db
 
@@ -258,7 +256,7 @@ def test_concurrent_claims_have_one_winner():
     from django.db import connection as main_connection
     from django.db import connections
 
-    from tests.moderators_support import make_user
+    from tests.factories import make_user
 
     if main_connection.vendor != "postgresql":
         pytest.skip("needs a database with row locks (set DATABASE_URL=postgres://...)")

@@ -13,9 +13,8 @@ from rest_framework.test import APIClient
 from moderation import actions
 from moderation.constants import Declaration, Label, Route
 from moderation.models import Appeal, AppealFile, ModerationAction, ModerationCase
-from tests.moderators_support import make_case, make_user
+from tests.factories import make_case, make_user
 
-pytest_plugins = ["tests.moderators_fixtures"]
 pytestmark = pytest.mark.django_db
 
 ROLES = ("anon", "uploader", "other", "staff", "moderator", "admin")

@@ -13,11 +13,9 @@ from moderation import pipeline
 from moderation.constants import Label, ProcessingState, Route
 from moderation.models import ModerationCase
 from moderation.reasons import get_reason, reason_table
-from tests.conftest import png_bytes
+from tests.factories import png_bytes
 from tests.testapp.models import Artwork
 from tests.tiny_detector import MAGENTA, TINY_MARK
-
-pytest_plugins = ["tests.moderators_fixtures"]
 
 MODERATOR_TEXT = "The tiny detector found its magenta mark."
 VIEWER_TEXT = "a magenta test mark in the pixels"

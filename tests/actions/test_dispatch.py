@@ -18,9 +18,7 @@ from rest_framework.test import APIClient
 from moderation import actions
 from moderation.constants import Label, Route
 from moderation.models import Appeal, AppealStatus, ModerationAction, ModerationCase, Strike
-from tests.moderators_support import make_case
-
-pytest_plugins = ["tests.moderators_fixtures"]
+from tests.factories import make_case
 
 Setup = Callable[[ModerationCase, dict[str, Any]], dict[str, Any]]
 

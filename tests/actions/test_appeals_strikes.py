@@ -17,9 +17,8 @@ from moderation.evidence import EvidenceResult
 from moderation.models import Appeal, ModerationCase, Strike
 from moderation.reasons import Priority
 from moderation.signals import appeal_decided, strike_recorded
-from tests.moderators_support import make_case
+from tests.factories import make_case
 
-pytest_plugins = ["tests.moderators_fixtures"]
 pytestmark = pytest.mark.django_db
 
 
@@ -277,7 +276,7 @@ def test_concurrent_proof_uploads_never_exceed_the_quota(settings):
     from django.db import connection, connections
 
     from moderation.models import AppealFile
-    from tests.moderators_support import make_user
+    from tests.factories import make_user
 
     if connection.vendor != "postgresql":
         pytest.skip("needs a database with row locks (set DATABASE_URL=postgres://...)")

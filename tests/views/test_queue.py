@@ -13,9 +13,8 @@ from moderation import actions
 from moderation.constants import Declaration, Label, Route
 from moderation.models import Evidence, ModerationCase, Strike
 from moderation.reasons import Priority
-from tests.moderators_support import make_case
+from tests.factories import make_case
 
-pytest_plugins = ["tests.moderators_fixtures"]
 pytestmark = pytest.mark.django_db
 
 

@@ -54,7 +54,8 @@ class EvidenceLabel(models.TextChoices):
 
 
 class Strength(models.TextChoices):
-    """How much a piece of evidence can bear (see docs/provenance: proof > strong > weak)."""
+    """How much a piece of evidence can bear: proof (cryptographically bound and checked
+    offline) > strong (a structured tool record) > weak (editable free text)."""
 
     PROOF = "proof", _("Proof")
     STRONG = "strong", _("Strong")

@@ -63,7 +63,11 @@ def action_params(request: Request, **fixed: Any) -> dict[str, Any]:
 
 
 class ModerationAPIView:
-    """Mixin with the classes every moderation view must declare (API-03, API-14)."""
+    """Mixin with the classes every moderation view must declare.
+
+    DRF's defaults are AllowAny with no throttling and no pagination, so no view may rely
+    on them: each names its permission, throttle and pagination classes here.
+    """
 
     permission_classes: ClassVar[list[Any]] = [IsAuthenticated, CaseAccess]
     throttle_classes: ClassVar[list[Any]] = [ModerationScopedThrottle]

@@ -184,7 +184,7 @@ def test_rescan_queues_after_commit(case, moderator, monkeypatch,
     assert case.state == "pending"
 
 
-# -- the audit log is append-only in the database (API-09) ------------------------------
+# -- the audit log is append-only in the database ----------------------------------------
 def test_audit_rows_refuse_update_and_delete(case, moderator):
     entry = actions.AddNote(moderator, case, note="n").run().entry
     with pytest.raises(PermissionError):

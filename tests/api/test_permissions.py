@@ -1,4 +1,5 @@
-"""The permission matrix of reliability.md (API-01 … API-14) for the moderation API."""
+"""Who may read and change what through the moderation API: scoping, roles, CSRF,
+throttles, private evidence, the audit log, SSRF, safe file serving, settings."""
 
 from __future__ import annotations
 
@@ -40,9 +41,9 @@ def client_for(user) -> APIClient:
     return c
 
 
-# -- API-01: IDOR -------------------------------------------------------------------------
+# -- objects outside the user's scope are 404 and lists hold only permitted rows (IDOR) ----
 @pytest.mark.parametrize("role", ROLES)
-def test_api01_case_detail_matrix(people, case, role):
+def test_case_detail_matrix(people, case, role):
     res = client_for(people[role]).get(f"/api/moderation/{case.pk}/")
     expected = {"anon": 403, "uploader": 200, "other": 404, "staff": 404, "moderator": 200,
                 "admin": 200}[role]
@@ -51,7 +52,7 @@ def test_api01_case_detail_matrix(people, case, role):
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("method", ["patch", "put", "delete"])
-def test_api01_cases_cannot_be_written_or_deleted(people, case, role, method):
+def test_cases_cannot_be_written_or_deleted(people, case, role, method):
     res = getattr(client_for(people[role]), method)(f"/api/moderation/{case.pk}/",
                                                    {"label": "human"}, format="json")
     assert res.status_code in {403, 404, 405}
@@ -59,7 +60,7 @@ def test_api01_cases_cannot_be_written_or_deleted(people, case, role, method):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_api01_lists_only_permitted_rows(people, uploader, other_user, role):
+def test_lists_only_permitted_rows(people, uploader, other_user, role):
     mine = make_case(uploader)
     theirs = make_case(other_user)
     res = client_for(people[role]).get("/api/moderation/")
@@ -72,7 +73,7 @@ def test_api01_lists_only_permitted_rows(people, uploader, other_user, role):
     assert ids == expected
 
 
-def test_api01_appeals_scoped(uploader, other_user, moderator):
+def test_appeals_scoped(uploader, other_user, moderator):
     case = make_case(uploader)
     appeal = actions.SubmitAppeal(uploader, case, message="I drew it").run().extra["appeal"]
     assert client_for(other_user).get(f"/api/appeals/{appeal.pk}/").status_code == 404
@@ -85,13 +86,13 @@ def test_api01_appeals_scoped(uploader, other_user, moderator):
     assert res.status_code == 400 and Appeal.objects.count() == 1
 
 
-def test_api01_evidence_scoped(case, other_user, staff):
+def test_evidence_scoped(case, other_user, staff):
     for user in (other_user, staff):
         assert client_for(user).get(f"/api/moderation/{case.pk}/evidence/").status_code == 404
 
 
-# -- API-02: mass assignment --------------------------------------------------------------
-def test_api02_uploader_cannot_set_own_verdict(uploader, moderator):
+# -- mass assignment: the uploader cannot set their own verdict ---------------------------
+def test_uploader_cannot_set_own_verdict(uploader, moderator):
     case = make_case(uploader)
     appeal = actions.SubmitAppeal(uploader, case, message="please").run().extra["appeal"]
     c = client_for(uploader)
@@ -116,7 +117,7 @@ def test_api02_uploader_cannot_set_own_verdict(uploader, moderator):
                   format="json").status_code == 403
 
 
-def test_api02_serializers_use_explicit_fields():
+def test_serializers_use_explicit_fields():
     from moderation.api import serializers as S
 
     for name in dir(S):
@@ -127,9 +128,9 @@ def test_api02_serializers_use_explicit_fields():
             assert not hasattr(meta, "exclude"), name
 
 
-# -- API-03: function-level authorization -------------------------------------------------
+# -- moderator-only endpoints (function-level authorization) ------------------------------
 @pytest.mark.parametrize("role", ["anon", "uploader", "other", "staff"])
-def test_api03_decide_is_moderator_only(people, case, role):
+def test_decide_is_moderator_only(people, case, role):
     res = client_for(people[role]).post(f"/api/moderation/{case.pk}/decide/",
                                         {"label": "human"}, format="json")
     assert res.status_code == 403
@@ -137,7 +138,7 @@ def test_api03_decide_is_moderator_only(people, case, role):
     assert case.label == Label.UNCERTAIN
 
 
-def test_api03_moderator_cannot_decide_own_upload(moderator):
+def test_moderator_cannot_decide_own_upload(moderator):
     own = make_case(moderator)
     res = client_for(moderator).post(f"/api/moderation/{own.pk}/decide/", {"label": "human"},
                                      format="json")
@@ -146,7 +147,7 @@ def test_api03_moderator_cannot_decide_own_upload(moderator):
     assert own.label == Label.UNCERTAIN
 
 
-def test_api03_moderator_decides(case, moderator):
+def test_moderator_decides(case, moderator):
     res = client_for(moderator).post(f"/api/moderation/{case.pk}/decide/",
                                      {"label": "ai", "tool": "NovelAI", "strike": False},
                                      format="json")
@@ -154,7 +155,7 @@ def test_api03_moderator_decides(case, moderator):
     assert res.json()["label"] == "ai" and res.json()["route"] == "ai_feed"
 
 
-def test_api03_claim_conflict_is_409(case, moderator, moderator2):
+def test_claim_conflict_is_409(case, moderator, moderator2):
     assert client_for(moderator).post(f"/api/moderation/{case.pk}/claim/").status_code == 200
     res = client_for(moderator2).post(f"/api/moderation/{case.pk}/decide/",
                                       {"label": "human"}, format="json")
@@ -169,7 +170,7 @@ def _walk(patterns, prefix=""):
             yield prefix + str(p.pattern), p.callback
 
 
-def test_api03_every_api_view_declares_permission_classes():
+def test_every_api_view_declares_permission_classes():
     from rest_framework.views import APIView
 
     seen = 0
@@ -186,12 +187,12 @@ def test_api03_every_api_view_declares_permission_classes():
     assert seen >= 5
 
 
-def test_api03_default_permission_is_not_allow_any():
+def test_default_permission_is_not_allow_any():
     assert AllowAny not in api_settings.DEFAULT_PERMISSION_CLASSES
 
 
-# -- API-04: CSRF -------------------------------------------------------------------------
-def test_api04_session_post_without_csrf_is_refused(case, moderator):
+# -- CSRF: session-authenticated writes need a token --------------------------------------
+def test_session_post_without_csrf_is_refused(case, moderator):
     c = APIClient(enforce_csrf_checks=True)
     c.force_login(moderator)
     res = c.post(f"/api/moderation/{case.pk}/decide/", {"label": "human"}, format="json")
@@ -203,7 +204,7 @@ def test_api04_session_post_without_csrf_is_refused(case, moderator):
     assert case.label == Label.UNCERTAIN
 
 
-def test_api04_session_post_with_csrf_token_works(case, moderator):
+def test_session_post_with_csrf_token_works(case, moderator):
     c = APIClient(enforce_csrf_checks=True)
     c.force_login(moderator)
     c.get("/moderation/")  # sets the csrftoken cookie
@@ -213,7 +214,7 @@ def test_api04_session_post_with_csrf_token_works(case, moderator):
     assert res.status_code == 200, res.content
 
 
-def test_api04_appeal_upload_needs_csrf(uploader):
+def test_appeal_upload_needs_csrf(uploader):
     case = make_case(uploader)
     appeal = actions.SubmitAppeal(uploader, case, message="x").run().extra["appeal"]
     c = APIClient(enforce_csrf_checks=True)
@@ -225,7 +226,7 @@ def test_api04_appeal_upload_needs_csrf(uploader):
     assert not AppealFile.objects.exists()
 
 
-def test_api04_html_actions_need_csrf(case, moderator):
+def test_html_actions_need_csrf(case, moderator):
     from django.test import Client
 
     c = Client(enforce_csrf_checks=True)
@@ -234,8 +235,8 @@ def test_api04_html_actions_need_csrf(case, moderator):
     assert res.status_code == 403
 
 
-# -- API-05 / API-06: throttling ----------------------------------------------------------
-def test_api05_write_throttle_returns_429_with_retry_after(case, moderator, settings):
+# -- throttling: 429 with Retry-After, a hard quota, no X-Forwarded-For evasion -----------
+def test_write_throttle_returns_429_with_retry_after(case, moderator, settings):
     rf = dict(settings.REST_FRAMEWORK)
     rf["DEFAULT_THROTTLE_RATES"] = {**rf["DEFAULT_THROTTLE_RATES"], "moderation_write": "3/min"}
     settings.REST_FRAMEWORK = rf
@@ -248,7 +249,7 @@ def test_api05_write_throttle_returns_429_with_retry_after(case, moderator, sett
     assert res.status_code == 429 and int(res["Retry-After"]) > 0
 
 
-def test_api05_appeal_files_have_a_hard_quota(uploader, settings):
+def test_appeal_files_have_a_hard_quota(uploader, settings):
     settings.MODERATION = {"APPEAL_MAX_FILES": 2}
     case = make_case(uploader)
     appeal = actions.SubmitAppeal(uploader, case, message="x").run().extra["appeal"]
@@ -260,7 +261,7 @@ def test_api05_appeal_files_have_a_hard_quota(uploader, settings):
     assert AppealFile.objects.count() == 2
 
 
-def test_api06_spoofed_forwarded_for_does_not_reset_the_throttle(monkeypatch):
+def test_spoofed_forwarded_for_does_not_reset_the_throttle(monkeypatch):
     import uuid
 
     from rest_framework.throttling import AnonRateThrottle
@@ -274,8 +275,8 @@ def test_api06_spoofed_forwarded_for_does_not_reset_the_throttle(monkeypatch):
     assert codes[-1] == 429, codes
 
 
-# -- API-07: private evidence -------------------------------------------------------------
-def test_api07_prompts_only_for_the_assigned_moderator(case, uploader, moderator, moderator2):
+# -- private evidence: prompts only for the assigned moderator ----------------------------
+def test_prompts_only_for_the_assigned_moderator(case, uploader, moderator, moderator2):
     url = f"/api/moderation/{case.pk}/evidence/"
     owner_view = client_for(uploader).get(url)
     assert owner_view.status_code == 200
@@ -291,7 +292,7 @@ def test_api07_prompts_only_for_the_assigned_moderator(case, uploader, moderator
     assert "secret prompt" not in detail and "claimed_by" not in detail
 
 
-def test_api07_deleting_the_upload_deletes_evidence(case):
+def test_deleting_the_upload_deletes_evidence(case):
     from moderation.models import Evidence
 
     assert Evidence.objects.filter(case=case).exists()
@@ -300,8 +301,8 @@ def test_api07_deleting_the_upload_deletes_evidence(case):
     assert not ModerationCase.objects.filter(pk=case.pk).exists()
 
 
-# -- API-08: XSS (server side; the browser test checks no alert fires) --------------------
-def test_api08_metadata_is_escaped_on_the_case_page(case, moderator):
+# -- XSS (server side; the browser test checks no alert fires) ----------------------------
+def test_metadata_is_escaped_on_the_case_page(case, moderator):
     from moderation.models import Evidence
 
     Evidence.objects.filter(case=case, detector="provenance").update(
@@ -317,8 +318,8 @@ def test_api08_metadata_is_escaped_on_the_case_page(case, moderator):
     assert "script-src 'self'" in res["Content-Security-Policy"]
 
 
-# -- API-09: immutable audit log through the API and admin --------------------------------
-def test_api09_audit_has_no_write_route(case, moderator):
+# -- immutable audit log through the API and admin ----------------------------------------
+def test_audit_has_no_write_route(case, moderator):
     actions.AddNote(moderator, case, note="first").run()
     c = client_for(moderator)
     url = f"/api/moderation/{case.pk}/audit/"
@@ -330,7 +331,7 @@ def test_api09_audit_has_no_write_route(case, moderator):
 
 
 @pytest.mark.urls("tests.moderators_urls")
-def test_api09_admin_is_read_only_for_the_audit_log(case, site_admin):
+def test_admin_is_read_only_for_the_audit_log(case, site_admin):
     from django.test import Client
 
     entry = actions.AddNote(site_admin, case, note="kept").run().entry
@@ -343,8 +344,8 @@ def test_api09_admin_is_read_only_for_the_audit_log(case, site_admin):
     assert ModerationAction.objects.get(pk=entry.pk).note == "kept"
 
 
-# -- API-10: no SSRF: URL-looking input is never fetched ----------------------------------
-def test_api10_url_fields_are_never_fetched(uploader, moderator, monkeypatch):
+# -- no SSRF: URL-looking input is never fetched ------------------------------------------
+def test_url_fields_are_never_fetched(uploader, moderator, monkeypatch):
     import socket
 
     def refuse(*a, **kw):
@@ -361,8 +362,8 @@ def test_api10_url_fields_are_never_fetched(uploader, moderator, monkeypatch):
     res = client_for(moderator).get(f"/moderation/case/{case.pk}/")
 
 
-# -- API-12 / API-13: proof files are private and served safely ---------------------------
-def test_api13_proof_files_are_private(uploader, other_user, moderator, settings):
+# -- proof files are private and served safely -------------------------------------------
+def test_proof_files_are_private(uploader, other_user, moderator, settings):
     case = make_case(uploader)
     result = actions.SubmitAppeal(
         uploader, case, message="see my layers",
@@ -381,22 +382,22 @@ def test_api13_proof_files_are_private(uploader, other_user, moderator, settings
     res = client_for(moderator).get(url)
     assert res.status_code == 200
     assert b"".join(res.streaming_content) == b"8BPS layered"
-    # API-12: served as an opaque attachment that cannot render.
+    # Served as an opaque attachment that cannot render.
     assert res["Content-Type"] == "application/octet-stream"
     assert res["Content-Disposition"].startswith("attachment")
     assert res["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in res["Content-Security-Policy"]
 
 
-# -- API-14: settings ---------------------------------------------------------------------
-def test_api14_drf_settings_are_closed_throttled_and_paginated():
+# -- settings: closed, throttled and paginated by default ---------------------------------
+def test_drf_settings_are_closed_throttled_and_paginated():
     assert api_settings.DEFAULT_AUTHENTICATION_CLASSES
     assert AllowAny not in api_settings.DEFAULT_PERMISSION_CLASSES
     assert api_settings.DEFAULT_THROTTLE_CLASSES
     assert api_settings.DEFAULT_PAGINATION_CLASS is not None
 
 
-def test_api14_queue_is_paginated_and_bounded(uploader, moderator, settings):
+def test_queue_is_paginated_and_bounded(uploader, moderator, settings):
     settings.MODERATION = {"QUEUE_PAGE_SIZE": 3}
     for _ in range(5):
         make_case(uploader, evidence=False)
@@ -406,7 +407,7 @@ def test_api14_queue_is_paginated_and_bounded(uploader, moderator, settings):
     assert body["next"]
 
 
-def test_api14_queue_is_moderators_only(uploader, staff):
+def test_queue_is_moderators_only(uploader, staff):
     for user in (None, uploader, staff):
         assert client_for(user).get("/api/queue/").status_code == 403
 
@@ -440,7 +441,7 @@ def test_other_user_fixture_is_not_a_moderator():
     assert make_user("plain").has_perm("moderation.review_case") is False
 
 
-def test_api14_deploy_check_flags_drf_defaults(settings):
+def test_deploy_check_flags_drf_defaults(settings):
     from django.core.checks import run_checks
 
     def ids():

@@ -6,18 +6,19 @@ PYTHON      ?= python3
 VENV        := .venv
 PY          := $(VENV)/bin/python
 PIP         := $(PY) -m pip
-STAMP       := $(VENV)/.tegaki-installed
 LOCALE_DIRS := $(wildcard moderation/locale config/locale)
 PYTEST_ARGS ?=
 PYTEST_DEMO_ARGS ?=
 BENCH_ARGS  ?=
-# Extras installed into .venv; "train" brings torch (CPU) for the classifier-loop tests.
+# Extras installed into .venv by the test, lint and bench targets; "train" brings torch
+# (CPU) for the classifier-loop tests. `make demo` installs only the "demo" extra.
 EXTRAS      ?= dev,train,demo
+DEMO_EXTRAS := demo
 # Tests of the demo site (tests/demo/, marker demo_site) need its settings: `make test`
 # runs everything else first, then those with --ds=tests.demo_settings -m demo_site.
 
 .DEFAULT_GOAL := help
-.PHONY: help install messages chromium test lint demo bench constraints clean
+.PHONY: help install install-demo messages chromium test lint demo bench constraints clean
 
 help:
 	@echo "make demo         install, migrate SQLite, seed, run worker + beat + web on :8000"
@@ -29,15 +30,19 @@ help:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall whenever the dependency lists or the pins change.
-$(STAMP): pyproject.toml constraints.txt | $(PY)
-	$(PIP) install -qq -c constraints.txt -e '.[$(EXTRAS)]'
+# One stamp per set of extras; reinstall whenever the dependency lists or the pins change.
+$(VENV)/.tegaki-installed-%: pyproject.toml constraints.txt | $(PY)
+	$(PIP) install -qq -c constraints.txt -e '.[$*]'
 	@touch $@
 
-install: $(STAMP)
+install: $(VENV)/.tegaki-installed-$(EXTRAS)
 
-# gettext's msgfmt comes from Debian; install it only when it is missing.
-messages: install
+install-demo: $(VENV)/.tegaki-installed-$(DEMO_EXTRAS)
+
+# gettext's msgfmt comes from Debian; install it only when it is missing. Needs only
+# Django, which every install has: demo and test list their own install before it.
+messages:
+	@test -x $(VENV)/bin/django-admin || { echo "run make demo or make test: .venv is not installed"; exit 1; }
 	@if [ -n "$(LOCALE_DIRS)" ]; then \
 	  command -v msgfmt >/dev/null 2>&1 || \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext; }; \
@@ -53,7 +58,7 @@ chromium:
 
 # ruff and both pytest runs always run, so one failure never hides the others; the
 # target fails if any did (pytest's exit 5, "no tests collected", is a failure too).
-test: messages chromium
+test: install messages chromium
 	@status=0; \
 	echo "ruff check ."; $(VENV)/bin/ruff check . || status=$$?; \
 	echo "mypy moderation config tests"; $(VENV)/bin/mypy moderation config tests || status=$$?; \
@@ -69,7 +74,7 @@ lint: install
 	$(VENV)/bin/mypy moderation config tests
 	$(VENV)/bin/lint-imports --no-cache
 
-demo: messages
+demo: install-demo messages
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) manage.py migrate --noinput
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) manage.py seed_demo
 	bash scripts/run_demo.sh

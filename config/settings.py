@@ -158,9 +158,18 @@ SPECTACULAR_SETTINGS = spectacular_settings()
 
 MODERATION: dict = {}
 
+# TEGAKI_LOG_FORMAT=json writes one JSON object per line (the Docker image sets it); every
+# line logged during a scan carries its case id either way.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"case": {"()": "moderation.ops.logs.CaseContextFilter"}},
+    "formatters": {
+        "json": {"()": "moderation.ops.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [case %(case_id)s] %(message)s"},
+    },
+    "handlers": {"console": {
+        "class": "logging.StreamHandler", "filters": ["case"],
+        "formatter": "json" if os.environ.get("TEGAKI_LOG_FORMAT") == "json" else "text"}},
     "loggers": {"moderation": {"handlers": ["console"], "level": "INFO"}},
 }

@@ -9,6 +9,8 @@ from moderation.feeds.urls import feed_urls
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
+    # /healthz, /readyz, /metrics
+    path("", include("moderation.ops.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("moderation/", include("moderation.urls")),

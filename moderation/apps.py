@@ -6,6 +6,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 from moderation.detectors import detectors
+from moderation.ops import logs as _logs  # noqa: F401  (case ids in scan log lines)
 
 
 class SimpleModerationConfig(AppConfig):

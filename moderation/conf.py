@@ -132,6 +132,9 @@ DEFAULTS: dict[str, Any] = {
     # CrawlerHit rows older than this many days are deleted by
     # ``manage.py moderation_prune_crawler_hits``; None keeps them forever.
     "CRAWLER_HIT_RETENTION_DAYS": 365,
+    # Bearer token a Prometheus scraper must send to /metrics; None leaves it open (restrict
+    # it at the proxy instead).
+    "METRICS_TOKEN": None,
 }
 
 # Keys whose value is an import string resolved on access.

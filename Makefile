@@ -18,7 +18,7 @@ DEMO_EXTRAS := demo
 # runs everything else first, then those with --ds=tests.demo_settings -m demo_site.
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-demo messages chromium test lint demo bench constraints clean
+.PHONY: help install install-demo messages debian-tools test lint demo bench constraints clean
 
 help:
 	@echo "make demo         install, migrate SQLite, seed, run worker + beat + web on :8000"
@@ -51,14 +51,17 @@ messages:
 	  done; \
 	fi
 
-# Browser tests drive Debian's chromium (no browser download); install it if missing.
-chromium:
+# Browser tests drive Debian's chromium (no browser download); the Docker tests validate
+# the compose file with Debian's docker-compose. Install them if missing.
+debian-tools:
 	@command -v chromium >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v docker-compose >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
 
 # ruff and both pytest runs always run, so one failure never hides the others; the
 # target fails if any did (pytest's exit 5, "no tests collected", is a failure too).
-test: install messages chromium
+test: install messages debian-tools
 	@status=0; \
 	echo "ruff check ."; $(VENV)/bin/ruff check . || status=$$?; \
 	echo "mypy moderation config tests"; $(VENV)/bin/mypy moderation config tests || status=$$?; \

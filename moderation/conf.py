@@ -37,19 +37,26 @@ DEFAULTS: dict[str, Any] = {
     # place that decides label, route and review priority.
     "POLICY": "moderation.policy.DefaultPolicy",
     # --- image decoding limits (moderation.internal.imaging) ---
+    # Formats Pillow may open; anything else is rejected as ``unsupported_format``.
     "ALLOWED_FORMATS": ["JPEG", "PNG", "WEBP", "GIF", "AVIF"],
+    # Larger files are rejected as ``file_too_big`` before they are decoded.
     "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
     # Explicit pixel limit; Pillow raises at 2x and we turn its warning band into errors.
     "MAX_IMAGE_PIXELS": 64_000_000,
+    # Frames an animation may have (``too_many_frames``).
     "MAX_FRAMES": 1000,
     # Budget of width*height*min(frames, 3) for animations (Zulip's rule).
     "MAX_ANIMATION_PIXELS": 90_000_000,
     # Background colour alpha is flattened onto for detectors.
     "FLATTEN_BACKGROUND": [255, 255, 255],
     # --- metadata caps (moderation.internal.provenance) ---
+    # Bytes kept per metadata field.
     "METADATA_FIELD_LIMIT": 64 * 1024,
+    # Bytes of metadata kept per upload, all fields together.
     "METADATA_TOTAL_LIMIT": 256 * 1024,
+    # Nesting allowed in embedded JSON (ComfyUI graphs and the like).
     "JSON_MAX_DEPTH": 64,
+    # Largest embedded JSON document parsed.
     "JSON_MAX_BYTES": 2 * 1024 * 1024,
     # Directory with the C2PA trust lists (PEM files + store.cfg); None = bundled copy.
     "C2PA_TRUST_DIR": None,
@@ -64,18 +71,24 @@ DEFAULTS: dict[str, Any] = {
     # None = the threshold the model bundle recommends.
     "CLASSIFIER_REVIEW_THRESHOLD": None,
     # --- pipeline ---
+    # Celery queue the scan tasks are published to.
     "QUEUE": "moderation",
+    # Attempts (crashed ones included) before a case is quarantined for moderators.
     "MAX_ATTEMPTS": 3,
+    # Seconds before a scan is asked to stop (SoftTimeLimitExceeded).
     "TASK_SOFT_TIME_LIMIT": 120,
+    # Seconds before the worker child running a scan is killed.
     "TASK_TIME_LIMIT": 150,
     # A case still pending/running this many seconds after its last update is re-queued.
     "SWEEP_AFTER_SECONDS": 300,
+    # Cases re-queued per sweep at most.
     "SWEEP_BATCH": 500,
     # --- moderators (moderation.actions, moderation.strikes) ---
     # What the Nth active strike does to an account: "warn" (nothing but a notice),
     # "hold" (new uploads held for review for STRIKE_HOLD_DAYS) or "suspend" (new
     # uploads hidden until a moderator lifts it). Counts past the list use the last entry.
     "STRIKE_ESCALATION": ["warn", "hold", "suspend"],
+    # How long a "hold" strike holds the account's new uploads for review.
     "STRIKE_HOLD_DAYS": 30,
     # Only strikes younger than this many days count; None = they never expire.
     "STRIKE_EXPIRY_DAYS": None,
@@ -84,7 +97,9 @@ DEFAULTS: dict[str, Any] = {
     # Directory for appeal proof files (never under MEDIA_ROOT's public URL);
     # None = "<MEDIA_ROOT>-private" next to MEDIA_ROOT.
     "PRIVATE_MEDIA_ROOT": None,
+    # Largest appeal proof file.
     "APPEAL_MAX_FILE_BYTES": 200 * 1024 * 1024,
+    # Proof files per appeal.
     "APPEAL_MAX_FILES": 10,
     # Rows per page in the review queue (HTML and API); the API never returns more.
     "QUEUE_PAGE_SIZE": 50,

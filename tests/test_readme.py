@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from moderation.conf import DEFAULTS
-
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -16,7 +14,5 @@ def test_readme_opens_with_the_two_commands():
         "sh", "make demo", "make test"]
 
 
-def test_every_moderation_setting_has_a_row_in_the_settings_table():
-    text = README.read_text(encoding="utf-8")
-    missing = [key for key in DEFAULTS if f"| `{key}` |" not in text]
-    assert not missing, f"document these MODERATION keys in README.md: {missing}"
+def test_readme_points_to_the_settings_reference():
+    assert "docs/settings.md" in README.read_text(encoding="utf-8")

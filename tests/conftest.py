@@ -33,6 +33,15 @@ def _flushable_audit_log() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_feed_cache() -> None:
+    """Each test starts with no cached feed page: the local-memory cache outlives a
+    test's database, and a page cached by one test could show another test's rows."""
+    from moderation.feeds.cache import invalidate  # after Django is set up
+
+    invalidate()
+
+
 def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 120, 40),
               **save_kwargs: object) -> bytes:
     buf = io.BytesIO()

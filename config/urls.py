@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
-
 from rest_framework.routers import SimpleRouter
 
 from config.gallery.api import ArtworkViewSet

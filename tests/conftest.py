@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
+from moderation.feeds.cache import invalidate as invalidate_feed_pages
 from tests.celery_publisher import publishing_to
 from tests.db_flush import flushable_audit_log
 
@@ -37,9 +38,7 @@ def _flushable_audit_log() -> Iterator[None]:
 def _fresh_feed_cache() -> None:
     """Each test starts with no cached feed page: the local-memory cache outlives a
     test's database, and a page cached by one test could show another test's rows."""
-    from moderation.feeds.cache import invalidate  # after Django is set up
-
-    invalidate()
+    invalidate_feed_pages()
 
 
 def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 120, 40),

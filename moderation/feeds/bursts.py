@@ -115,9 +115,10 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
     tiles: list[Tile] = []
     open_tiles: dict[str, Tile] = {}
     if window > 0:
-        for owner, anchor in carried:
+        for carried_owner, anchor in carried:
             # A tile of the previous page: folds works, is never shown again.
-            open_tiles[owner] = Tile(works=[], owner_id=owner, anchor=anchor, is_ai=False)
+            open_tiles[carried_owner] = Tile(works=[], owner_id=carried_owner, anchor=anchor,
+                                             is_ai=False)
     scanned = capped = ai_tiles = 0
     exhausted = True
     last: Any = None
@@ -177,9 +178,9 @@ def collapse_page(qs: QuerySet[Any], *, page_size: int = 40, cursor: str | None 
     qs = keyset.order(qs, keys).using(feed_database(qs.model))
     if cursor or start or not page_cache.enabled():
         return _build_page(qs, keys, page_size, cursor, int(start or 0), options)
-    settings_key = tuple(sorted(options.items())) + (
-        page_size, moderation_settings.BURST_WINDOW_SECONDS, moderation_settings.BURST_SHOW,
-        moderation_settings.AI_FEED_SHARE_CAP, moderation_settings.FEED_SCAN_LIMIT)
+    settings_key = (*sorted(options.items()), page_size,
+                    moderation_settings.BURST_WINDOW_SECONDS, moderation_settings.BURST_SHOW,
+                    moderation_settings.AI_FEED_SHARE_CAP, moderation_settings.FEED_SCAN_LIMIT)
     page: FeedPage = page_cache.first_page(
         qs, settings_key, lambda: _build_page(qs, keys, page_size, None, 0, options),
         lambda p: [w for t in p.tiles for w in t.works])

@@ -67,9 +67,9 @@ def ordering_keys(qs: QuerySet[Any]) -> list[Key]:
     strict order and no page skips or repeats either of them.
     """
     opts = qs.model._meta
-    names: list[str] = list(qs.query.order_by)
+    names: list[Any] = list(qs.query.order_by)
     if not names and qs.query.default_ordering:
-        names = [str(n) for n in opts.ordering]
+        names = list(opts.ordering or [])
     if not names:
         names = ["-pk"]
     keys: list[Key] = []

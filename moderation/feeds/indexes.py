@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import models
 
@@ -25,6 +26,11 @@ class MissingIndex:
     hint: str
 
 
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    return str(getattr(field, "column", name))
+
+
 def _index_columns(model: type[models.Model]) -> list[list[tuple[str, bool]]]:
     """Every btree-usable index of ``model`` as [(column, descending)] lists."""
     opts = model._meta
@@ -32,17 +38,17 @@ def _index_columns(model: type[models.Model]) -> list[list[tuple[str, bool]]]:
     for index in opts.indexes:
         if index.condition is not None or not index.fields or index.expressions:
             continue  # a partial or expression index does not order the whole table
-        found.append([(opts.get_field(f.lstrip("-")).column, f.startswith("-"))
+        found.append([(_column(model, f.lstrip("-")), f.startswith("-"))
                       for f in index.fields])
     for constraint in opts.constraints:
         if (isinstance(constraint, models.UniqueConstraint) and constraint.fields
                 and constraint.condition is None):
-            found.append([(opts.get_field(f).column, False) for f in constraint.fields])
+            found.append([(_column(model, f), False) for f in constraint.fields])
     for fields in opts.unique_together:
-        found.append([(opts.get_field(f).column, False) for f in fields])
+        found.append([(_column(model, f), False) for f in fields])
     for field in opts.concrete_fields:
-        if field.primary_key or field.unique or field.db_index:
-            found.append([(field.column, False)])
+        if field.primary_key or field.unique or getattr(field, "db_index", False):
+            found.append([(str(field.column), False)])
     return found
 
 
@@ -66,7 +72,7 @@ def _supports(index: list[tuple[str, bool]], keys: list[Key]) -> bool:
 
 def missing_feed_index(model: type[models.Model]) -> MissingIndex | None:
     """None when ``model``'s feed ordering has a supporting index, else what to add."""
-    ordering = list(model._meta.ordering) or ["-pk"]
+    ordering: list[Any] = list(model._meta.ordering or []) or ["-pk"]
     label = model._meta.label
     try:
         keys = ordering_keys(model._default_manager.order_by(*ordering))

@@ -18,7 +18,6 @@ from moderation.constants import AIFilter, Route
 from moderation.models import ViewerPreference
 from moderation.visibility import case_for_outer, public, routed
 
-
 #: The hint feed reads pass to ``router.db_for_read``: a host's router may send them to
 #: a replica (see :class:`moderation.feeds.routing.FeedReplicaRouter`).
 FEED_HINT = "moderation_feed"

@@ -20,11 +20,11 @@ from moderation.feeds.cursor import InvalidCursor, ordering_keys
 from moderation.feeds.indexes import missing_feed_index
 from moderation.feeds.queries import for_viewer
 from moderation.labels import CASE_ATTR
-from moderation.models import ModerationCase
+from moderation.models import Evidence, ModerationCase
 from moderation.registry import registry
 from moderation.signals import verdict_changed
 from tests.testapp.models import Artwork
-from tests.viewers_support import ROUTE_LABEL
+from tests.viewers_support import ROUTE_LABEL, site_fixture  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -321,3 +321,44 @@ def test_feed_reads_go_to_the_replica_and_writes_do_not(settings, django_user_mo
     with CaptureQueriesContext(connections["replica"]) as on_replica:
         feed(page_size=10)
     assert not on_replica.captured_queries
+
+
+# --- the works API list ----------------------------------------------------------------
+
+
+def signed_ai_works(owner: Any, n: int) -> list[Artwork]:
+    """AI works whose label names a C2PA signer (the costliest label line)."""
+    arts = post([(owner, Route.AI_FEED)] * n, start=timezone.now() - timedelta(days=2),
+                step=timedelta(hours=2))
+    cases = ModerationCase.objects.filter(object_id__in=[str(a.pk) for a in arts])
+    cases.update(reasons=["provenance_proof", "c2pa_trusted_ai"], generator="Firefly")
+    Evidence.objects.bulk_create([
+        Evidence(case=case, detector="provenance", detector_version="1",
+                 content_sha256="1" * 64, label="ai", strength="proof",
+                 details={"manifest": {"signer": f"Adobe {case.object_id}"}})
+        for case in cases])
+    return arts
+
+
+def test_api_list_pages_by_cursor_with_labels_prefetched(site, client, django_user_model,
+                                                         django_assert_max_num_queries):
+    owner = django_user_model.objects.create_user("signer")
+    arts = signed_ai_works(owner, 30)
+    # rows, their cases, the C2PA evidence: the same for 5 rows and for 30
+    with django_assert_max_num_queries(3):
+        small = client.get("/api/works/?ai=only&page_size=5").json()
+    with django_assert_max_num_queries(3):
+        big = client.get("/api/works/?ai=only&page_size=30").json()
+    assert len(small["results"]) == 5 and len(big["results"]) == 30
+    assert "count" not in big  # no COUNT(*) over the feed
+    why = big["results"][0]["label"]["why"]
+    assert any(w["text"] == f"C2PA signed by Adobe {big['results'][0]['id']}" for w in why)
+    seen: list[int] = []
+    url: str | None = "/api/works/?ai=only&page_size=7"
+    while url:
+        data = client.get(url).json()
+        seen += [row["id"] for row in data["results"]]
+        url = data["next"]
+        if url:  # arrives between requests; must not push a row onto the next page
+            signed_ai_works(owner, 1)
+    assert sorted(seen) == sorted(a.pk for a in arts) and len(seen) == len(set(seen))

@@ -3,11 +3,15 @@ the feed-index system check and feed reads from a replica."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import caches
 from django.db import connections, models
 from django.test.utils import CaptureQueriesContext, isolate_apps
 from django.utils import timezone
@@ -153,11 +157,25 @@ def test_a_deep_page_costs_what_the_first_does(django_user_model,
 # --- the first-page cache --------------------------------------------------------------
 
 
-@pytest.fixture
-def cached(settings: Any) -> Any:
-    settings.MODERATION = {"FEED_CACHE_SECONDS": 30}
+@pytest.fixture(params=["locmem", "redis"])
+def cached(request: Any, settings: Any) -> Iterator[Any]:
+    """The feed cache on, in local memory (the demo) and in Redis (production)."""
+    moderation: dict[str, Any] = {"FEED_CACHE_SECONDS": 30}
+    if request.param == "redis":
+        url = os.environ.get("CELERY_BROKER_URL", "")
+        if not url.startswith("redis://"):
+            if os.environ.get("TEGAKI_REQUIRE_SERVICES") == "1":
+                pytest.fail("needs services: set CELERY_BROKER_URL=redis://...")
+            pytest.skip("needs services: set CELERY_BROKER_URL=redis://127.0.0.1:6379/<db>")
+        settings.CACHES = {**settings.CACHES, "feeds": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
+            "KEY_PREFIX": f"tegaki-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"}}
+        moderation["FEED_CACHE_ALIAS"] = "feeds"
+    settings.MODERATION = moderation
     feed_cache.invalidate()
-    return settings
+    yield settings
+    if request.param == "redis":  # pages expire on their own; the generation does not
+        caches["feeds"].delete(feed_cache.GENERATION_KEY)
 
 
 def shown(page: Any) -> set[int]:

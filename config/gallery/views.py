@@ -79,15 +79,16 @@ class FeedView(TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         chosen = self.ai or self.chosen_filter()
+        # ?ai=, else the viewer's saved preference, else the site default (one query).
+        current = chosen or viewer_ai_filter(self.request.user)
         works = for_viewer(Artwork.objects.select_related("author"), self.request.user,
-                           ai=chosen)
+                           ai=current)
         cursor = self.request.GET.get("cursor") or None
         # The model's Meta.ordering (-created_at, -id) is the feed order; its index is
         # Artwork.Meta.indexes' "gallery_artwork_feed".
         page = collapse_page(works, page_size=PAGE_SIZE, cursor=cursor)
         shown = [tile.work for tile in page.tiles]
         keep = {"ai": chosen} if chosen and not self.ai else {}
-        current = self.ai or chosen or viewer_ai_filter(self.request.user)
         context.update(
             heading=self.heading, tiles=page.tiles, works=shown,
             # The new-arrivals intro speaks of hand-made works: only when that is the feed.

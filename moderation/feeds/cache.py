@@ -28,6 +28,7 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
 
 from moderation.conf import moderation_settings
@@ -74,7 +75,10 @@ def first_page(qs: QuerySet[Any], extra: tuple[Any, ...],
     """The cached page for ``qs`` if every work on it is still in ``qs``, else ``build()``
     stored for ``FEED_CACHE_SECONDS``. ``shown(page)`` lists the page's works."""
     cache = _cache()
-    key = page_key(qs, extra)
+    try:
+        key = page_key(qs, extra)
+    except EmptyResultSet:  # qs.none() and the like: nothing to cache, nothing to read
+        return build()
     page = cache.get(key)
     if page is not None:
         pks = [work.pk for work in shown(page)]

@@ -380,3 +380,8 @@ def test_api_list_pages_by_cursor_with_labels_prefetched(site, client, django_us
         if url:  # arrives between requests; must not push a row onto the next page
             signed_ai_works(owner, 1)
     assert sorted(seen) == sorted(a.pk for a in arts) and len(seen) == len(set(seen))
+
+
+def test_an_empty_feed_query_is_not_cached(cached):
+    page = collapse_page(Artwork.objects.none(), page_size=5)
+    assert page.tiles == [] and not page.has_more and page.next_cursor == ""

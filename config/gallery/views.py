@@ -14,7 +14,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponsePermanentRedirect,
 )
 from django.shortcuts import redirect, render
@@ -72,9 +71,11 @@ class FeedView(TemplateView):
         try:
             return super().get(request, *args, **kwargs)
         except InvalidCursor:
-            return HttpResponseBadRequest(
-                _("This page link is damaged or out of date. Start again from the "
-                  "newest works."), content_type="text/plain; charset=utf-8")
+            chosen = self.chosen_filter()
+            keep = {"ai": chosen} if chosen and not self.ai else {}
+            newest = request.path + (f"?{urlencode(keep)}" if keep else "")
+            return render(request, "gallery/bad_link.html",
+                          {"heading": self.heading, "newest_url": newest}, status=400)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -357,6 +357,7 @@ def test_old_offset_links_and_broken_cursors(client):
     broken = client.get(url + "?cursor=not-a-cursor", HTTP_ACCEPT_LANGUAGE="en")
     assert broken.status_code == 400
     assert "newest works" in broken.content.decode()
+    assert f'href="{url}"' in broken.content.decode()  # a way back to the newest page
     broken_ja = client.get(url + "?cursor=x", HTTP_ACCEPT_LANGUAGE="ja")
     assert broken_ja.status_code == 400
     assert "最新" in broken_ja.content.decode()

@@ -385,3 +385,16 @@ def test_api_list_pages_by_cursor_with_labels_prefetched(site, client, django_us
 def test_an_empty_feed_query_is_not_cached(cached):
     page = collapse_page(Artwork.objects.none(), page_size=5)
     assert page.tiles == [] and not page.has_more and page.next_cursor == ""
+
+
+def test_rss_costs_the_same_queries_for_any_number_of_items(site, client, django_user_model,
+                                                            django_assert_max_num_queries):
+    owner = django_user_model.objects.create_user("rss")
+    signed_ai_works(owner, 3)
+    with django_assert_max_num_queries(3):  # items, their cases, the C2PA evidence
+        few = client.get("/feeds/ai.rss").content.decode()
+    signed_ai_works(owner, 40)
+    with django_assert_max_num_queries(3):
+        many = client.get("/feeds/ai.rss").content.decode()
+    assert few.count("<item>") == 3 and many.count("<item>") == 43
+    assert many.count("AI-generated · Firefly") == 43  # each item's label line

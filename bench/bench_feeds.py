@@ -25,7 +25,9 @@ site's own URLs (``config.urls``, Django's test client, no network):
 A deep page is reached the way a viewer reaches it: by the cursor of a page whose last
 row is 10,000 rows down the feed. Each page is requested ``--runs`` times after warm-up;
 the table shows p50/p95 wall milliseconds (the whole request through Django: middleware,
-view, template) and p50/p95 of the time spent in SQL, the number of SQL statements, and
+view, template), p50/p95 of the time spent waiting for SQL, p50/p95 of the CPU time the
+Django process used (``time.process_time``: what a page costs the web server, which a
+busy shared machine inflates far less than wall time), the number of SQL statements, and
 a summary of the PostgreSQL plan of the page's feed query (node types and indexes, from
 ``EXPLAIN (ANALYZE, BUFFERS)``). ``--json`` writes everything, full plans included.
 """
@@ -243,12 +245,15 @@ def time_page(client: Any, url: str, runs: int) -> dict[str, Any]:
         assert response.status_code == 200, (url, response.status_code)
     timings: list[float] = []
     sql_timings: list[float] = []
+    cpu_timings: list[float] = []
     for _ in range(runs):
         per_request = Recorder()
         with connection.execute_wrapper(per_request):
+            cpu = time.process_time()
             started = time.perf_counter()
             response = client.get(url)
             timings.append((time.perf_counter() - started) * 1000)
+            cpu_timings.append((time.process_time() - cpu) * 1000)
         sql_timings.append(sum(q[0] for q in per_request.queries) * 1000)
         assert response.status_code == 200, (url, response.status_code)
     recorder = Recorder()
@@ -263,6 +268,8 @@ def time_page(client: Any, url: str, runs: int) -> dict[str, Any]:
             "p95_ms": round(quantiles[18], 2), "queries": len(recorder.queries),
             "sql_p50_ms": round(statistics.median(sql_timings), 2),
             "sql_p95_ms": round(statistics.quantiles(sql_timings, n=20)[18], 2),
+            "cpu_p50_ms": round(statistics.median(cpu_timings), 2),
+            "cpu_p95_ms": round(statistics.quantiles(cpu_timings, n=20)[18], 2),
             "plan": summary, "plan_json": plan, "slowest_sql": slowest[1]}
 
 
@@ -341,33 +348,39 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
             before()
         row = {"page": name, **time_page(client, url, args.runs)}
         results.append(row)
-        print(f"  {name}: p50 {row['p50_ms']} / p95 {row['p95_ms']} ms", file=sys.stderr,
-              flush=True)
+        print(f"  {name}: p50 {row['p50_ms']} / p95 {row['p95_ms']} ms, SQL "
+              f"{row['sql_p50_ms']}/{row['sql_p95_ms']}, CPU {row['cpu_p50_ms']}/"
+              f"{row['cpu_p95_ms']}", file=sys.stderr, flush=True)
     feed_settings(FEED_CACHE_SECONDS=30)
     row = {"page": "new arrivals, anonymous, first page (feed cache on)",
            **time_page(anon, "/", args.runs)}
     results.append(row)
+    load = os.getloadavg()
     connection.close()
     if not args.keep:
         admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{args.db}"')
     return {"works": size, "feed_index": not args.without_feed_index,
+            "load_average": [round(x, 2) for x in load], "cpus": os.cpu_count(),
             "generate_seconds": round(seconds, 1), "routes": routes, "pages": results}
 
 
 def print_table(report: list[dict[str, Any]]) -> None:
     sizes = [r["works"] for r in report]
-    header = ("| page | " + " | ".join(f"{s:,}: p50/p95 ms (SQL p50/p95 ms, queries)"
-                                       for s in sizes) + " |")
+    header = ("| page | " + " | ".join(
+        f"{s:,}: wall p50/p95 ms (SQL p50/p95; Django CPU p50/p95; queries)" for s in sizes)
+        + " |")
     print(header)
     print("|" + "---|" * (len(sizes) + 1))
     for i, page in enumerate(report[0]["pages"]):
-        cells = [f"{p['p50_ms']}/{p['p95_ms']} ({p['sql_p50_ms']}/{p['sql_p95_ms']}, "
-                 f"{p['queries']})" for p in (r["pages"][i] for r in report)]
+        cells = [f"{p['p50_ms']}/{p['p95_ms']} ({p['sql_p50_ms']}/{p['sql_p95_ms']}; "
+                 f"{p['cpu_p50_ms']}/{p['cpu_p95_ms']}; {p['queries']})"
+                 for p in (r["pages"][i] for r in report)]
         print(f"| {page['page']} | " + " | ".join(cells) + " |")
     for r in report:
         index = "" if r["feed_index"] else ", WITHOUT the feed index"
         print(f"\nPlans of each page's feed query at {r['works']:,} works{index} "
-              f"(generated in {r['generate_seconds']} s; routes {r['routes']}):")
+              f"(generated in {r['generate_seconds']} s; routes {r['routes']}; load average "
+              f"{r['load_average']} on {r['cpus']} CPUs):")
         for page in r["pages"]:
             print(f"- {page['page']}: {page['plan']}")
 

@@ -18,13 +18,14 @@ DEMO_EXTRAS := demo
 # runs everything else first, then those with --ds=tests.demo_settings -m demo_site.
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-demo messages debian-tools test lint demo bench constraints clean
+.PHONY: help install install-demo messages debian-tools test lint demo bench bench-feeds constraints clean
 
 help:
 	@echo "make demo         install, migrate SQLite, seed, run worker + beat + web on :8000"
 	@echo "make test         install, compile translations, ruff, mypy, the whole pytest suite"
 	@echo "make lint         ruff + mypy + lint-imports (the layers contract)"
 	@echo "make bench        median per-detector milliseconds (bench/bench_detectors.py)"
+	@echo "make bench-feeds  feed pages p50/p95 ms on synthetic PostgreSQL sites (bench/bench_feeds.py)"
 	@echo "make constraints  re-pin constraints.txt from a fresh .venv"
 
 $(PY):
@@ -84,6 +85,12 @@ demo: install-demo messages
 
 bench: install
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/bench_detectors.py $(BENCH_ARGS)
+
+# Needs a PostgreSQL server (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432); it
+# creates and drops its own database. Sizes: BENCH_FEEDS_ARGS="--sizes 100000,1000000".
+BENCH_FEEDS_ARGS ?= --sizes 100000
+bench-feeds: install
+	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/bench_feeds.py $(BENCH_FEEDS_ARGS)
 
 constraints:
 	rm -rf /tmp/tegaki-pin-venv

@@ -11,6 +11,7 @@ from moderation.conf import DEFAULTS, REMOVED_SETTINGS
 from moderation.constants import Route
 from moderation.detectors import detectors
 from moderation.exceptions import InvalidDetectorConfig
+from moderation.feeds.indexes import missing_feed_index
 from moderation.policy import BasePolicy
 from moderation.registry import registry
 
@@ -123,6 +124,19 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 f"{model._meta.label}.{options.image_field} is not a FileField/ImageField.",
                 hint="register(..., image_field=...) must name the field holding the upload.",
                 id="moderation.E020", obj=model))
+    return messages
+
+
+@checks.register("moderation")
+def check_feed_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when a registered model's feed ordering has no index (see
+    ``moderation.feeds.indexes``): its feeds would slow down as the site grows."""
+    messages: list[checks.CheckMessage] = []
+    for model in registry.registered_models():
+        missing = missing_feed_index(model)
+        if missing is not None:
+            messages.append(checks.Warning(missing.message, hint=missing.hint,
+                                           id="moderation.W040", obj=model))
     return messages
 
 

@@ -123,6 +123,14 @@ DEFAULTS: dict[str, Any] = {
     "AI_FEED_SHARE_CAP": None,
     # Works scanned at most to fill one collapsed feed page (bounds the query).
     "FEED_SCAN_LIMIT": 2000,
+    # Seconds the first page of each feed (per preference) stays in Django's cache;
+    # any verdict change or new publication drops it at once. 0 turns the cache off.
+    "FEED_CACHE_SECONDS": 30,
+    # The CACHES alias feed pages are kept in.
+    "FEED_CACHE_ALIAS": "default",
+    # Database alias FeedReplicaRouter sends feed reads to (a read replica); None = no
+    # routing (feeds read where the host's routers send every read).
+    "FEED_DATABASE": None,
     # --- training opt-out ---
     # Site default when neither the creator nor the work chose: True reserves AI training.
     "TRAINING_RESERVED_BY_DEFAULT": True,

@@ -98,10 +98,19 @@ def _find_signer(details: Any, depth: int = 0) -> str:
     return ""
 
 
+SIGNER_ATTR = "_moderation_c2pa_signer"
+
+
 def _c2pa_signer(case: ModerationCase) -> str:
+    if hasattr(case, SIGNER_ATTR):  # prefetch_cases found it with the page's cases
+        return str(getattr(case, SIGNER_ATTR))
     if case.pk is None:  # an unsaved case has no evidence yet
         return ""
-    for details in Evidence.objects.filter(case=case).values_list("details", flat=True):
+    return _first_signer(Evidence.objects.filter(case=case).values_list("details", flat=True))
+
+
+def _first_signer(all_details: Iterable[Any]) -> str:
+    for details in all_details:
         signer = _find_signer(details)
         if signer:
             return signer
@@ -177,16 +186,35 @@ def case_of(obj: models.Model) -> ModerationCase | None:
     return case
 
 
-def prefetch_cases(objs: Sequence[models.Model]) -> Sequence[models.Model]:
-    """Attach each work's case with one query per model (for listings)."""
+def prefetch_cases(objs: Sequence[models.Model],
+                   using: str | None = None) -> Sequence[models.Model]:
+    """Attach each work's case with one query per model (for listings), and the C2PA
+    signers the label lines name with one more, so a page of labels costs a fixed number
+    of queries however many works it shows. Works that already carry their case are
+    left alone; ``using`` is the database alias to read from (feeds: a replica)."""
     by_model: dict[type[models.Model], list[models.Model]] = {}
     for obj in objs:
-        by_model.setdefault(type(obj), []).append(obj)
+        if not hasattr(obj, CASE_ATTR):
+            by_model.setdefault(type(obj), []).append(obj)
+    manager = ModerationCase.objects.using(using) if using else ModerationCase.objects
+    signed: dict[Any, ModerationCase] = {}
     for model, items in by_model.items():
-        cases = {c.object_id: c for c in ModerationCase.objects.filter(
+        cases = {c.object_id: c for c in manager.filter(
             content_type=content_type_for(model), object_id__in=[str(o.pk) for o in items])}
         for obj in items:
-            setattr(obj, CASE_ATTR, cases.get(str(obj.pk)))
+            case = cases.get(str(obj.pk))
+            setattr(obj, CASE_ATTR, case)
+            if case is not None and case.label in (Label.AI, Label.AI_ASSISTED) and (
+                    WHY_C2PA in why_groups(case)):
+                signed[case.pk] = case
+    if signed:
+        details: dict[Any, list[Any]] = {}
+        evidence = Evidence.objects.using(using) if using else Evidence.objects
+        for case_id, detail in evidence.filter(case_id__in=list(signed)).values_list(
+                "case_id", "details"):
+            details.setdefault(case_id, []).append(detail)
+        for case_id, case in signed.items():
+            setattr(case, SIGNER_ATTR, _first_signer(details.get(case_id, [])))
     return objs
 
 

@@ -100,6 +100,13 @@ class ModerationCase(models.Model):
         indexes = [
             models.Index(fields=["content_type", "route"], name="moderation_ct_route"),
             models.Index(fields=["state", "updated_at"], name="moderation_state_updated"),
+            # Feed pages probe a work's case once per row read (route, and the label,
+            # owner and time burst folding needs); with these columns in the index the
+            # probes are index-only and never touch the table (PostgreSQL; elsewhere a
+            # plain index on the pair).
+            models.Index(fields=["content_type", "object_id"],
+                         include=["route", "label", "owner", "created_at"],
+                         name="moderation_feed_probe"),
         ]
         permissions = [
             ("review_case", "Can review moderation cases"),

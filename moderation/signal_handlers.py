@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_init, post_save
 
+from moderation.feeds import cache as feed_cache
 from moderation.models import ModerationCase
 from moderation.registry import registry
 from moderation.services import submit_for_moderation
+from moderation.signals import verdict_changed
 
 
 def on_post_save(sender: type[models.Model], instance: models.Model, created: bool,
@@ -48,5 +50,14 @@ def connect_model(model: type[models.Model], registered: bool) -> None:
 
 
 def register_signal_handlers() -> None:
-    """Connect the receivers for every registered model, now and later."""
+    """Connect the receivers for every registered model, now and later, and those that
+    drop cached feed pages when a work enters, leaves or moves between feeds."""
     registry.add_listener(connect_model)
+    post_init.connect(feed_cache.remember_route, sender=ModerationCase,
+                      dispatch_uid="moderation.feeds.remember_route")
+    post_save.connect(feed_cache.on_case_saved, sender=ModerationCase,
+                      dispatch_uid="moderation.feeds.case_saved")
+    post_delete.connect(feed_cache.on_case_deleted, sender=ModerationCase,
+                        dispatch_uid="moderation.feeds.case_deleted")
+    verdict_changed.connect(feed_cache.on_verdict_changed,
+                            dispatch_uid="moderation.feeds.verdict_changed")

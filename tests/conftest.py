@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from moderation.feeds.cache import invalidate as invalidate_feed_pages
 from tests.celery_publisher import publishing_to
 from tests.db_flush import flushable_audit_log
 
@@ -31,6 +32,12 @@ def _flushable_audit_log() -> Iterator[None]:
     with flushable_audit_log():
         yield
 
+
+@pytest.fixture(autouse=True)
+def _fresh_feed_cache() -> None:
+    """Each test starts with no cached feed page: the local-memory cache outlives a
+    test's database, and a page cached by one test could show another test's rows."""
+    invalidate_feed_pages()
 
 
 

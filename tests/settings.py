@@ -57,6 +57,10 @@ DATABASES = {
 # their own throwaway test database; .ci/run names one per run.
 if os.environ.get("TEGAKI_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEGAKI_TEST_DB_NAME"]}
+# A second alias for the feed-replica tests (moderation.feeds.routing): the same
+# database under another connection, as a streaming replica looks to Django. No router
+# sends anything there unless a test sets MODERATION["FEED_DATABASE"].
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MEDIA_ROOT = os.environ.get("TEGAKI_TEST_MEDIA") or tempfile.mkdtemp(prefix="tegaki-media-")
 STATIC_URL = "static/"

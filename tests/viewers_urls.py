@@ -13,6 +13,7 @@ from django.urls import include, path
 from rest_framework import permissions, routers, serializers, viewsets
 
 from moderation.api.fields import ModerationLabelField
+from moderation.api.pagination import FeedCursorPagination
 from moderation.feeds.bursts import collapse_page
 from moderation.feeds.queries import for_viewer
 from moderation.feeds.sitemaps import ModeratedSitemap
@@ -81,6 +82,7 @@ class ArtworkSerializer(serializers.ModelSerializer):
 class ArtworkViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ArtworkSerializer
     filter_backends = [AIFilterBackend]
+    pagination_class = FeedCursorPagination
     permission_classes = [permissions.AllowAny]
     queryset = Artwork.objects.order_by("-pk")
 

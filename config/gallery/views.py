@@ -10,7 +10,12 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +25,7 @@ from config.gallery.forms import ArtworkForm
 from config.gallery.models import Artwork
 from moderation.constants import TERMINAL_STATES, AIFilter, ProcessingState, Route
 from moderation.feeds.bursts import collapse_page
+from moderation.feeds.cursor import InvalidCursor
 from moderation.feeds.queries import for_viewer, viewer_ai_filter
 from moderation.labels import case_of, prefetch_cases
 from moderation.visibility import PUBLIC_ROUTES, visible_to
@@ -36,7 +42,13 @@ class FeedView(TemplateView):
     else the viewer's saved preference, else ``VIEWER_DEFAULT_AI``) and
     ``moderation.feeds.bursts.collapse_page`` folds one account's bursts into a single
     "+N more from @x" tile.
-    Pages continue from ``?start=``, the offset the previous page stopped at.
+
+    Pages continue from ``?cursor=``, the keyset token the previous page ended with, so
+    a deep page costs what the first one does and works posted meanwhile never push a
+    work onto the next page twice. Links from before cursors (``?start=N``) redirect
+    permanently to the newest page of the same feed: an offset never named a stable
+    place in a feed that grows, and honouring it would let any link make the database
+    walk N rows.
     """
 
     template_name = "gallery/feed.html"
@@ -50,26 +62,43 @@ class FeedView(TemplateView):
         ai = self.request.GET.get("ai")
         return ai if ai in AIFilter.values else None
 
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "start" in request.GET:
+            chosen = self.chosen_filter()
+            keep = {"ai": chosen} if chosen and not self.ai else {}
+            return HttpResponsePermanentRedirect(
+                request.path + (f"?{urlencode(keep)}" if keep else ""))
+        try:
+            return super().get(request, *args, **kwargs)
+        except InvalidCursor:
+            chosen = self.chosen_filter()
+            keep = {"ai": chosen} if chosen and not self.ai else {}
+            newest = request.path + (f"?{urlencode(keep)}" if keep else "")
+            return render(request, "gallery/bad_link.html",
+                          {"heading": self.heading, "newest_url": newest}, status=400)
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         chosen = self.ai or self.chosen_filter()
+        # ?ai=, else the viewer's saved preference, else the site default (one query).
+        current = chosen or viewer_ai_filter(self.request.user)
         works = for_viewer(Artwork.objects.select_related("author"), self.request.user,
-                           ai=chosen)
-        start = offset(self.request.GET.get("start"))
-        page = collapse_page(works.order_by("-created_at", "-id"), page_size=PAGE_SIZE,
-                             start=start)
+                           ai=current)
+        cursor = self.request.GET.get("cursor") or None
+        # The model's Meta.ordering (-created_at, -id) is the feed order; its index is
+        # Artwork.Meta.indexes' "gallery_artwork_feed".
+        page = collapse_page(works, page_size=PAGE_SIZE, cursor=cursor)
         shown = [tile.work for tile in page.tiles]
-        prefetch_cases(shown)
         keep = {"ai": chosen} if chosen and not self.ai else {}
-        current = self.ai or chosen or viewer_ai_filter(self.request.user)
         context.update(
             heading=self.heading, tiles=page.tiles, works=shown,
             # The new-arrivals intro speaks of hand-made works: only when that is the feed.
             intro=self.intro if self.ai or current == AIFilter.EXCLUDE else "",
             choose_filter=self.ai is None, current_ai=current,
             ai_choices=AIFilter.choices,
-            older_query=urlencode({**keep, "start": page.next_start}) if page.has_more else "",
-            newest_query=urlencode(keep) if start else None,
+            older_query=urlencode({**keep, "cursor": page.next_cursor}) if page.has_more
+            else "",
+            newest_query=urlencode(keep) if cursor else None,
         )
         return context
 
@@ -83,14 +112,6 @@ class AIFeedView(FeedView):
     ai = AIFilter.ONLY
     heading = _("AI feed")
     intro = _("Works made with generative AI, labelled with the tool and model when known.")
-
-
-def offset(value: str | None) -> int:
-    """Parse ``?start=``; anything but a non-negative integer means the first page."""
-    try:
-        return max(0, int(value or 0))
-    except ValueError:
-        return 0
 
 
 class MyWorksView(LoginRequiredMixin, ListView):

@@ -7,6 +7,12 @@
 * ``AI_FEED_SHARE_CAP`` bounds the share of AI tiles on one page of a mixed feed; capped
   works are still in the AI feed.
 
+Pages follow a keyset cursor (:mod:`moderation.feeds.cursor`): each page reads rows after
+the previous page's last row, a few dozen at a time, by the host's feed ordering, so the
+cost of a page does not grow with the site or with how deep the page is. The cursor
+carries the bursts still open at the page's end, and the next page folds their remaining
+works away instead of opening a second tile for the same burst.
+
 The upload-time limit on AI works per account is :mod:`moderation.feeds.quota`.
 """
 
@@ -15,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -24,7 +30,10 @@ from django.utils.translation import ngettext
 
 from moderation.conf import moderation_settings
 from moderation.constants import Label, Route
-from moderation.feeds.queries import annotate_moderation
+from moderation.feeds import cache as page_cache
+from moderation.feeds import cursor as keyset
+from moderation.feeds.queries import annotate_moderation, feed_database
+from moderation.labels import prefetch_cases
 
 
 @dataclass
@@ -53,13 +62,21 @@ class Tile:
 @dataclass
 class FeedPage:
     tiles: list[Tile]
-    #: Offset of the next page in the underlying queryset (pass as ``start``).
+    #: Offset of the next page in the underlying queryset (legacy ``start``; prefer
+    #: ``next_cursor``, which does not shift when works arrive).
     next_start: int
     has_more: bool
     #: AI works left off this page by ``AI_FEED_SHARE_CAP``.
     capped: int = 0
+    #: Rows read to build the page (tiles, folded works, capped works).
     scanned: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Opaque token for the following page (``collapse_page(qs, cursor=...)``); empty
+    #: on the last page.
+    next_cursor: str = ""
+    #: The last row the page consumed and the bursts still open after it.
+    last_row: Any = None
+    open_bursts: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 def _is_ai(work: Any) -> bool:
@@ -73,28 +90,48 @@ def _ai_slots(page_size: int, cap: float | None) -> int:
     return max(0, math.floor(page_size * float(cap)))
 
 
+def _within(anchor: Any, when: Any, window: int) -> bool:
+    # abs(): the host's feed order need not be the upload order (e.g. "-pk" after an
+    # import), so a work is in the burst if it is within the window either way.
+    return (anchor is not None and when is not None
+            and abs(anchor - when) <= timedelta(seconds=window))
+
+
 def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None = None,
-             show: int | None = None, ai_share_cap: float | None = None) -> FeedPage:
-    """Fold ``works`` (annotated by :func:`annotate_moderation`, newest first) into at
-    most ``page_size`` tiles; stops at the first work that would need one more tile."""
+             show: int | None = None, ai_share_cap: float | None = None,
+             carried: Iterable[tuple[str, datetime]] = ()) -> FeedPage:
+    """Fold ``works`` (annotated by :func:`annotate_moderation`, in feed order) into at
+    most ``page_size`` tiles; stops at the first work that would need one more tile.
+
+    ``carried`` are bursts a previous page showed (owner id as text, the tile's anchor):
+    their remaining works are consumed without a tile, so a burst that straddles a page
+    boundary is one tile, on the page where it starts.
+    """
     window = int(moderation_settings.BURST_WINDOW_SECONDS if window_seconds is None
                  else window_seconds)
     show = max(1, int(moderation_settings.BURST_SHOW if show is None else show))
     cap = moderation_settings.AI_FEED_SHARE_CAP if ai_share_cap is None else ai_share_cap
     ai_slots = _ai_slots(page_size, cap)
     tiles: list[Tile] = []
-    open_tiles: dict[Any, Tile] = {}
-    scanned = capped = 0
+    open_tiles: dict[str, Tile] = {}
+    if window > 0:
+        for carried_owner, anchor in carried:
+            # A tile of the previous page: folds works, is never shown again.
+            open_tiles[carried_owner] = Tile(works=[], owner_id=carried_owner, anchor=anchor,
+                                             is_ai=False)
+    scanned = capped = ai_tiles = 0
     exhausted = True
+    last: Any = None
     for work in works:
         owner = getattr(work, "moderation_owner_id", None)
+        key = str(owner) if owner is not None else None
         when = getattr(work, "moderation_created_at", None)
-        tile = open_tiles.get(owner) if owner is not None and window > 0 else None
-        # abs(): the host's feed order need not be the upload order (e.g. "-pk" after
-        # an import), so a work is in the burst if it is within the window either way.
-        if tile is not None and when is not None and tile.anchor is not None and abs(
-                tile.anchor - when) <= timedelta(seconds=window):
+        tile = open_tiles.get(key) if key is not None and window > 0 else None
+        if tile is not None and _within(tile.anchor, when, window):
             scanned += 1
+            last = work
+            if not tile.works:
+                continue  # the rest of a burst shown on the previous page
             if len(tile.works) < show:
                 tile.works.append(work)
             else:
@@ -104,50 +141,102 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
             exhausted = False
             break
         scanned += 1
+        last = work
         is_ai = _is_ai(work)
-        if is_ai and sum(t.is_ai for t in tiles) >= ai_slots:
+        if is_ai and ai_tiles >= ai_slots:
             capped += 1
             continue
         tile = Tile(works=[work], owner_id=owner, anchor=when, is_ai=is_ai)
         tiles.append(tile)
-        if owner is not None:
-            open_tiles[owner] = tile
+        ai_tiles += is_ai
+        if key is not None:
+            open_tiles[key] = tile
     _name_owners(tiles)
+    last_when = getattr(last, "moderation_created_at", None)
+    still_open = [(key, t.anchor) for key, t in open_tiles.items()
+                  if window > 0 and _within(t.anchor, last_when, window)]
     return FeedPage(tiles=tiles, next_start=scanned, has_more=not exhausted, capped=capped,
-                    scanned=scanned)
+                    scanned=scanned, last_row=last, open_bursts=still_open)
 
 
-def collapse_page(qs: QuerySet[Any], *, page_size: int = 40, start: int = 0,
-                  **options: Any) -> FeedPage:
+def collapse_page(qs: QuerySet[Any], *, page_size: int = 40, cursor: str | None = None,
+                  start: int = 0, **options: Any) -> FeedPage:
     """Tiles for one page of a feed queryset (already filtered by ``for_viewer``).
 
-    Reads at most ``FEED_SCAN_LIMIT`` rows from ``start``; ``page.next_start`` is the
-    offset of the following page.
+    ``cursor`` is the previous page's ``next_cursor`` (None or "" for the first page);
+    an invalid one raises :class:`moderation.feeds.cursor.InvalidCursor`. ``start``
+    (an offset) is kept for links made before cursors: it reads from that offset once,
+    and the page's ``next_cursor`` continues from there by keyset.
+
+    The queryset's ordering (or the model's ``Meta.ordering``) is the feed order, with
+    the primary key appended as the tie-breaker; give it an index (``manage.py check``
+    warns when the registered model's ordering has none). Reads at most
+    ``FEED_SCAN_LIMIT`` rows per page; the shown works' cases are prefetched for
+    :func:`moderation.labels.label_for`.
     """
-    limit = int(moderation_settings.FEED_SCAN_LIMIT)
-    if not qs.ordered:
-        qs = qs.order_by("-pk")
-    rows = _batches(annotate_moderation(qs), start, limit, max(100, page_size * 3))
-    page = collapse(rows, page_size=page_size, **options)
-    page.next_start = start + page.scanned
-    page.has_more = page.has_more or page.scanned >= limit
+    keys = keyset.ordering_keys(qs)
+    qs = keyset.order(qs, keys).using(feed_database(qs.model))
+    if cursor or start or not page_cache.enabled():
+        return _build_page(qs, keys, page_size, cursor, int(start or 0), options)
+    settings_key = (*sorted(options.items()), page_size,
+                    moderation_settings.BURST_WINDOW_SECONDS, moderation_settings.BURST_SHOW,
+                    moderation_settings.AI_FEED_SHARE_CAP, moderation_settings.FEED_SCAN_LIMIT)
+    page: FeedPage = page_cache.first_page(
+        qs, settings_key, lambda: _build_page(qs, keys, page_size, None, 0, options),
+        lambda p: [w for t in p.tiles for w in t.works])
     return page
 
 
-def _batches(qs: QuerySet[Any], start: int, limit: int, size: int) -> Iterator[Any]:
-    """Rows ``start..start+limit`` fetched ``size`` at a time, lazily.
+def _build_page(qs: QuerySet[Any], keys: list[keyset.Key], page_size: int,
+                cursor: str | None, start: int, options: dict[str, Any]) -> FeedPage:
+    limit = int(moderation_settings.FEED_SCAN_LIMIT)
+    annotated = annotate_moderation(qs)
+    carried: list[tuple[str, datetime]] = []
+    if cursor:
+        position = keyset.decode(cursor, keys)
+        carried = position.bursts
+        rows = _batches(annotated.filter(keyset.after(keys, position.values)), keys,
+                        limit, page_size)
+    else:
+        rows = _batches(annotated, keys, limit, page_size, offset=max(0, start))
+    page = collapse(rows, page_size=page_size, carried=carried, **options)
+    page.next_start = start + page.scanned
+    page.has_more = page.has_more or page.scanned >= limit
+    if page.has_more and page.last_row is not None:
+        page.next_cursor = keyset.encode(keyset.Cursor(
+            values=keyset.row_values(page.last_row, keys), bursts=page.open_bursts))
+    else:
+        page.has_more = False
+    prefetch_cases([w for t in page.tiles for w in t.works], using=qs.db)
+    return page
 
-    A page usually fills after a few dozen rows; fetching the whole scan window at once
-    would cost the annotation subqueries for up to ``FEED_SCAN_LIMIT`` rows every time.
+
+def _sizes(page_size: int, limit: int) -> Iterator[int]:
+    """Batch sizes: a page and a half first (most pages fill there), then four times
+    as many each time a burst swallowed the batch, up to ``limit`` rows in all."""
+    size = max(8, page_size + page_size // 2 + 1)
+    left = limit
+    while left > 0:
+        yield min(size, left)
+        left -= size
+        size *= 4
+
+
+def _batches(qs: QuerySet[Any], keys: list[keyset.Key], limit: int, page_size: int,
+             offset: int = 0) -> Iterator[Any]:
+    """Rows in feed order, fetched lazily in growing batches.
+
+    The first batch starts at ``offset`` (0, or an old ``?start=N`` link); every later
+    batch seeks past the previous batch's last row by keyset, so no row is read twice
+    and a burst costs a few round trips, not one per hundred rows.
     """
-    offset = start
-    end = start + limit
-    while offset < end:
-        batch = list(qs[offset:min(offset + size, end)])
+    current = qs[offset:] if offset else qs
+    for size in _sizes(page_size, limit):
+        batch = list(current[:size])
         yield from batch
         if len(batch) < size:
             return
-        offset += size
+        current = qs.filter(keyset.after(keys, keyset.row_values(batch[-1], keys)))
 
 
 def _name_owners(tiles: list[Tile]) -> None:
@@ -155,6 +244,7 @@ def _name_owners(tiles: list[Tile]) -> None:
     if not ids:
         return
     user_model = get_user_model()
-    names = {u.pk: u.get_username() for u in user_model._default_manager.filter(pk__in=ids)}
+    manager = user_model._default_manager.using(feed_database(user_model))
+    names = {u.pk: u.get_username() for u in manager.filter(pk__in=ids)}
     for tile in tiles:
         tile.owner_name = str(names.get(tile.owner_id, ""))

@@ -10,12 +10,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models, router
 from django.db.models import QuerySet, Subquery
 
 from moderation.conf import moderation_settings
 from moderation.constants import AIFilter, Route
 from moderation.models import ViewerPreference
 from moderation.visibility import case_for_outer, public, routed
+
+#: The hint feed reads pass to ``router.db_for_read``: a host's router may send them to
+#: a replica (see :class:`moderation.feeds.routing.FeedReplicaRouter`).
+FEED_HINT = "moderation_feed"
+
+
+def feed_database(model: type[models.Model]) -> str:
+    """The database alias feed pages of ``model`` read from.
+
+    Asks the host's ``DATABASE_ROUTERS`` with the ``moderation_feed`` hint, so a site
+    can serve feeds from a read replica while every other read -- the upload's own
+    page, the review queue, the write path -- stays where its routers put it.
+    """
+    return router.db_for_read(model, **{FEED_HINT: True})
 
 
 def annotate_moderation(qs: QuerySet[Any]) -> QuerySet[Any]:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from django.contrib.sitemaps import Sitemap
 from django.db import models
 
+from moderation.feeds.queries import feed_database
 from moderation.visibility import public
 
 
@@ -23,7 +24,8 @@ class ModeratedSitemap(Sitemap):
     def items(self) -> Any:
         if self.model is None:
             raise TypeError(f"{type(self).__name__}.model is not set")
-        return public(self.model._default_manager.all()).order_by("pk")
+        manager = self.model._default_manager.using(feed_database(self.model))
+        return public(manager.all()).order_by("pk")
 
     @classmethod
     def for_model(cls, model: type[models.Model]) -> ModeratedSitemap:

@@ -17,7 +17,7 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from django.utils.translation import gettext_lazy as _
 
 from moderation.constants import AIFilter
-from moderation.feeds.queries import apply_ai_filter
+from moderation.feeds.queries import apply_ai_filter, feed_database
 from moderation.labels import label_for, prefetch_cases
 
 
@@ -32,7 +32,7 @@ class ModeratedFeed(Feed):
     def get_queryset(self) -> QuerySet[Any]:
         if self.model is None:
             raise TypeError(f"{type(self).__name__}.model is not set")
-        qs = self.model._default_manager.all()
+        qs = self.model._default_manager.using(feed_database(self.model)).all()
         return qs if qs.ordered else qs.order_by("-pk")
 
     def title(self) -> str:
@@ -43,8 +43,9 @@ class ModeratedFeed(Feed):
                    else _("New works, without AI-generated ones"))
 
     def items(self) -> list[Any]:
-        works = list(apply_ai_filter(self.get_queryset(), self.ai)[: self.limit])
-        prefetch_cases(works)
+        qs = apply_ai_filter(self.get_queryset(), self.ai)
+        works = list(qs[: self.limit])
+        prefetch_cases(works, using=qs.db)
         return works
 
     def item_title(self, item: Any) -> str:

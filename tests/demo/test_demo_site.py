@@ -6,7 +6,9 @@ the test process with ``moderation.pipeline.scan`` because no Celery worker runs
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -334,10 +336,31 @@ def test_feed_pages_continue_where_the_previous_one_stopped(user, client, monkey
         published(user, f"Sketch {i}")
 
     first = page(client, "gallery:new_arrivals")
-    assert titles(first) == ["Sketch 2", "Sketch 1"] and 'href="?start=2"' in first
-    second = client.get(reverse("gallery:new_arrivals") + "?start=2&ai=exclude").content.decode()
-    assert titles(second) == ["Sketch 0"] and 'href="?start=' not in second
+    assert titles(first) == ["Sketch 2", "Sketch 1"]
+    older = re.search(r'href="\?(cursor=[^"]+)"', first)
+    assert older is not None
+    published(user, "Sketch 3")  # arrives while the viewer reads page 1
+    second = client.get(reverse("gallery:new_arrivals") + "?ai=exclude&"
+                        + html.unescape(older.group(1))).content.decode()
+    assert titles(second) == ["Sketch 0"]
+    assert not re.search(r'href="\?[^"]*cursor=', second)  # no "Older" on the last page
     assert 'href="?ai=exclude"' in second  # back to the newest page, same filter
+
+
+@pytest.mark.django_db
+def test_old_offset_links_and_broken_cursors(client):
+    url = reverse("gallery:new_arrivals")
+    response = client.get(url + "?start=48&ai=only")
+    assert response.status_code == 301 and response["Location"] == url + "?ai=only"
+    assert client.get(reverse("gallery:ai_feed") + "?start=24")["Location"] == reverse(
+        "gallery:ai_feed")
+    broken = client.get(url + "?cursor=not-a-cursor", HTTP_ACCEPT_LANGUAGE="en")
+    assert broken.status_code == 400
+    assert "newest works" in broken.content.decode()
+    assert f'href="{url}"' in broken.content.decode()  # a way back to the newest page
+    broken_ja = client.get(url + "?cursor=x", HTTP_ACCEPT_LANGUAGE="ja")
+    assert broken_ja.status_code == 400
+    assert "最新" in broken_ja.content.decode()
 
 
 # --- seed_demo -----------------------------------------------------------------------

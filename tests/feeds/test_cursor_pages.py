@@ -27,8 +27,8 @@ from moderation.labels import CASE_ATTR
 from moderation.models import Evidence, ModerationCase
 from moderation.registry import registry
 from moderation.signals import verdict_changed
+from tests.factories import ROUTE_LABEL
 from tests.testapp.models import Artwork
-from tests.viewers_support import ROUTE_LABEL, site_fixture  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 

@@ -147,7 +147,10 @@ class Evidence(models.Model):
     label = models.CharField(max_length=16, choices=EvidenceLabel.choices)
     score = models.FloatField(null=True, blank=True)
     strength = models.CharField(max_length=8, choices=Strength.choices)
-    summary = models.CharField(max_length=500, blank=True)
+    #: A reason code and its parameters; the sentence is rendered when a page shows it
+    #: (``moderation.reasons.describe``), so every reader gets their own language.
+    message = models.CharField(max_length=64, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
     generator = models.CharField(max_length=200, blank=True)
     model_name = models.CharField(max_length=300, blank=True)
     loras = models.JSONField(default=list, blank=True)

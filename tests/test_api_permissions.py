@@ -306,7 +306,7 @@ def test_api08_metadata_is_escaped_on_the_case_page(case, moderator):
     from moderation.models import Evidence
 
     Evidence.objects.filter(case=case, detector="provenance").update(
-        summary='"><img src=x onerror=alert(1)>',
+        message="a1111_parameters", message_params={"app": '"><img src=x onerror=alert(1)>'},
         details={"Artist": "</script><script>alert(2)</script>"})
     c = client_for(moderator)
     c.force_login(moderator)

@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from moderation.constants import DetectorMode, Label, Route
+from moderation.labels import evidence_text, finding_text
 from moderation.models import Appeal, AppealFile, AppealStatus, Evidence, ModerationCase
 from moderation.permissions import can_appeal
 from moderation.reasons import get_reason
@@ -88,16 +89,39 @@ class OwnerCaseSerializer(ReasonDetailsMixin, serializers.ModelSerializer):
         return can_appeal(self.context["request"].user, obj)
 
 
-class EvidenceSerializer(serializers.ModelSerializer):
-    """Evidence for moderators; ``private`` (prompts) only in the subclass below."""
+class EvidenceSummaryMixin(serializers.Serializer):
+    """``summary``: the stored message code rendered in the request's language."""
+
+    summary = serializers.SerializerMethodField(
+        help_text=_("One line on what the detector found, in the request's language."))
+
+    def get_summary(self, obj: Evidence) -> str:
+        return evidence_text(obj)
+
+
+class EvidenceSerializer(EvidenceSummaryMixin, serializers.ModelSerializer):
+    """Evidence for moderators; ``private`` (prompts) only in the subclass below.
+
+    ``message``/``message_params`` are the stored code; ``summary`` and each finding's
+    ``text`` in ``details`` are rendered for the request's language.
+    """
 
     class Meta:
         model = Evidence
         fields: tuple[str, ...] = (
             "id", "detector", "detector_version", "mode", "label", "score", "strength",
-            "summary", "generator", "model_name", "loras", "reasons", "details", "error",
-            "elapsed_ms", "created_at")
+            "message", "message_params", "summary", "generator", "model_name", "loras",
+            "reasons", "details", "error", "elapsed_ms", "created_at")
         read_only_fields = fields
+
+    def to_representation(self, instance: Evidence) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        details = data.get("details")
+        if isinstance(details, dict) and isinstance(details.get("findings"), list):
+            details["findings"] = [
+                {**f, "text": finding_text(f)} if isinstance(f, dict) else f
+                for f in details["findings"]]
+        return data
 
 
 class PrivateEvidenceSerializer(EvidenceSerializer):
@@ -108,7 +132,7 @@ class PrivateEvidenceSerializer(EvidenceSerializer):
         read_only_fields = fields
 
 
-class OwnerEvidenceSerializer(serializers.ModelSerializer):
+class OwnerEvidenceSerializer(EvidenceSummaryMixin, serializers.ModelSerializer):
     """The uploader's view of why: detector, conclusion and its one-line summary only."""
 
     class Meta:
@@ -217,5 +241,5 @@ class QueueItemSerializer(CaseSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_top_evidence(self, obj: ModerationCase) -> list[str]:
-        return [e.summary for e in obj.evidence.all()
-                if e.mode == DetectorMode.ENFORCE and e.summary][:3]
+        texts = (evidence_text(e) for e in obj.evidence.all() if e.mode == DetectorMode.ENFORCE)
+        return [t for t in texts if t][:3]

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from moderation.constants import DetectorMode
+from moderation.labels import evidence_text, finding_text
 from moderation.models import Evidence
 from moderation.reasons import get_reason
 
@@ -74,6 +75,7 @@ def calibrated_meaning(score: float | None, details: dict[str, Any]) -> str:
 @dataclass
 class EvidenceView:
     row: Evidence
+    text: str
     shadow: bool
     meaning: str
     details: list[tuple[str, str]]
@@ -100,8 +102,8 @@ def _finding_rows(findings: list[Any], limit: int) -> list[tuple[str, str]]:
         if not isinstance(finding, dict):
             rows.append(("", _clip(_flatten(finding), limit)))
             continue
-        skip = {"source", "summary", "has_private", "label", "strength", "kind", "reason"}
-        parts = [str(finding.get("summary") or "")]
+        skip = {"source", "params", "has_private", "label", "strength", "kind", "reason"}
+        parts = [finding_text(finding)]
         parts += [f"{k}: {_flatten(v)}" for k, v in finding.items()
                   if k not in skip and _flatten(v)]
         rows.append((str(finding.get("source") or finding.get("kind") or "?"),
@@ -126,7 +128,7 @@ def _pairs(data: dict[str, Any], limit: int = 4000) -> list[tuple[str, str]]:
 
 
 def present_evidence(rows: list[Evidence], *, show_private: bool) -> list[EvidenceView]:
-    return [EvidenceView(row=e, shadow=e.mode == DetectorMode.SHADOW,
+    return [EvidenceView(row=e, text=evidence_text(e), shadow=e.mode == DetectorMode.SHADOW,
                          meaning=calibrated_meaning(e.score, e.details),
                          details=_pairs(e.details),
                          private=_pairs(e.private, limit=20000) if show_private else [])

@@ -156,7 +156,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = spectacular_settings()
 
-MODERATION: dict = {}
+MODERATION: dict = {
+    # The uploader's status page shows inside the gallery's own header and footer.
+    "UPLOADER_BASE_TEMPLATE": "gallery/base.html",
+}
 
 LOGGING = {
     "version": 1,

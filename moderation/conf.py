@@ -90,6 +90,9 @@ DEFAULTS: dict[str, Any] = {
     "QUEUE_PAGE_SIZE": 50,
     # Sender of uploader notifications (appeal decisions, strikes); None = DEFAULT_FROM_EMAIL.
     "NOTIFY_FROM_EMAIL": None,
+    # Template the uploader's status page extends, so it shows in the host's own header
+    # and footer (it fills the blocks "title", "head_extra" and "content").
+    "UPLOADER_BASE_TEMPLATE": "moderation/base_uploader.html",
     # --- viewers and creators (moderation.feeds, moderation.optout) ---
     # Feed a viewer gets when signed out or without a saved preference: "exclude" (hide
     # AI works), "include" (show all) or "only" (AI works only).

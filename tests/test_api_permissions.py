@@ -100,12 +100,20 @@ def test_api02_uploader_cannot_set_own_verdict(uploader, moderator):
                "route": "main", "reviewed_by": moderator.pk, "decided_by": moderator.pk,
                "nsfw_score": 0, "quarantined": False, "case": 999999, "user": moderator.pk,
                "message": "edited message"}
+    # Refused as a whole, naming each field the uploader may not write (never a silent 200).
     res = c.patch(f"/api/appeals/{appeal.pk}/", payload, format="json")
-    assert res.status_code == 200
+    assert res.status_code == 400
+    errors = res.json()
+    assert set(errors) == set(payload) - {"message"}
+    assert "Only a moderator decides an appeal" in errors["status"][0]
     appeal.refresh_from_db()
     case.refresh_from_db()
     assert appeal.status == "open" and appeal.decided_by is None
     assert appeal.case_id == case.pk and appeal.user_id == uploader.pk
+    assert appeal.message == "please"
+    res = c.patch(f"/api/appeals/{appeal.pk}/", {"message": "edited message"}, format="json")
+    assert res.status_code == 200
+    appeal.refresh_from_db()
     assert appeal.message == "edited message"
     assert (case.label, case.route) == (Label.UNCERTAIN, Route.HELD)
     res = c.patch(f"/api/moderation/{case.pk}/", payload, format="json")

@@ -22,6 +22,7 @@ from moderation.constants import TERMINAL_STATES, AIFilter, ProcessingState, Rou
 from moderation.feeds.bursts import collapse_page
 from moderation.feeds.queries import for_viewer, viewer_ai_filter
 from moderation.labels import case_of, prefetch_cases
+from moderation.views.appeals import status_url
 from moderation.visibility import PUBLIC_ROUTES, visible_to
 
 #: Seconds between reloads of a work page while its check is running.
@@ -110,6 +111,8 @@ class MyWorksView(LoginRequiredMixin, ListView):
         for work in works:
             case = case_of(work)
             work.status = status_text(case.state if case else None, case.route if case else None)
+            # Every finished work links to its status page (held, labelled or not).
+            work.status_url = status_url(case) if case is not None else ""
         context["works"] = works
         return context
 

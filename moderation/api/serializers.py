@@ -199,7 +199,13 @@ class AppealFileUploadSerializer(serializers.Serializer):
 
 
 class AppealSerializer(serializers.ModelSerializer):
-    """Appeals; the uploader writes ``case`` (on create) and ``message`` only."""
+    """Appeals; the uploader writes ``case`` (on create) and ``message`` only.
+
+    Any other field in a write is refused with a 400 that names it (a silent 200 would
+    tell the uploader their change was taken). "One open appeal per case" is the appeal
+    action's rule, answered with its own translated 409, not DRF's generic uniqueness
+    message.
+    """
 
     files = AppealFileSerializer(many=True, read_only=True)
     case = serializers.PrimaryKeyRelatedField(queryset=ModerationCase.objects.none())
@@ -210,6 +216,7 @@ class AppealSerializer(serializers.ModelSerializer):
                   "created_at", "files")
         read_only_fields = ("id", "user", "status", "decided_at", "decision_note",
                             "created_at", "files")
+        validators: list[Any] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -220,6 +227,25 @@ class AppealSerializer(serializers.ModelSerializer):
         elif request is not None and request.user.is_authenticated:
             # Scoped: someone else's case id is "does not exist", not "forbidden".
             case_field.queryset = ModerationCase.objects.filter(owner=request.user)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        writable = {"message"} if self.instance is not None else {"case", "message"}
+        refused: dict[str, str] = {}
+        for key in getattr(self, "initial_data", None) or {}:
+            if key in writable:
+                continue
+            if key not in self.fields:
+                refused[key] = str(_("Unknown field."))
+            elif key == "status":
+                refused[key] = str(_("Only a moderator decides an appeal; its status "
+                                     "cannot be changed by the uploader."))
+            elif key == "case":
+                refused[key] = str(_("An appeal cannot be moved to another work."))
+            else:
+                refused[key] = str(_("This field cannot be changed by the uploader."))
+        if refused:
+            raise serializers.ValidationError(refused)
+        return attrs
 
 
 class AppealDecideSerializer(serializers.Serializer):

@@ -1,4 +1,5 @@
-"""Evidence stores a reason code and its parameters instead of a sentence.
+"""Evidence stores a reason code and its parameters instead of a sentence; uploaders get
+in-app notifications (``Notification``).
 
 Sentences used to be written in the worker's language when the scan ran, so an English
 page could show a Japanese line and the other way round. This migration turns each
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import django.db.models.deletion
+from django.conf import settings
 from django.db import migrations, models
 
 
@@ -96,6 +99,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("moderation", "0006_classifier_version"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -109,4 +113,34 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(forwards, migrations.RunPython.noop),
         migrations.RemoveField(model_name="evidence", name="summary"),
+        migrations.CreateModel(
+            name="Notification",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True,
+                                           serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(choices=[
+                    ("held", "Held for review"), ("decided", "A moderator decided"),
+                    ("appeal_decided", "Appeal decided")], max_length=16,
+                    verbose_name="kind")),
+                ("outcome", models.CharField(blank=True, max_length=32, verbose_name="outcome")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True,
+                                                    verbose_name="created at")),
+                ("read_at", models.DateTimeField(blank=True, null=True, verbose_name="read at")),
+                ("case", models.ForeignKey(
+                    blank=True, null=True, on_delete=django.db.models.deletion.CASCADE,
+                    related_name="notifications", to="moderation.moderationcase",
+                    verbose_name="case")),
+                ("user", models.ForeignKey(
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name="moderation_notifications", to=settings.AUTH_USER_MODEL,
+                    verbose_name="user")),
+            ],
+            options={
+                "verbose_name": "notification",
+                "verbose_name_plural": "notifications",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["user", "read_at"],
+                                         name="moderation_notice_unread")],
+            },
+        ),
     ]

@@ -12,6 +12,10 @@
 * ``{% ai_filter_choices %}`` -- the hide / show all / AI only choices with the current one.
 * ``{% creator_optout_panel user %}`` / ``{% work_optout_form work %}`` -- the creator's
   training setting forms.
+* ``{% moderation_status_url work %}`` -- for the work's uploader only: the URL of its
+  status page (what the check found, what happens next, the appeal).
+* ``{% moderation_notices user %}`` -- the uploader's unread notices (held, decided,
+  appeal decided) with links to the status pages.
 
 The tags that draw HTML are inclusion tags: their markup lives in
 ``moderation/includes/*.html``, so a host restyles a widget by putting a template of the
@@ -32,11 +36,14 @@ from django.utils.translation import gettext, ngettext
 
 from moderation.constants import AIFilter, TrainingChoice
 from moderation.feeds.queries import viewer_ai_filter
-from moderation.labels import LabelInfo, label_for, viewer_sees_why
+from moderation.labels import LabelInfo, case_of, label_for, viewer_sees_why
+from moderation.models import Notification
+from moderation.notify import notice_text
 from moderation.optout import crawlers, headers
 from moderation.optout.forms import TrainingForm, WorkTrainingForm
 from moderation.optout.policy import creator_choice, owner_id_of, site_reserved, work_choice
 from moderation.optout.views import thumbnail_url
+from moderation.views.appeals import status_url
 
 register = template.Library()
 
@@ -171,3 +178,39 @@ def work_optout_form(context: template.Context, work: models.Model) -> dict[str,
         "next": request.get_full_path(),
         "csrf_token": _csrf_token(request),
     }
+
+
+@register.simple_tag(takes_context=True)
+def moderation_status_url(context: template.Context, work: models.Model) -> str:
+    """The uploader's status page of ``work`` ("what was found, how to appeal"); empty
+    for anyone but its uploader, and while the work has no case."""
+    user = _user(context)
+    case = case_of(work)
+    if case is None or user is None or not getattr(user, "is_authenticated", False) \
+            or case.owner_id != user.pk:
+        return ""
+    try:
+        return status_url(case)
+    except NoReverseMatch:  # the moderation URLs are not mounted
+        return ""
+
+
+@register.inclusion_tag(INCLUDES + "notices.html", takes_context=True)
+def moderation_notices(context: template.Context, user: Any, limit: int = 10) -> dict[str, Any]:
+    """The uploader's unread notices (held, decided, appeal decided), newest first, each
+    linking to its work's status page; they turn read when that page is opened."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return {"notices": []}
+    rows = (Notification.objects.filter(user=user, read_at__isnull=True)
+            .select_related("case__content_type")[:limit])
+    notices = []
+    for notice in rows:
+        url = ""
+        if notice.case is not None:
+            try:
+                url = status_url(notice.case)
+            except NoReverseMatch:
+                url = ""
+        notices.append({"kind": notice.kind, "text": notice_text(notice), "url": url,
+                        "created_at": notice.created_at})
+    return {"notices": notices}

@@ -28,6 +28,7 @@ from moderation.permissions import (
 from moderation.queue import category_of
 from moderation.registry import registry
 from moderation.strikes import standing
+from moderation.views.appeals import status_url
 from moderation.views.common import moderator_required, signed_in
 from moderation.views.files import harden, private_file_response
 from moderation.views.presenters import present_evidence, present_reasons
@@ -84,7 +85,9 @@ def case_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in A.registry:
         raise Http404
     action_cls = A.registry[name]
-    back = reverse("moderation:case" if moderator else "moderation:my_case", args=[case.pk])
+    own = not action_cls.moderator_only and case.owner_id == request.user.pk
+    back = status_url(case) if own or not moderator else reverse("moderation:case",
+                                                                  args=[case.pk])
     params = A.request_params(request.POST, request.FILES)
     if not run_reporting_errors(request, lambda: A.dispatch(name, request.user, case, params)):
         return HttpResponseRedirect(back)

@@ -151,6 +151,9 @@ def work_status(request: HttpRequest, model: str, object_id: str) -> HttpRespons
         "case": case, "work": host, "work_url": work_url,
         "status": work_state(case, open_appeal), "why": why, "found": found,
         "form": form, "error": error,
+        # A refused appeal whose form is not shown again (one is already open): keep the
+        # uploader's text on the page so it can be copied.
+        "unsent": str(request.POST.get("message", "")) if error else "",
         "can_appeal": can_appeal(request.user, case) and open_appeal is None,
         "open_appeal": open_appeal, "appeals": appeals,
         "standing": standing(request.user),

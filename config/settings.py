@@ -158,7 +158,7 @@ SPECTACULAR_SETTINGS = spectacular_settings()
 
 MODERATION: dict = {
     # The uploader's status page shows inside the gallery's own header and footer.
-    "UPLOADER_BASE_TEMPLATE": "gallery/base.html",
+    "PAGE_BASE_TEMPLATE": "gallery/base.html",
 }
 
 LOGGING = {

@@ -19,8 +19,8 @@ from django.views.generic import CreateView, ListView, TemplateView
 from config.gallery.forms import ArtworkForm
 from config.gallery.models import Artwork
 from moderation.constants import TERMINAL_STATES, AIFilter, ProcessingState, Route
-from moderation.feeds.bursts import collapse_page
-from moderation.feeds.queries import for_viewer, viewer_ai_filter
+from moderation.feeds.bursts import burst_of, collapse_page
+from moderation.feeds.queries import feed_scope, for_viewer, viewer_ai_filter
 from moderation.labels import case_of, prefetch_cases
 from moderation.views.appeals import status_url
 from moderation.visibility import PUBLIC_ROUTES, visible_to
@@ -44,29 +44,44 @@ class FeedView(TemplateView):
     #: A fixed filter (the AI feed), or None to let the viewer choose.
     ai: str | None = None
     heading: Any = ""
-    intro: Any = ""
 
     def chosen_filter(self) -> str | None:
         """``?ai=`` when it is a known filter; None falls back to the preference."""
         ai = self.request.GET.get("ai")
         return ai if ai in AIFilter.values else None
 
+    def burst_anchor(self, works: QuerySet[Artwork]) -> Artwork | None:
+        """``?burst=<work id>``: the tile whose "+N more" the viewer followed."""
+        try:
+            pk = int(self.request.GET.get("burst") or 0)
+        except ValueError:
+            return None
+        return works.filter(pk=pk).first() if pk > 0 else None
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         chosen = self.ai or self.chosen_filter()
         works = for_viewer(Artwork.objects.select_related("author"), self.request.user,
-                           ai=chosen)
+                           ai=chosen, session=self.request.session)
         start = offset(self.request.GET.get("start"))
+        anchor = self.burst_anchor(works)
+        if anchor is not None:
+            # The whole burst, one tile per work: what "+N more from @x" stood for.
+            works = burst_of(works, anchor)
+            context["burst_of"] = anchor.author.get_username()
         page = collapse_page(works.order_by("-created_at", "-id"), page_size=PAGE_SIZE,
-                             start=start)
+                             start=start, **({"window_seconds": 0} if anchor else {}))
         shown = [tile.work for tile in page.tiles]
         prefetch_cases(shown)
         keep = {"ai": chosen} if chosen and not self.ai else {}
-        current = self.ai or chosen or viewer_ai_filter(self.request.user)
+        if anchor is not None:
+            keep["burst"] = str(anchor.pk)
+        current = self.ai or chosen or viewer_ai_filter(self.request.user,
+                                                        self.request.session)
         context.update(
             heading=self.heading, tiles=page.tiles, works=shown,
-            # The new-arrivals intro speaks of hand-made works: only when that is the feed.
-            intro=self.intro if self.ai or current == AIFilter.EXCLUDE else "",
+            # The intro says exactly what this feed shows with the filter in force.
+            intro=feed_scope(current),
             choose_filter=self.ai is None, current_ai=current,
             ai_choices=AIFilter.choices,
             older_query=urlencode({**keep, "start": page.next_start}) if page.has_more else "",
@@ -77,13 +92,11 @@ class FeedView(TemplateView):
 
 class NewArrivalsView(FeedView):
     heading = _("New arrivals")
-    intro = _("Hand-made works. AI-generated works are in the AI feed.")
 
 
 class AIFeedView(FeedView):
     ai = AIFilter.ONLY
     heading = _("AI feed")
-    intro = _("Works made with generative AI, labelled with the tool and model when known.")
 
 
 def offset(value: str | None) -> int:

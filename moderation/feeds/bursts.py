@@ -19,12 +19,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
 from django.utils.translation import ngettext
 
 from moderation.conf import moderation_settings
 from moderation.constants import Label, Route
 from moderation.feeds.queries import annotate_moderation
+from moderation.models import ModerationCase
+from moderation.visibility import case_for_outer
 
 
 @dataclass
@@ -132,6 +134,20 @@ def collapse_page(qs: QuerySet[Any], *, page_size: int = 40, start: int = 0,
     page.next_start = start + page.scanned
     page.has_more = page.has_more or page.scanned >= limit
     return page
+
+
+def burst_of(qs: QuerySet[Any], anchor: Any) -> QuerySet[Any]:
+    """The works a tile headed by ``anchor`` stands for: ``qs`` narrowed to the same
+    account's works uploaded within ``BURST_WINDOW_SECONDS`` of it, either side (as
+    :func:`collapse` folds them). Empty when ``anchor`` has no case or owner."""
+    case = ModerationCase.objects.for_instance(anchor).only("owner_id", "created_at").first()
+    if case is None or case.owner_id is None:
+        return qs.none()
+    window = timedelta(seconds=int(moderation_settings.BURST_WINDOW_SECONDS))
+    cases = case_for_outer(qs).filter(
+        owner_id=case.owner_id,
+        created_at__range=(case.created_at - window, case.created_at + window))
+    return qs.filter(Exists(cases))
 
 
 def _batches(qs: QuerySet[Any], start: int, limit: int, size: int) -> Iterator[Any]:

@@ -14,6 +14,8 @@
   training setting forms.
 * ``{% moderation_status_url work %}`` -- for the work's uploader only: the URL of its
   status page (what the check found, what happens next, the appeal).
+* ``{% moderation_feed_links %}`` -- in ``<head>``: ``<link rel="alternate">`` for the
+  RSS/Atom feeds.
 * ``{% moderation_notices user %}`` -- the uploader's unread notices (held, decided,
   appeal decided) with links to the status pages.
 
@@ -36,6 +38,7 @@ from django.utils.translation import gettext, ngettext
 
 from moderation.constants import AIFilter, TrainingChoice
 from moderation.feeds.queries import viewer_ai_filter
+from moderation.feeds.views import FEED_TITLES, FEEDS
 from moderation.labels import LabelInfo, case_of, label_for, viewer_sees_why
 from moderation.models import Notification
 from moderation.notify import notice_text
@@ -117,7 +120,7 @@ def ai_filter_choices(context: template.Context, current: str | None = None) -> 
     """
     request = context.get("request")
     active = current or (request.GET.get("ai") if request else None) or viewer_ai_filter(
-        _user(context))
+        _user(context), getattr(request, "session", None))
     return {"choices": AIFilter.choices, "active": active}
 
 
@@ -214,3 +217,20 @@ def moderation_notices(context: template.Context, user: Any, limit: int = 10) ->
         notices.append({"kind": notice.kind, "text": notice_text(notice), "url": url,
                         "created_at": notice.created_at})
     return {"notices": notices}
+
+
+@register.inclusion_tag(INCLUDES + "feed_links.html", takes_context=True)
+def moderation_feed_links(context: template.Context,
+                          name_prefix: str = "moderation_feed") -> dict[str, Any]:
+    """``<link rel="alternate">`` for each RSS/Atom feed, for a page's ``<head>`` (feed
+    readers and browsers find the feeds from any page); nothing if they are not mounted."""
+    links = []
+    for slug, _ai in FEEDS:
+        for ext, mime in (("rss", "application/rss+xml"), ("atom", "application/atom+xml")):
+            try:
+                url = reverse(f"{name_prefix}_{slug}_{ext}")
+            except NoReverseMatch:
+                return {"links": []}
+            kind = "RSS" if ext == "rss" else "Atom"
+            links.append({"href": url, "type": mime, "title": f"{FEED_TITLES[slug]} ({kind})"})
+    return {"links": links}

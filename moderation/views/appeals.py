@@ -3,7 +3,7 @@ appeal form and the appeal's outcome), addressed by the work itself.
 
 The page is ``/moderation/my/work/<app_label.model>/<object id>/`` so a host links it
 from its own work page with ``{% moderation_status_url work %}``; it extends the host's
-base template (``MODERATION["UPLOADER_BASE_TEMPLATE"]``) so the uploader stays in the
+base template (``MODERATION["PAGE_BASE_TEMPLATE"]``) so the uploader stays in the
 site they know. The older case-numbered address redirects there.
 """
 
@@ -27,6 +27,7 @@ from moderation.constants import TERMINAL_STATES, DetectorMode, Label, Processin
 from moderation.labels import Why, evidence_text, label_for_case, uploader_why
 from moderation.models import Appeal, AppealStatus, ModerationCase, Notification
 from moderation.permissions import can_appeal
+from moderation.registry import registry
 from moderation.strikes import standing
 from moderation.views.common import signed_in
 
@@ -143,11 +144,9 @@ def work_status(request: HttpRequest, model: str, object_id: str) -> HttpRespons
     Notification.objects.filter(case=case, user=case.owner_id, read_at__isnull=True).update(
         read_at=timezone.now())
     host = case.host_instance()
-    work_url = ""
-    if host is not None and hasattr(host, "get_absolute_url"):
-        work_url = str(host.get_absolute_url())
+    work_url = registry.get_options(type(host)).get_url(host) if host is not None else ""
     response = render(request, "moderation/work_status.html", {
-        "base_template": moderation_settings.UPLOADER_BASE_TEMPLATE,
+        "base_template": moderation_settings.PAGE_BASE_TEMPLATE,
         "case": case, "work": host, "work_url": work_url,
         "status": work_state(case, open_appeal), "why": why, "found": found,
         "form": form, "error": error,

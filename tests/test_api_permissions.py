@@ -191,7 +191,8 @@ def test_api03_every_api_view_declares_permission_classes():
         assert declared is not APIView.permission_classes, route
         assert declared, route
         if AllowAny in declared:
-            assert "schema" in route, f"{route} allows anyone"
+            # Only the pages that describe the API: its root, schema and docs.
+            assert route.endswith(("api/", "schema/", "docs/")), f"{route} allows anyone"
     assert seen >= 5
 
 

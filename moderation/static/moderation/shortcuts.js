@@ -48,7 +48,22 @@
     return keys;
   }
 
+  // Anything that strikes or hides asks first: forms with data-confirm always, the
+  // "mark AI-generated" form (data-confirm-strike) when its strike choice is yes.
+  function confirmations() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      var message = form.dataset.confirm;
+      if (!message && form.dataset.confirmStrike) {
+        var yes = form.querySelector("input[name=strike][value='1']");
+        if (yes && yes.checked) { message = form.dataset.confirmStrike; }
+      }
+      if (message && !window.confirm(message)) { event.preventDefault(); }
+    }, true);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    confirmations();
     var keys = queue() || casePage();
     document.addEventListener("keydown", function (event) {
       if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }

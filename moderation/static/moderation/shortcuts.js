@@ -3,8 +3,12 @@
 (function () {
   "use strict";
 
+  // A choice made with the mouse (the strike radios, a checkbox) keeps the keys working.
+  var CHOICES = ["radio", "checkbox", "submit", "button"];
+
   function typing(target) {
     var tag = (target && target.tagName) || "";
+    if (tag === "INPUT" && CHOICES.indexOf(target.type) >= 0) { return false; }
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
   }
 

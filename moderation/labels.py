@@ -146,7 +146,9 @@ def uploader_why(case: ModerationCase) -> tuple[Why, ...]:
     "no AI signal found in the file" when the scan found nothing (never shown publicly)."""
     if case.label == Label.HUMAN and not human_established(case):
         return (Why(WHY_NO_AI.code, str(WHY_NO_AI.text)),)
-    return why_for(case)
+    # "moderator" is a viewer's one-word family; the uploader reads a sentence.
+    return tuple(Why(w.code, gettext("A moderator reviewed the work.")) if
+                 w.code == WHY_MODERATOR.code else w for w in why_for(case))
 
 
 def why_for(case: ModerationCase) -> tuple[Why, ...]:

@@ -69,8 +69,9 @@ def test_uploader_and_moderator_journey(browser: Browser, site: str, lang: str) 
     expect(up.locator("#moderator-link")).to_have_count(0)  # not a moderator
     up.goto(f"{site}/upload/")
     up.fill("input[name=title]", "夕暮れの港")
-    up.set_input_files("input[name=image]", files=[
-        {"name": "dusk.png", "mimeType": "image/png", "buffer": a1111_png(1)}])
+    upload: FilePayload = {"name": "dusk.png", "mimeType": "image/png",
+                           "buffer": a1111_png(1)}
+    up.set_input_files("input[name=image]", files=[upload])
     up.click("form.upload button[type=submit]")
     up.wait_for_url("**/works/*/")
     scan_pending()

@@ -6,8 +6,8 @@ label at all: finding nothing is not knowing it is hand-made, so "Hand-made" sho
 when a moderator decided it or signed provenance (a trusted C2PA capture) says so
 (:func:`human_established`); the uploader alone reads "no AI signal found" on the work's
 status page (:func:`uploader_why`). The "why" lines are the signal families of the
-case's reason codes, as the
-reason table (:mod:`moderation.reasons`) names them: declared by the uploader, C2PA
+case's reason codes, as the reason table (:mod:`moderation.reasons`) names them:
+declared by the uploader, C2PA
 (signed by <signer> when known), NovelAI's signature, generation data in the file,
 moderator, image classifier, a detector's own family...; plus "AI evidence in a work
 declared hand-made" for undisclosed AI. They follow the order of the policy's

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc static files for /api/docs/
     "moderation",
     "moderation.training",
     "config.gallery",
@@ -156,7 +157,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = spectacular_settings()
 
-MODERATION: dict = {}
+MODERATION: dict = {
+    # The uploader's status page shows inside the gallery's own header and footer.
+    "PAGE_BASE_TEMPLATE": "gallery/base.html",
+}
 
 # TEGAKI_LOG_FORMAT=json writes one JSON object per line (the Docker image sets it); every
 # line logged during a scan carries its case id either way.

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from moderation import actions as A
+from moderation.labels import evidence_text
 from moderation.models import (
     Appeal,
     AppealFile,
@@ -55,8 +56,8 @@ class ReadOnlyInline(admin.TabularInline):
 
 class EvidenceInline(ReadOnlyInline):
     model = Evidence
-    fields = ("detector", "detector_version", "mode", "label", "strength", "score", "summary",
-              "details")
+    fields = ("detector", "detector_version", "mode", "label", "strength", "score",
+              "summary_text", "details")
     readonly_fields = fields
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -66,6 +67,10 @@ class EvidenceInline(ReadOnlyInline):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.get_fields(request, obj)
+
+    @admin.display(description=_("summary"))
+    def summary_text(self, obj: Evidence) -> str:
+        return evidence_text(obj)
 
 
 class AuditInline(ReadOnlyInline):

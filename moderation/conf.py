@@ -105,10 +105,17 @@ DEFAULTS: dict[str, Any] = {
     "QUEUE_PAGE_SIZE": 50,
     # Sender of uploader notifications (appeal decisions, strikes); None = DEFAULT_FROM_EMAIL.
     "NOTIFY_FROM_EMAIL": None,
+    # Template the app's pages for uploaders and viewers (a work's status page, the feeds
+    # index) extend, so they show in the host's own header and footer; it needs the
+    # blocks "title", "head_extra" and "content".
+    "PAGE_BASE_TEMPLATE": "moderation/base_uploader.html",
     # --- viewers and creators (moderation.feeds, moderation.optout) ---
     # Feed a viewer gets when signed out or without a saved preference: "exclude" (hide
     # AI works), "include" (show all) or "only" (AI works only).
     "VIEWER_DEFAULT_AI": "exclude",
+    # "Hide AI" ("exclude") hides AI-generated and AI-assisted works; True lets
+    # AI-assisted works (e.g. a generative fill on a drawing) through, with their label.
+    "HIDE_AI_SHOWS_AI_ASSISTED": False,
     # Show viewers the evidence behind a label ("C2PA signed by …", "generation data in the file")
     # rather than just the label; moderators always see it.
     "SHOW_EVIDENCE_TO_VIEWERS": True,

@@ -46,16 +46,20 @@ class ImageInput:
 class EvidenceResult:
     """What one detector found in one image.
 
-    ``details`` is shown to moderators (generator, signer, sampler...). ``private`` holds
-    what only moderators may read, such as the prompt; it is stored separately so no
-    serializer can leak it by accident.
+    ``message`` is a reason code and ``message_params`` its parameters: the one-line
+    summary a page shows is rendered from them in the reader's language
+    (:func:`moderation.reasons.describe`), never stored as a sentence. ``details`` is
+    shown to moderators (generator, signer, sampler...). ``private`` holds what only
+    moderators may read, such as the prompt; it is stored separately so no serializer
+    can leak it by accident.
     """
 
     detector: str
     version: str
     label: str
     strength: str
-    summary: str
+    message: str = ""
+    message_params: dict[str, Any] = field(default_factory=dict)
     score: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
     private: dict[str, Any] = field(default_factory=dict)

@@ -1,13 +1,16 @@
 """What a viewer reads next to a work: the label line that names the tools, and why.
 
 "AI生成 · ComfyUI · checkpoint: sd_xl_base_1.0 · LoRA: …" / "AI-generated · ComfyUI ·
-checkpoint: … · LoRA: …", or "AI-assisted"; hand-made (and undecided) works get no label
-at all. The "why" lines are the signal families of the case's reason codes, as the
-reason table (:mod:`moderation.reasons`) names them: declared by the uploader, C2PA
+checkpoint: … · LoRA: …", or "AI-assisted". A work without AI evidence gets no public
+label at all: finding nothing is not knowing it is hand-made, so "Hand-made" shows only
+when a moderator decided it or signed provenance (a trusted C2PA capture) says so
+(:func:`human_established`); the uploader alone reads "no AI signal found" on the work's
+status page (:func:`uploader_why`). The "why" lines are the signal families of the
+case's reason codes, as the reason table (:mod:`moderation.reasons`) names them:
+declared by the uploader, C2PA
 (signed by <signer> when known), NovelAI's signature, generation data in the file,
 moderator, image classifier, a detector's own family...; plus "AI evidence in a work
-declared hand-made" for undisclosed AI and "no AI signal found in the file" for
-hand-made works (whose label text stays empty). They follow the order of the policy's
+declared hand-made" for undisclosed AI. They follow the order of the policy's
 reason codes, so the decisive reason comes first. Shared by the template tags and the
 DRF field so the page and the API never disagree.
 """
@@ -27,12 +30,15 @@ from moderation.models import Evidence, ModerationCase
 from moderation.permissions import is_moderator
 from moderation.querysets import content_type_for
 from moderation.reasons import (
+    PROVENANCE_NOT_AI,
     WHY_C2PA,
     WHY_CLASSIFIER,
     WHY_MODERATOR,
     WHY_NO_AI,
     WHY_SELF_DECLARED,
+    WHY_SIGNED_CAPTURE,
     WhyGroup,
+    describe,
     get_reason,
 )
 
@@ -131,9 +137,27 @@ def why_groups(case: ModerationCase) -> list[WhyGroup]:
     if WHY_CLASSIFIER in groups and len(groups) > 1:
         groups.remove(WHY_CLASSIFIER)  # a classifier adds nothing to firmer evidence
     if case.label == Label.HUMAN:
-        # Evidence a moderator overruled is no reason for "hand-made".
-        return [g for g in groups if g in (WHY_MODERATOR, WHY_NO_AI)]
+        # Evidence a moderator overruled is no reason for "hand-made"; neither is an
+        # absence of signals (that is for the uploader only, see uploader_why).
+        return [g for g in groups if g in (WHY_MODERATOR, WHY_SIGNED_CAPTURE)]
     return [g for g in groups if g != WHY_NO_AI]
+
+
+def human_established(case: ModerationCase | None) -> bool:
+    """Whether the site may say "hand-made": a moderator decided it, or signed
+    provenance from a trusted signer says it is not AI. No AI signal is not enough."""
+    return bool(case is not None and case.label == Label.HUMAN and (
+        case.decided_by_id or PROVENANCE_NOT_AI.code in (case.reasons or [])))
+
+
+def uploader_why(case: ModerationCase) -> tuple[Why, ...]:
+    """What the uploader reads about their own finished work: the public "why", or
+    "no AI signal found in the file" when the scan found nothing (never shown publicly)."""
+    if case.label == Label.HUMAN and not human_established(case):
+        return (Why(WHY_NO_AI.code, str(WHY_NO_AI.text)),)
+    # "moderator" is a viewer's one-word family; the uploader reads a sentence.
+    return tuple(Why(w.code, gettext("A moderator reviewed the work.")) if
+                 w.code == WHY_MODERATOR.code else w for w in why_for(case))
 
 
 def why_for(case: ModerationCase) -> tuple[Why, ...]:
@@ -150,10 +174,12 @@ def why_for(case: ModerationCase) -> tuple[Why, ...]:
 
 def label_for_case(case: ModerationCase | None) -> LabelInfo:
     """The label line for ``case``; empty for hand-made, undecided or missing cases."""
+    if human_established(case):
+        assert case is not None  # narrowed by human_established
+        return LabelInfo(label=Label.HUMAN, text=gettext("Hand-made"), why=why_for(case))
     if case is None or case.label not in (Label.AI, Label.AI_ASSISTED):
-        # No label line; a finished hand-made case still says why ("no AI signal found").
-        why = why_for(case) if case is not None and case.label == Label.HUMAN else ()
-        return LabelInfo(label=getattr(case, "label", "") or "", why=why)
+        # Nothing public: undecided, or no AI evidence (which proves nothing).
+        return LabelInfo(label="")
     generator = case.generator or ""
     if not generator and case.declared_tool:
         generator = case.declared_tool
@@ -173,6 +199,20 @@ def label_for_case(case: ModerationCase | None) -> LabelInfo:
         parts = [gettext("AI-assisted")] + ([generator] if generator else [])
     return LabelInfo(label=case.label, text=SEPARATOR.join(parts), generator=generator,
                      model_name=case.model_name, loras=loras, why=why_for(case))
+
+
+def evidence_text(row: Evidence) -> str:
+    """An evidence row's one-line summary in the active language (empty when the
+    detector gave no message)."""
+    return describe(row.message, row.message_params)
+
+
+def finding_text(finding: Any) -> str:
+    """One stored provenance finding (a dict in ``details["findings"]``) as a sentence."""
+    if not isinstance(finding, dict):
+        return ""
+    params = finding.get("params")
+    return describe(str(finding.get("reason") or ""), params if isinstance(params, dict) else None)
 
 
 def case_of(obj: models.Model) -> ModerationCase | None:

@@ -154,7 +154,10 @@ class Evidence(models.Model):
     label = models.CharField(max_length=16, choices=EvidenceLabel.choices)
     score = models.FloatField(null=True, blank=True)
     strength = models.CharField(max_length=8, choices=Strength.choices)
-    summary = models.CharField(max_length=500, blank=True)
+    #: A reason code and its parameters; the sentence is rendered when a page shows it
+    #: (``moderation.reasons.describe``), so every reader gets their own language.
+    message = models.CharField(max_length=64, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
     generator = models.CharField(max_length=200, blank=True)
     model_name = models.CharField(max_length=300, blank=True)
     loras = models.JSONField(default=list, blank=True)
@@ -447,3 +450,39 @@ class ClassifierVersion(models.Model):
 
     def __str__(self) -> str:
         return self.version
+
+
+class NotificationKind(models.TextChoices):
+    """What happened to an uploader's work; the sentence is rendered when shown."""
+
+    HELD = "held", _("Held for review")
+    DECIDED = "decided", _("A moderator decided")
+    APPEAL_DECIDED = "appeal_decided", _("Appeal decided")
+
+
+class Notification(models.Model):
+    """One in-app notice to an uploader about their work (shown on "My works").
+
+    Stores the kind and the case only: the text is written in the reader's language
+    when the page renders (``moderation.notices``), and the link goes to the work's
+    status page.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="moderation_notifications", verbose_name=_("user"))
+    case = models.ForeignKey(ModerationCase, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="notifications", verbose_name=_("case"))
+    kind = models.CharField(_("kind"), max_length=16, choices=NotificationKind.choices)
+    #: The label, route or appeal outcome at the time (the case may change later).
+    outcome = models.CharField(_("outcome"), max_length=32, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="moderation_notice_unread")]
+
+    def __str__(self) -> str:
+        return f"notice {self.pk} user={self.user_id} {self.kind}"

@@ -1,8 +1,12 @@
-"""Tell uploaders what happened to their work (appeal decisions, strikes) by email.
+"""Tell uploaders what happened to their work: in-app notices and email.
 
-Mail goes through Django's configured backend after the transaction commits, so a
-rolled-back decision never sends a message; failures are logged, never raised, because
-a mail outage must not undo a moderator's decision.
+A :class:`~moderation.models.Notification` row is kept for each event (held, decided,
+appeal decided) and shown on the uploader's own works page; its sentence is written
+when it is shown (:func:`notice_text`), in the reader's language. Email goes to users
+who have an address, in the site's language. Mail goes through Django's configured
+backend after the transaction commits, so a rolled-back decision never sends a message;
+failures are logged, never raised, because a mail outage must not undo a moderator's
+decision.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from moderation.conf import moderation_settings
-from moderation.constants import Label
-from moderation.models import AppealStatus
+from moderation.constants import Label, Route
+from moderation.models import AppealStatus, ModerationCase, Notification, NotificationKind
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,37 @@ def appeal_decided(appeal: Any) -> bool:
         if appeal.decision_note:
             body += "\n\n" + _("Moderator's note:") + "\n" + appeal.decision_note
     return _send(appeal.user, subject, body)
+
+
+def notice_text(notice: Notification) -> str:
+    """The notice as a sentence in the active language."""
+    number = notice.case.object_id if notice.case_id and notice.case else "?"
+    if notice.kind == NotificationKind.HELD:
+        return _("Work #%(id)s is held for review: only you can see it until a moderator "
+                 "has looked at it.") % {"id": number}
+    if notice.kind == NotificationKind.APPEAL_DECIDED:
+        if notice.outcome == AppealStatus.OVERTURNED:
+            return _("Your appeal about work #%(id)s was accepted: the label was "
+                     "corrected.") % {"id": number}
+        return _("Your appeal about work #%(id)s was reviewed: the label stays.") % {
+            "id": number}
+    if notice.outcome == Route.HIDDEN:
+        return _("A moderator hid work #%(id)s.") % {"id": number}
+    label = Label(notice.outcome).label if notice.outcome in Label.values else "-"
+    return _("A moderator reviewed work #%(id)s: %(label)s.") % {"id": number, "label": label}
+
+
+def record(user: Any, case: ModerationCase | None, kind: str, outcome: str = "") -> Notification:
+    """Keep one in-app notice and email it where the user has an address."""
+    notice = Notification.objects.create(user=user, case=case, kind=kind, outcome=outcome)
+    if kind != NotificationKind.APPEAL_DECIDED:  # appeal_decided() mails those
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = _("News about your work #%(id)s") % {
+                "id": case.object_id if case else "?"}
+            body = notice_text(notice) + "\n\n" + _(
+                "Open “My works” on the site to see what was found and how to appeal.")
+        _send(user, subject, body)
+    return notice
 
 
 def strike_recorded(strike: Any, level: str) -> bool:

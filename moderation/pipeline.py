@@ -135,7 +135,8 @@ def store_evidence(case: ModerationCase, sha256: str, result: EvidenceResult) ->
         content_sha256=sha256,
         defaults={
             "mode": result.mode, "label": result.label, "score": result.score,
-            "strength": result.strength, "summary": result.summary[:500],
+            "strength": result.strength, "message": result.message[:64],
+            "message_params": result.message_params,
             "generator": result.generator[:200], "model_name": result.model[:300],
             "loras": list(result.loras), "reasons": list(result.reasons),
             "details": result.details, "private": result.private,
@@ -149,7 +150,8 @@ def to_result(e: Evidence) -> EvidenceResult:
     """Rebuild the policy's view of a stored evidence row."""
     return EvidenceResult(
         detector=e.detector, version=e.detector_version, label=e.label, strength=e.strength,
-        summary=e.summary, score=e.score, details=e.details, generator=e.generator,
+        message=e.message, message_params=e.message_params, score=e.score, details=e.details,
+        generator=e.generator,
         model=e.model_name, loras=tuple(e.loras), reasons=tuple(e.reasons),
         elapsed_ms=e.elapsed_ms, mode=e.mode, error=e.error,
     )

@@ -35,6 +35,7 @@ from moderation.reasons import (
     ACCOUNT_SUSPENDED,
     DETECTOR_SIGNAL,
     NO_AI_EVIDENCE,
+    PROVENANCE_NOT_AI,
     PROVENANCE_PROOF,
     PROVENANCE_STRONG,
     SELF_DECLARED_AI,
@@ -158,6 +159,14 @@ class DefaultPolicy(BasePolicy):
                 priority += round(score * 99)
             return replace(named, review_priority=priority, needs_review=True,
                            reasons=(WEAK_AI_SIGNAL.code, *reasons))
+        # "Not AI" is established only by signed proof (a trusted C2PA capture); an
+        # absence of AI signals is recorded as just that, so no page claims "hand-made".
+        proof = [e for e in usable if e.label == EvidenceLabel.HUMAN
+                 and e.strength == Strength.PROOF]
+        if proof:
+            return Decision(Label.HUMAN, self.route_for_label(Label.HUMAN, settings),
+                            reasons=(PROVENANCE_NOT_AI.code,
+                                     *(r for e in proof for r in e.reasons)), ai_score=score)
         return Decision(Label.HUMAN, self.route_for_label(Label.HUMAN, settings),
                         reasons=(NO_AI_EVIDENCE.code,), ai_score=score)
 

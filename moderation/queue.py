@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -66,11 +67,20 @@ def open_appeal_exists() -> Exists:
     return Exists(Appeal.objects.filter(case=OuterRef("pk"), status=AppealStatus.OPEN))
 
 
+def open_appeal_since() -> Subquery:
+    """When the case's open appeal was sent (None without one)."""
+    return Subquery(Appeal.objects.filter(case=OuterRef("pk"), status=AppealStatus.OPEN)
+                    .order_by("created_at").values("created_at")[:1])
+
+
 def review_queue(filters: QueueFilters | None = None, *, user: Any = None) -> QuerySet[Any]:
-    """Cases needing review, annotated with ``has_open_appeal``, highest priority first."""
+    """Cases needing review, annotated with ``has_open_appeal`` and ``waiting_since`` (the
+    open appeal's date for an appealed case, else the upload's), highest priority first;
+    within one priority, the longest-waiting first."""
     f = filters or QueueFilters()
     qs = (ModerationCase.objects.filter(needs_review=True)
-          .annotate(has_open_appeal=open_appeal_exists())
+          .annotate(has_open_appeal=open_appeal_exists(),
+                    waiting_since=Coalesce(open_appeal_since(), F("created_at")))
           .select_related("owner", "claimed_by", "content_type"))
     if f.category == APPEAL.key:
         qs = qs.filter(has_open_appeal=True)
@@ -85,7 +95,7 @@ def review_queue(filters: QueueFilters | None = None, *, user: Any = None) -> Qu
         qs = qs.filter(created_at__gte=timezone.now() - timedelta(days=f.age_days))
     if f.mine and user is not None:
         qs = qs.filter(claimed_by=user)
-    return qs.order_by("-review_priority", "created_at", "pk")
+    return qs.order_by("-review_priority", "waiting_since", "pk")
 
 
 def _has_any_reason(codes: tuple[str, ...]) -> Q:

@@ -14,9 +14,10 @@ This module imports nothing from the app: models, detectors and the policy all u
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
@@ -64,12 +65,17 @@ class Reason:
 
     ``text`` is the moderator's sentence; ``why`` the viewer's family (None: viewers are
     not told, e.g. an account hold); ``category`` the queue category key ("" for none).
+    ``detail`` is an optional longer sentence with ``{name}`` placeholders filled from a
+    finding's parameters (``{app}``, ``{field}``...) when it is displayed; detectors
+    store the code and the parameters, never a sentence, so each reader gets their own
+    language (see :func:`describe`).
     """
 
     code: str
     text: Text
     why: WhyGroup | None = None
     category: str = ""
+    detail: Text | None = None
 
 
 # -- viewer "why" families ------------------------------------------------------------
@@ -84,6 +90,8 @@ WHY_MODERATOR = WhyGroup("moderator", _("moderator"))
 WHY_CLASSIFIER = WhyGroup("classifier", _("image classifier"))
 WHY_UNDISCLOSED = WhyGroup("undisclosed_ai", _("AI evidence in a work declared hand-made"))
 WHY_NO_AI = WhyGroup("no_ai_evidence", _("no AI signal found in the file"))
+WHY_SIGNED_CAPTURE = WhyGroup("signed_capture",
+                              _("signed provenance (C2PA) says it was not AI-generated"))
 
 # -- review-queue categories, in the order a case is filed ------------------------------
 DEEPFAKE = QueueCategory("deepfake", _("Deepfake risk"))
@@ -113,6 +121,11 @@ WEAK_AI_SIGNAL = Reason("weak_ai_signal",
 NO_AI_EVIDENCE = Reason("no_ai_evidence", _("No sign of AI was found."), WHY_NO_AI)
 DETECTOR_SIGNAL = Reason("detector_signal",
                          _("A detector reported AI without a reason code; see its evidence."))
+PROVENANCE_NOT_AI = Reason("provenance_not_ai",
+                           _("Signed provenance from a trusted signer says it is not "
+                             "AI-generated."), WHY_SIGNED_CAPTURE)
+DETECTOR_FAILED = Reason("detector_failed", _("A detector could not examine the file."),
+                         detail=_("The detector “{detector}” could not examine the file."))
 MODERATOR = Reason("moderator", _("A moderator decided."), WHY_MODERATOR)
 APPEAL_OVERTURNED = Reason("appeal_overturned", _("An appeal was accepted."), WHY_MODERATOR)
 ACCOUNT_ON_HOLD = Reason("account_on_hold",
@@ -123,7 +136,8 @@ ACCOUNT_SUSPENDED = Reason("account_suspended", _("Uploads from this account are
 
 BUILTIN_REASONS: tuple[Reason, ...] = (
     SELF_DECLARED_AI, SELF_DECLARED_AI_ASSISTED, UNDISCLOSED_AI, PROVENANCE_PROOF,
-    PROVENANCE_STRONG, WEAK_AI_SIGNAL, NO_AI_EVIDENCE, DETECTOR_SIGNAL, MODERATOR,
+    PROVENANCE_STRONG, WEAK_AI_SIGNAL, NO_AI_EVIDENCE, PROVENANCE_NOT_AI, DETECTOR_SIGNAL,
+    DETECTOR_FAILED, MODERATOR,
     APPEAL_OVERTURNED, ACCOUNT_ON_HOLD, ACCOUNT_SUSPENDED,
 )
 
@@ -177,6 +191,26 @@ reason_table = ReasonTable(BUILTIN_REASONS)
 
 def get_reason(code: str) -> Reason:
     return reason_table.get(str(code))
+
+
+def describe(code: str, params: Mapping[str, Any] | None = None) -> str:
+    """The sentence for a stored evidence message or finding, in the active language.
+
+    ``params`` fill the reason's ``detail`` template; without them (or when one is
+    missing) the reason's short ``text`` is used, so a row stored before a template
+    gained a placeholder still reads as a sentence. Parameter values are plain data
+    from the file (a tool's name, a field name): they are inserted, never interpreted.
+    """
+    if not code:
+        return ""
+    reason = get_reason(str(code))
+    if reason.detail is not None and params:
+        try:
+            return str(reason.detail).format_map(
+                {str(k): "" if v is None else str(v) for k, v in params.items()})
+        except (KeyError, IndexError, ValueError):
+            pass
+    return str(reason.text)
 
 
 def register_reasons(*reasons: Reason) -> None:

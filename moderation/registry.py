@@ -8,6 +8,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
+from django.urls import reverse
 
 from moderation.exceptions import AlreadyRegistered, NotRegistered
 
@@ -17,7 +18,10 @@ class ModeratedModelOptions:
     """How Tegaki reads one registered model.
 
     ``declaration_field`` holds one of :class:`~moderation.constants.Declaration`'s values
-    ("none" = hand-made); ``tool_field`` the tool or model the uploader named.
+    ("none" = hand-made); ``tool_field`` the tool or model the uploader named. ``url`` is
+    where a work's page is: a URL name reversed with the work's pk, or a callable taking
+    the work; None uses the model's ``get_absolute_url()``. Feeds link their items there
+    and the uploader's status page links back to it.
     """
 
     model: type[models.Model]
@@ -25,6 +29,16 @@ class ModeratedModelOptions:
     owner_field: str
     declaration_field: str | None = None
     tool_field: str | None = None
+    url: str | Callable[[Any], str] | None = None
+
+    def get_url(self, instance: models.Model) -> str:
+        """The work's page, or "" when the host gave no way to build it."""
+        if callable(self.url):
+            return str(self.url(instance))
+        if isinstance(self.url, str):
+            return reverse(self.url, args=[instance.pk])
+        get_absolute_url = getattr(instance, "get_absolute_url", None)
+        return str(get_absolute_url()) if callable(get_absolute_url) else ""
 
     def get_file(self, instance: models.Model) -> Any:
         return getattr(instance, self.image_field)
@@ -77,12 +91,14 @@ class ModerationRegistry:
 
     def register(self, model: type[models.Model] | None = None, *, image_field: str = "image",
                  owner_field: str = "owner", declaration_field: str | None = None,
-                 tool_field: str | None = None) -> Any:
+                 tool_field: str | None = None,
+                 url: str | Callable[[Any], str] | None = None) -> Any:
         """Register ``model``; called without a model it returns a class decorator."""
         if model is None:
             def decorator(cls: type[models.Model]) -> type[models.Model]:
                 self.register(cls, image_field=image_field, owner_field=owner_field,
-                              declaration_field=declaration_field, tool_field=tool_field)
+                              declaration_field=declaration_field, tool_field=tool_field,
+                              url=url)
                 return cls
             return decorator
         if model._meta.abstract:
@@ -102,7 +118,7 @@ class ModerationRegistry:
                     f"field {name!r}"
                 ) from exc
         options = ModeratedModelOptions(model, image_field, owner_field,
-                                        declaration_field, tool_field)
+                                        declaration_field, tool_field, url)
         self._registry[model] = options
         for listener in self._listeners:
             listener(model, True)

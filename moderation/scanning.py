@@ -15,6 +15,7 @@ from moderation.evidence import EvidenceResult, ImageInput, ScanResult
 from moderation.exceptions import DetectorError, ImageRejected, TransientDetectorError
 from moderation.internal.imaging import load_image
 from moderation.policy import get_policy
+from moderation.reasons import DETECTOR_FAILED
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def run_detector(detector: BaseDetector, image: ImageInput) -> EvidenceResult:
         result = EvidenceResult(
             detector=detector.alias, version=detector.get_version(),
             label=EvidenceLabel.NONE, strength=Strength.WEAK,
-            summary=f"{detector.alias} failed: {type(exc).__name__}",
+            message=DETECTOR_FAILED.code, message_params={"detector": detector.alias},
             error=f"{type(exc).__name__}: {exc}"[:500],
         )
     elapsed = (time.perf_counter() - started) * 1000

@@ -16,4 +16,5 @@ urlpatterns = [
     path("case/<int:pk>/actions/<str:name>/", case.case_action, name="case_action"),
     path("case/<int:pk>/proof/<int:file_id>/", case.appeal_file, name="appeal_file"),
     path("my/<int:pk>/", appeals.my_case, name="my_case"),
+    path("my/work/<str:model>/<str:object_id>/", appeals.work_status, name="work_status"),
 ]

@@ -14,6 +14,7 @@ MIDDLEWARE = [*MIDDLEWARE]
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
                   "django.middleware.locale.LocaleMiddleware")
 ROOT_URLCONF = "tests.demo_urls"
+MODERATION = {"PAGE_BASE_TEMPLATE": "gallery/base.html"}
 LANGUAGE_CODE = "ja"
 LOCALE_PATHS = [BASE_DIR / "config" / "locale"]  # noqa: F405
 MEDIA_URL = "/media/"

@@ -126,11 +126,13 @@ def make_case(owner: Any, *, declaration: str = Declaration.NONE, label: str = L
     if evidence:
         Evidence.objects.create(
             case=case, detector="provenance", detector_version="1", content_sha256="a" * 64,
-            label="ai", strength="strong", summary="PNG parameters: Stable Diffusion",
+            label="ai", strength="strong", message="a1111_parameters",
+            message_params={"app": "Stable Diffusion"},
             generator="Stable Diffusion", model_name="sdxl_base", details={"sampler": "Euler a"},
             private={"prompt": "secret prompt text"})
         Evidence.objects.create(
             case=case, detector="classifier", detector_version="2", content_sha256="a" * 64,
-            label="ai", strength="weak", score=score, summary="classifier score")
+            label="ai", strength="weak", score=score, message="classifier_score",
+            message_params={"score": f"{score:.2f}", "threshold": "0.50", "one_in": "100"})
     case.refresh_from_db()
     return case

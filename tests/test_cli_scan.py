@@ -37,10 +37,10 @@ class FakeComfyDetector(BaseDetector):
 
     def detect(self, image: ImageInput) -> EvidenceResult:
         if image.width <= 100:
-            return EvidenceResult(self.alias, self.version, EvidenceLabel.NONE, Strength.WEAK,
-                                  "nothing")
+            return EvidenceResult(self.alias, self.version, EvidenceLabel.NONE, Strength.WEAK)
         return EvidenceResult(self.alias, self.version, EvidenceLabel.AI, Strength.STRONG,
-                              "ComfyUI workflow", generator="ComfyUI", model="sdxl.safetensors",
+                              "comfyui_graph", {"app": "ComfyUI"}, generator="ComfyUI",
+                              model="sdxl.safetensors",
                               loras=("ink.safetensors",))
 
 
@@ -91,7 +91,7 @@ def test_json_lines_contract_over_a_folder(tree: Path, settings) -> None:
         "ComfyUI", "sdxl.safetensors", ["ink.safetensors"])
     assert wide["evidence"] == [{"detector": "comfy", "version": "7", "label": "ai",
                                  "score": None, "strength": "strong",
-                                 "summary": "ComfyUI workflow"}]
+                                 "summary": "A generation graph from ComfyUI."}]
 
     assert names["c_truncated.png"]["error"] == "corrupt"
     assert names["d_notes.txt"]["error"] == "unsupported_format"

@@ -30,7 +30,7 @@ def ev(label: str, strength: str, *, detector: str = "provenance", score: float 
        mode: str = "enforce", error: str = "", generator: str = "", model: str = "",
        loras: tuple[str, ...] = ()) -> EvidenceResult:
     return EvidenceResult(detector=detector, version="1", label=label, strength=strength,
-                          summary="", score=score, mode=mode, error=error, generator=generator,
+                          score=score, mode=mode, error=error, generator=generator,
                           model=model, loras=loras, reasons=(f"{detector}_{label}",))
 
 
@@ -192,8 +192,7 @@ def test_priorities_are_spaced_and_ordered():
 
 
 def test_evidence_without_a_reason_code_gets_the_generic_one():
-    bare = EvidenceResult(detector="x", version="1", label="ai", strength="strong",
-                          summary="")
+    bare = EvidenceResult(detector="x", version="1", label="ai", strength="strong")
     assert decide(None, [bare], moderation_settings).reasons == ("provenance_strong",
                                                                  "detector_signal")
 

@@ -116,7 +116,8 @@ def test_feed_urls_mount_the_preference_and_a_models_feeds():
     patterns = feed_urls(Artwork, prefix="f/", preference=None)
     assert all(isinstance(p, URLPattern) for p in patterns)
     assert [(str(p.pattern), p.name) for p in patterns] == [
-        ("f/new.rss", "moderation_feed_new_rss"), ("f/new.atom", "moderation_feed_new_atom"),
+        ("f/", "moderation_feed_index"), ("f/new.rss", "moderation_feed_new_rss"),
+        ("f/new.atom", "moderation_feed_new_atom"),
         ("f/ai.rss", "moderation_feed_ai_rss"), ("f/ai.atom", "moderation_feed_ai_atom")]
 
 

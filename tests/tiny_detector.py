@@ -21,6 +21,5 @@ class TinyMarkDetector(BaseDetector):
     def detect(self, image: ImageInput) -> EvidenceResult:
         if image.image.getpixel((0, 0)) == MAGENTA:
             return EvidenceResult(self.alias, self.version, EvidenceLabel.AI, Strength.STRONG,
-                                  "magenta mark", reasons=(TINY_MARK.code,))
-        return EvidenceResult(self.alias, self.version, EvidenceLabel.NONE, Strength.WEAK,
-                              "no mark")
+                                  TINY_MARK.code, reasons=(TINY_MARK.code,))
+        return EvidenceResult(self.alias, self.version, EvidenceLabel.NONE, Strength.WEAK)

@@ -49,7 +49,7 @@ def _render(request: HttpRequest, source: str, context: dict[str, Any]) -> HttpR
 
 def feed(request: HttpRequest) -> HttpResponse:
     qs = for_viewer(Artwork.objects.order_by("-pk"), request.user,
-                    ai=request.GET.get("ai") or None)
+                    ai=request.GET.get("ai") or None, session=request.session)
     page = collapse_page(qs, page_size=int(request.GET.get("size", 20)))
     works = [t.work for t in page.tiles]
     prefetch_cases(works)

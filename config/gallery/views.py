@@ -24,10 +24,11 @@ from django.views.generic import CreateView, ListView, TemplateView
 from config.gallery.forms import ArtworkForm
 from config.gallery.models import Artwork
 from moderation.constants import TERMINAL_STATES, AIFilter, ProcessingState, Route
-from moderation.feeds.bursts import collapse_page
+from moderation.feeds.bursts import burst_of, collapse_page
 from moderation.feeds.cursor import InvalidCursor
-from moderation.feeds.queries import for_viewer, viewer_ai_filter
+from moderation.feeds.queries import feed_scope, for_viewer, viewer_ai_filter
 from moderation.labels import case_of, prefetch_cases
+from moderation.views.appeals import status_url
 from moderation.visibility import PUBLIC_ROUTES, visible_to
 
 #: Seconds between reloads of a work page while its check is running.
@@ -55,7 +56,6 @@ class FeedView(TemplateView):
     #: A fixed filter (the AI feed), or None to let the viewer choose.
     ai: str | None = None
     heading: Any = ""
-    intro: Any = ""
 
     def chosen_filter(self) -> str | None:
         """``?ai=`` when it is a known filter; None falls back to the preference."""
@@ -77,23 +77,39 @@ class FeedView(TemplateView):
             return render(request, "gallery/bad_link.html",
                           {"heading": self.heading, "newest_url": newest}, status=400)
 
+    def burst_anchor(self, works: QuerySet[Artwork]) -> Artwork | None:
+        """``?burst=<work id>``: the tile whose "+N more" the viewer followed."""
+        try:
+            pk = int(self.request.GET.get("burst") or 0)
+        except ValueError:
+            return None
+        return works.filter(pk=pk).first() if pk > 0 else None
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         chosen = self.ai or self.chosen_filter()
         # ?ai=, else the viewer's saved preference, else the site default (one query).
-        current = chosen or viewer_ai_filter(self.request.user)
+        current = chosen or viewer_ai_filter(self.request.user, self.request.session)
         works = for_viewer(Artwork.objects.select_related("author"), self.request.user,
-                           ai=current)
+                           ai=current, session=self.request.session)
         cursor = self.request.GET.get("cursor") or None
+        anchor = self.burst_anchor(works)
+        if anchor is not None:
+            # The whole burst, one tile per work: what "+N more from @x" stood for.
+            works = burst_of(works, anchor)
+            context["burst_of"] = anchor.author.get_username()
         # The model's Meta.ordering (-created_at, -id) is the feed order; its index is
         # Artwork.Meta.indexes' "gallery_artwork_feed".
-        page = collapse_page(works, page_size=PAGE_SIZE, cursor=cursor)
+        page = collapse_page(works, page_size=PAGE_SIZE, cursor=cursor,
+                             **({"window_seconds": 0} if anchor else {}))
         shown = [tile.work for tile in page.tiles]
         keep = {"ai": chosen} if chosen and not self.ai else {}
+        if anchor is not None:
+            keep["burst"] = str(anchor.pk)
         context.update(
             heading=self.heading, tiles=page.tiles, works=shown,
-            # The new-arrivals intro speaks of hand-made works: only when that is the feed.
-            intro=self.intro if self.ai or current == AIFilter.EXCLUDE else "",
+            # The intro says exactly what this feed shows with the filter in force.
+            intro=feed_scope(current),
             choose_filter=self.ai is None, current_ai=current,
             ai_choices=AIFilter.choices,
             older_query=urlencode({**keep, "cursor": page.next_cursor}) if page.has_more
@@ -105,13 +121,11 @@ class FeedView(TemplateView):
 
 class NewArrivalsView(FeedView):
     heading = _("New arrivals")
-    intro = _("Hand-made works. AI-generated works are in the AI feed.")
 
 
 class AIFeedView(FeedView):
     ai = AIFilter.ONLY
     heading = _("AI feed")
-    intro = _("Works made with generative AI, labelled with the tool and model when known.")
 
 
 class MyWorksView(LoginRequiredMixin, ListView):
@@ -131,6 +145,8 @@ class MyWorksView(LoginRequiredMixin, ListView):
         for work in works:
             case = case_of(work)
             work.status = status_text(case.state if case else None, case.route if case else None)
+            # Every finished work links to its status page (held, labelled or not).
+            work.status_url = status_url(case) if case is not None else ""
         context["works"] = works
         return context
 

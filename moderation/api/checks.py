@@ -47,3 +47,19 @@ def check_rest_framework(app_configs: Any = None, **kwargs: Any) -> list[checks.
             hint="Set NUM_PROXIES to the number of reverse proxies in front of Django (0 if "
                  "none).", id="moderation.W033"))
     return out
+
+
+@checks.register()
+def check_api_docs(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The API's documentation page loads Swagger UI from the sidecar app."""
+    from django.conf import settings
+
+    if "drf_spectacular" not in settings.INSTALLED_APPS:
+        return []
+    if "drf_spectacular_sidecar" in settings.INSTALLED_APPS:
+        return []
+    return [checks.Warning(
+        "'drf_spectacular_sidecar' is not in INSTALLED_APPS: the API documentation page "
+        "(/api/docs/) cannot load Swagger UI.",
+        hint="Add 'drf_spectacular_sidecar' to INSTALLED_APPS (it ships with Tegaki).",
+        id="moderation.W034")]

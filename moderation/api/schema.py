@@ -22,5 +22,9 @@ ENUM_NAME_OVERRIDES: dict[str, str] = {
 def spectacular_settings(**overrides: Any) -> dict[str, Any]:
     """Return Tegaki's ``SPECTACULAR_SETTINGS``, with the host's ``overrides`` on top."""
     base: dict[str, Any] = {"TITLE": "Tegaki moderation API", "VERSION": __version__,
-                            "ENUM_NAME_OVERRIDES": dict(ENUM_NAME_OVERRIDES)}
+                            "ENUM_NAME_OVERRIDES": dict(ENUM_NAME_OVERRIDES),
+                            # The documentation page loads Swagger UI from the
+                            # drf-spectacular-sidecar app's static files, never a CDN.
+                            "SWAGGER_UI_DIST": "SIDECAR",
+                            "SWAGGER_UI_FAVICON_HREF": "SIDECAR"}
     return {**base, **overrides}

@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from moderation.constants import DetectorMode, Label, Route
+from moderation.labels import evidence_text, finding_text
 from moderation.models import Appeal, AppealFile, AppealStatus, Evidence, ModerationCase
 from moderation.permissions import can_appeal
 from moderation.reasons import get_reason
@@ -88,16 +89,39 @@ class OwnerCaseSerializer(ReasonDetailsMixin, serializers.ModelSerializer):
         return can_appeal(self.context["request"].user, obj)
 
 
-class EvidenceSerializer(serializers.ModelSerializer):
-    """Evidence for moderators; ``private`` (prompts) only in the subclass below."""
+class EvidenceSummaryMixin(serializers.Serializer):
+    """``summary``: the stored message code rendered in the request's language."""
+
+    summary = serializers.SerializerMethodField(
+        help_text=_("One line on what the detector found, in the request's language."))
+
+    def get_summary(self, obj: Evidence) -> str:
+        return evidence_text(obj)
+
+
+class EvidenceSerializer(EvidenceSummaryMixin, serializers.ModelSerializer):
+    """Evidence for moderators; ``private`` (prompts) only in the subclass below.
+
+    ``message``/``message_params`` are the stored code; ``summary`` and each finding's
+    ``text`` in ``details`` are rendered for the request's language.
+    """
 
     class Meta:
         model = Evidence
         fields: tuple[str, ...] = (
             "id", "detector", "detector_version", "mode", "label", "score", "strength",
-            "summary", "generator", "model_name", "loras", "reasons", "details", "error",
-            "elapsed_ms", "created_at")
+            "message", "message_params", "summary", "generator", "model_name", "loras",
+            "reasons", "details", "error", "elapsed_ms", "created_at")
         read_only_fields = fields
+
+    def to_representation(self, instance: Evidence) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        details = data.get("details")
+        if isinstance(details, dict) and isinstance(details.get("findings"), list):
+            details["findings"] = [
+                {**f, "text": finding_text(f)} if isinstance(f, dict) else f
+                for f in details["findings"]]
+        return data
 
 
 class PrivateEvidenceSerializer(EvidenceSerializer):
@@ -108,7 +132,7 @@ class PrivateEvidenceSerializer(EvidenceSerializer):
         read_only_fields = fields
 
 
-class OwnerEvidenceSerializer(serializers.ModelSerializer):
+class OwnerEvidenceSerializer(EvidenceSummaryMixin, serializers.ModelSerializer):
     """The uploader's view of why: detector, conclusion and its one-line summary only."""
 
     class Meta:
@@ -175,7 +199,13 @@ class AppealFileUploadSerializer(serializers.Serializer):
 
 
 class AppealSerializer(serializers.ModelSerializer):
-    """Appeals; the uploader writes ``case`` (on create) and ``message`` only."""
+    """Appeals; the uploader writes ``case`` (on create) and ``message`` only.
+
+    Any other field in a write is refused with a 400 that names it (a silent 200 would
+    tell the uploader their change was taken). "One open appeal per case" is the appeal
+    action's rule, answered with its own translated 409, not DRF's generic uniqueness
+    message.
+    """
 
     files = AppealFileSerializer(many=True, read_only=True)
     case = serializers.PrimaryKeyRelatedField(queryset=ModerationCase.objects.none())
@@ -186,6 +216,7 @@ class AppealSerializer(serializers.ModelSerializer):
                   "created_at", "files")
         read_only_fields = ("id", "user", "status", "decided_at", "decision_note",
                             "created_at", "files")
+        validators: list[Any] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -196,6 +227,25 @@ class AppealSerializer(serializers.ModelSerializer):
         elif request is not None and request.user.is_authenticated:
             # Scoped: someone else's case id is "does not exist", not "forbidden".
             case_field.queryset = ModerationCase.objects.filter(owner=request.user)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        writable = {"message"} if self.instance is not None else {"case", "message"}
+        refused: dict[str, str] = {}
+        for key in getattr(self, "initial_data", None) or {}:
+            if key in writable:
+                continue
+            if key not in self.fields:
+                refused[key] = str(_("Unknown field."))
+            elif key == "status":
+                refused[key] = str(_("Only a moderator decides an appeal; its status "
+                                     "cannot be changed by the uploader."))
+            elif key == "case":
+                refused[key] = str(_("An appeal cannot be moved to another work."))
+            else:
+                refused[key] = str(_("This field cannot be changed by the uploader."))
+        if refused:
+            raise serializers.ValidationError(refused)
+        return attrs
 
 
 class AppealDecideSerializer(serializers.Serializer):
@@ -217,5 +267,5 @@ class QueueItemSerializer(CaseSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_top_evidence(self, obj: ModerationCase) -> list[str]:
-        return [e.summary for e in obj.evidence.all()
-                if e.mode == DetectorMode.ENFORCE and e.summary][:3]
+        texts = (evidence_text(e) for e in obj.evidence.all() if e.mode == DetectorMode.ENFORCE)
+        return [t for t in texts if t][:3]

@@ -22,7 +22,7 @@ class FixedScoreDetector(BaseDetector):
 
     version = "1"
     default_options = {"LABEL": "none", "STRENGTH": "weak", "SCORE": None, "GENERATOR": "",
-                       "MODEL": "", "SUMMARY": "fixed result"}
+                       "MODEL": ""}
     reasons = (FIXED_RESULT,)
 
     def validate(self) -> None:
@@ -33,8 +33,9 @@ class FixedScoreDetector(BaseDetector):
 
     def detect(self, image: ImageInput) -> EvidenceResult:
         o = self.options
-        return EvidenceResult(self.alias, self.version, o["LABEL"], o["STRENGTH"], o["SUMMARY"],
-                              score=o["SCORE"], generator=o["GENERATOR"], model=o["MODEL"],
+        return EvidenceResult(self.alias, self.version, o["LABEL"], o["STRENGTH"],
+                              message=FIXED_RESULT.code, score=o["SCORE"],
+                              generator=o["GENERATOR"], model=o["MODEL"],
                               reasons=(FIXED_RESULT.code,))
 
 
@@ -57,5 +58,4 @@ class SlowDetector(BaseDetector):
     def detect(self, image: ImageInput) -> EvidenceResult:
         if self.options["MARKER"] in image.name:
             time.sleep(float(self.options["SECONDS"]))
-        return EvidenceResult(self.alias, self.version, EvidenceLabel.NONE, Strength.WEAK,
-                              "slow detector finished")
+        return EvidenceResult(self.alias, self.version, EvidenceLabel.NONE, Strength.WEAK)

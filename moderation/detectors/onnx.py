@@ -33,9 +33,14 @@ from moderation.internal.bundle import BundleError, ModelBundle, default_bundle_
 from moderation.internal.preprocess import make_crops, softmax
 from moderation.reasons import WHY_CLASSIFIER, Reason
 
-CLASSIFIER_SCORE = Reason("classifier_score",
-                          _("The classifier score is above the review threshold."),
-                          WHY_CLASSIFIER)
+CLASSIFIER_SCORE = Reason(
+    "classifier_score", _("The classifier score is above the review threshold."),
+    WHY_CLASSIFIER,
+    detail=_("The classifier scores it {score} (review threshold {threshold}); at most 1 in "
+             "{one_in} hand-made works score this high."))
+CLASSIFIER_BELOW = Reason(
+    "classifier_below_threshold", _("The classifier score is below the review threshold."),
+    detail=_("The classifier scores it {score}, below the review threshold {threshold}."))
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -84,17 +89,14 @@ def get_session(model_path: Path, intra_op: int, inter_op: int) -> onnxruntime.I
         return session
 
 
-def fpr_meaning(score: float, thresholds: dict[str, float]) -> str:
-    """Describe a calibrated score by the hand-made false-positive rates it exceeds."""
-    rates = sorted(((float(k.split("_", 1)[1]), v) for k, v in thresholds.items()
-                    if k.startswith("fpr_")), key=lambda kv: kv[0])
-    passed = [rate for rate, threshold in rates if score >= threshold]
-    if not passed:
-        common = rates[-1][0] if rates else None
-        return (f"more than {common:.0%} of hand-made works score this high"
-                if common is not None else "")
-    rate = min(passed)
-    return f"at most 1 in {round(1 / rate)} hand-made works scores this high"
+def one_in(score: float, thresholds: dict[str, float]) -> int | None:
+    """N in "at most 1 in N hand-made works score this high", from the bundle's
+    calibrated false-positive-rate thresholds; None when the score passes none of them
+    (then many hand-made works score this high and the score alone means little)."""
+    rates = [(float(k.split("_", 1)[1]), v) for k, v in thresholds.items()
+             if k.startswith("fpr_")]
+    passed = [rate for rate, threshold in rates if score >= threshold and rate > 0]
+    return round(1 / min(passed)) if passed else None
 
 
 class OnnxClassifier(BaseDetector):
@@ -102,7 +104,7 @@ class OnnxClassifier(BaseDetector):
 
     version = "1"
     default_options = {"BUNDLE": None, "INTRA_OP_NUM_THREADS": 1, "INTER_OP_NUM_THREADS": 1}
-    reasons = (CLASSIFIER_SCORE,)
+    reasons = (CLASSIFIER_SCORE, CLASSIFIER_BELOW)
 
     def validate(self) -> None:
         for key in ("INTRA_OP_NUM_THREADS", "INTER_OP_NUM_THREADS"):
@@ -212,17 +214,20 @@ class OnnxClassifier(BaseDetector):
         score, photo, logits, crops = self._predict(bundle, image)
         threshold = self.review_threshold(bundle)
         flagged = score >= threshold
-        meaning = fpr_meaning(score, bundle.thresholds)
-        summary = (f"classifier {bundle.label}: P(AI) {score:.2f}"
-                   + (f" ({meaning})" if meaning else ""))
+        rarity = one_in(score, bundle.thresholds)
+        params = {"score": f"{score:.2f}", "threshold": f"{threshold:.2f}"}
+        if rarity is not None:
+            params["one_in"] = f"{rarity:,}"
         return EvidenceResult(
             detector=self.alias, version=f"{self.version}:{bundle.label}"[:64],
             label=EvidenceLabel.AI if flagged else EvidenceLabel.NONE,
             # A pixel classifier never proves anything about a person's work.
-            strength=Strength.WEAK, summary=summary[:500], score=round(score, 6),
+            strength=Strength.WEAK, score=round(score, 6),
+            message=(CLASSIFIER_SCORE if flagged else CLASSIFIER_BELOW).code,
+            message_params=params,
             details={"kind": "classifier", "model": bundle.name, "model_version": bundle.version,
                      "threshold": threshold, "thresholds": bundle.thresholds,
-                     "fpr_meaning": meaning, "crops": crops,
+                     "crops": crops,
                      "logits": [round(float(v), 5) for v in logits],
                      "photo_probability": photo},
             reasons=(CLASSIFIER_SCORE.code,) if flagged else (),

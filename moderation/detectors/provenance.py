@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from django.core import checks
-from django.utils.translation import gettext as _
 
 from moderation.conf import moderation_settings
 from moderation.constants import STRENGTH_RANK, EvidenceLabel, Strength
@@ -41,7 +40,11 @@ from moderation.internal.provenance.findings import Finding
 from moderation.internal.provenance.generator_table import GeneratorTable, load_generator_table
 from moderation.internal.provenance.generators import read_generator_metadata
 from moderation.internal.provenance.limits import total_limit
-from moderation.internal.provenance.reasons import READER_REASONS, table_reasons
+from moderation.internal.provenance.reasons import (
+    NO_PROVENANCE,
+    READER_REASONS,
+    table_reasons,
+)
 from moderation.internal.provenance.xmp import read_xmp
 from moderation.reasons import Reason
 
@@ -244,8 +247,7 @@ class ProvenanceDetector(BaseDetector):
         model = next((f.model for f in naming if f.model), "")
         loras = next((f.loras for f in naming if f.loras), ())
         strength = _strength_of(group) if group else Strength.WEAK
-        summary = (sorted(group, key=_rank, reverse=True)[0].summary if group
-                   else _("No provenance metadata found"))
+        top = sorted(group, key=_rank, reverse=True)[0] if group else None
         reasons = tuple(dict.fromkeys(f.reason for f in ranked))
 
         rights: dict[str, Any] = {}
@@ -267,7 +269,9 @@ class ProvenanceDetector(BaseDetector):
         details, private = enforce_total_limit(details, private, total_limit())
         return EvidenceResult(
             detector=self.alias, version=self.get_version(), label=label, strength=strength,
-            summary=str(summary), details=details, private=private, generator=generator,
+            message=top.reason if top else NO_PROVENANCE.code,
+            message_params=dict(top.params) if top else {}, details=details, private=private,
+            generator=generator,
             model=model, loras=tuple(loras), reasons=reasons, mode=self.mode,
         )
 

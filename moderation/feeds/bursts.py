@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
 from django.utils.translation import ngettext
 
 from moderation.conf import moderation_settings
@@ -34,6 +34,8 @@ from moderation.feeds import cache as page_cache
 from moderation.feeds import cursor as keyset
 from moderation.feeds.queries import annotate_moderation, feed_database
 from moderation.labels import prefetch_cases
+from moderation.models import ModerationCase
+from moderation.visibility import case_for_outer
 
 
 @dataclass
@@ -209,6 +211,19 @@ def _build_page(qs: QuerySet[Any], keys: list[keyset.Key], page_size: int,
         page.has_more = False
     prefetch_cases([w for t in page.tiles for w in t.works], using=qs.db)
     return page
+
+def burst_of(qs: QuerySet[Any], anchor: Any) -> QuerySet[Any]:
+    """The works a tile headed by ``anchor`` stands for: ``qs`` narrowed to the same
+    account's works uploaded within ``BURST_WINDOW_SECONDS`` of it, either side (as
+    :func:`collapse` folds them). Empty when ``anchor`` has no case or owner."""
+    case = ModerationCase.objects.for_instance(anchor).only("owner_id", "created_at").first()
+    if case is None or case.owner_id is None:
+        return qs.none()
+    window = timedelta(seconds=int(moderation_settings.BURST_WINDOW_SECONDS))
+    cases = case_for_outer(qs).filter(
+        owner_id=case.owner_id,
+        created_at__range=(case.created_at - window, case.created_at + window))
+    return qs.filter(Exists(cases))
 
 
 def _sizes(page_size: int, limit: int) -> Iterator[int]:

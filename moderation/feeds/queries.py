@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models, router
-from django.db.models import QuerySet, Subquery
+from django.db.models import Exists, QuerySet, Subquery
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
-from moderation.constants import AIFilter, Route
+from moderation.constants import AIFilter, Label, Route
 from moderation.models import ViewerPreference
 from moderation.visibility import case_for_outer, public, routed
 
@@ -46,10 +48,23 @@ def annotate_moderation(qs: QuerySet[Any]) -> QuerySet[Any]:
     )
 
 
+#: Session key of an anonymous viewer's saved "AI works in feeds" choice.
+SESSION_KEY = "moderation_ai_filter"
+
+
+def hidden_by_exclude() -> tuple[str, ...]:
+    """Labels "hide AI" keeps out: AI-generated and, unless the site lets them through
+    (``HIDE_AI_SHOWS_AI_ASSISTED``), AI-assisted works."""
+    if moderation_settings.HIDE_AI_SHOWS_AI_ASSISTED:
+        return (Label.AI,)
+    return (Label.AI, Label.AI_ASSISTED)
+
+
 def human_feed(qs: QuerySet[Any]) -> QuerySet[Any]:
-    """New arrivals: works routed ``main`` (hand-made, and AI-assisted where the site
-    routes those there)."""
-    return routed(qs, Route.MAIN)
+    """New arrivals with AI hidden: works routed ``main`` whose label is not one
+    :func:`hidden_by_exclude` names (a site may route AI-assisted works to ``main``)."""
+    cases = case_for_outer(qs).filter(route=Route.MAIN).exclude(label__in=hidden_by_exclude())
+    return qs.filter(Exists(cases))
 
 
 def ai_feed(qs: QuerySet[Any]) -> QuerySet[Any]:
@@ -57,11 +72,27 @@ def ai_feed(qs: QuerySet[Any]) -> QuerySet[Any]:
     return routed(qs, Route.AI_FEED)
 
 
-def viewer_ai_filter(user: Any) -> str:
-    """The viewer's saved preference, or the site default (``VIEWER_DEFAULT_AI``)."""
+def feed_scope(ai: str) -> str | Promise:
+    """What a feed with filter ``ai`` shows, in one sentence (intros, feed descriptions)."""
+    if ai == AIFilter.ONLY:
+        return _("Only works labelled AI-generated, with the tool and model when known.")
+    if ai == AIFilter.INCLUDE:
+        return _("Every published work; AI-generated and AI-assisted works carry their "
+                 "label.")
+    if moderation_settings.HIDE_AI_SHOWS_AI_ASSISTED:
+        return _("Works without an AI-generated label. AI-assisted works are shown with "
+                 "their label; AI-generated works are in the AI feed.")
+    return _("Works without an AI label: AI-generated and AI-assisted works are hidden "
+             "(they are in the AI feed and under “Show all works”).")
+
+
+def viewer_ai_filter(user: Any, session: Any = None) -> str:
+    """The viewer's saved preference (their account's, or for an anonymous viewer the
+    one kept in their session), else the site default (``VIEWER_DEFAULT_AI``)."""
     default = str(moderation_settings.VIEWER_DEFAULT_AI)
     if user is None or not getattr(user, "is_authenticated", False):
-        return default
+        saved = session.get(SESSION_KEY) if session is not None else None
+        return saved if saved in AIFilter.values else default
     pref = ViewerPreference.objects.filter(user_id=user.pk).values_list("ai_filter",
                                                                         flat=True).first()
     return pref or default
@@ -78,10 +109,12 @@ def apply_ai_filter(qs: QuerySet[Any], ai: str) -> QuerySet[Any]:
     raise ValueError(f"unknown ai filter {ai!r}; expected one of {AIFilter.values}")
 
 
-def for_viewer(qs: QuerySet[Any], user: Any, ai: str | None = None) -> QuerySet[Any]:
-    """The feed ``user`` asked for: ``ai`` if given (``?ai=``), else their preference.
+def for_viewer(qs: QuerySet[Any], user: Any, ai: str | None = None,
+               session: Any = None) -> QuerySet[Any]:
+    """The feed ``user`` asked for: ``ai`` if given (``?ai=``), else their preference
+    (an anonymous viewer's from ``session``).
 
     Only public works appear, even for the uploader and moderators: feeds show what the
     public sees; held works live on the uploader's page and in the review queue.
     """
-    return apply_ai_filter(qs, ai or viewer_ai_filter(user))
+    return apply_ai_filter(qs, ai or viewer_ai_filter(user, session))

@@ -17,8 +17,9 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from django.utils.translation import gettext_lazy as _
 
 from moderation.constants import AIFilter
-from moderation.feeds.queries import apply_ai_filter, feed_database
+from moderation.feeds.queries import apply_ai_filter, feed_database, feed_scope
 from moderation.labels import label_for, prefetch_cases
+from moderation.registry import registry
 
 
 class ModeratedFeed(Feed):
@@ -39,8 +40,7 @@ class ModeratedFeed(Feed):
         return str(_("AI feed") if self.ai == AIFilter.ONLY else _("New arrivals"))
 
     def description(self) -> str:
-        return str(_("AI-generated works") if self.ai == AIFilter.ONLY
-                   else _("New works, without AI-generated ones"))
+        return str(feed_scope(self.ai))
 
     def items(self) -> list[Any]:
         qs = apply_ai_filter(self.get_queryset(), self.ai)
@@ -55,10 +55,9 @@ class ModeratedFeed(Feed):
         return label_for(item).text
 
     def item_link(self, item: Any) -> str:
-        get_url = getattr(item, "get_absolute_url", None)
-        if callable(get_url):
-            return str(get_url())
-        return f"{self.link}#work-{item.pk}"
+        """The work's own page (the ``url`` it was registered with, else its
+        ``get_absolute_url()``); a model with neither links to the feed's page."""
+        return registry.get_options(type(item)).get_url(item) or self.link
 
 
 def make_feed(model: type[models.Model], ai: str, *, atom: bool = False,

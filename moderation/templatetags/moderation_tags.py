@@ -12,6 +12,12 @@
 * ``{% ai_filter_choices %}`` -- the hide / show all / AI only choices with the current one.
 * ``{% creator_optout_panel user %}`` / ``{% work_optout_form work %}`` -- the creator's
   training setting forms.
+* ``{% moderation_status_url work %}`` -- for the work's uploader only: the URL of its
+  status page (what the check found, what happens next, the appeal).
+* ``{% moderation_feed_links %}`` -- in ``<head>``: ``<link rel="alternate">`` for the
+  RSS/Atom feeds.
+* ``{% moderation_notices user %}`` -- the uploader's unread notices (held, decided,
+  appeal decided) with links to the status pages.
 
 The tags that draw HTML are inclusion tags: their markup lives in
 ``moderation/includes/*.html``, so a host restyles a widget by putting a template of the
@@ -32,11 +38,15 @@ from django.utils.translation import gettext, ngettext
 
 from moderation.constants import AIFilter, TrainingChoice
 from moderation.feeds.queries import viewer_ai_filter
-from moderation.labels import LabelInfo, label_for, viewer_sees_why
+from moderation.feeds.views import FEED_TITLES, FEEDS
+from moderation.labels import LabelInfo, case_of, label_for, viewer_sees_why
+from moderation.models import Notification
+from moderation.notify import notice_text
 from moderation.optout import crawlers, headers
 from moderation.optout.forms import TrainingForm, WorkTrainingForm
 from moderation.optout.policy import creator_choice, owner_id_of, site_reserved, work_choice
 from moderation.optout.views import thumbnail_url
+from moderation.views.appeals import status_url
 
 register = template.Library()
 
@@ -110,7 +120,7 @@ def ai_filter_choices(context: template.Context, current: str | None = None) -> 
     """
     request = context.get("request")
     active = current or (request.GET.get("ai") if request else None) or viewer_ai_filter(
-        _user(context))
+        _user(context), getattr(request, "session", None))
     return {"choices": AIFilter.choices, "active": active}
 
 
@@ -171,3 +181,56 @@ def work_optout_form(context: template.Context, work: models.Model) -> dict[str,
         "next": request.get_full_path(),
         "csrf_token": _csrf_token(request),
     }
+
+
+@register.simple_tag(takes_context=True)
+def moderation_status_url(context: template.Context, work: models.Model) -> str:
+    """The uploader's status page of ``work`` ("what was found, how to appeal"); empty
+    for anyone but its uploader, and while the work has no case."""
+    user = _user(context)
+    case = case_of(work)
+    if case is None or user is None or not getattr(user, "is_authenticated", False) \
+            or case.owner_id != user.pk:
+        return ""
+    try:
+        return status_url(case)
+    except NoReverseMatch:  # the moderation URLs are not mounted
+        return ""
+
+
+@register.inclusion_tag(INCLUDES + "notices.html", takes_context=True)
+def moderation_notices(context: template.Context, user: Any, limit: int = 10) -> dict[str, Any]:
+    """The uploader's unread notices (held, decided, appeal decided), newest first, each
+    linking to its work's status page; they turn read when that page is opened."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return {"notices": []}
+    rows = (Notification.objects.filter(user=user, read_at__isnull=True)
+            .select_related("case__content_type")[:limit])
+    notices = []
+    for notice in rows:
+        url = ""
+        if notice.case is not None:
+            try:
+                url = status_url(notice.case)
+            except NoReverseMatch:
+                url = ""
+        notices.append({"kind": notice.kind, "text": notice_text(notice), "url": url,
+                        "created_at": notice.created_at})
+    return {"notices": notices}
+
+
+@register.inclusion_tag(INCLUDES + "feed_links.html", takes_context=True)
+def moderation_feed_links(context: template.Context,
+                          name_prefix: str = "moderation_feed") -> dict[str, Any]:
+    """``<link rel="alternate">`` for each RSS/Atom feed, for a page's ``<head>`` (feed
+    readers and browsers find the feeds from any page); nothing if they are not mounted."""
+    links = []
+    for slug, _ai in FEEDS:
+        for ext, mime in (("rss", "application/rss+xml"), ("atom", "application/atom+xml")):
+            try:
+                url = reverse(f"{name_prefix}_{slug}_{ext}")
+            except NoReverseMatch:
+                return {"links": []}
+            kind = "RSS" if ext == "rss" else "Atom"
+            links.append({"href": url, "type": mime, "title": f"{FEED_TITLES[slug]} ({kind})"})
+    return {"links": links}

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from moderation import actions as A
 from moderation.actions.strikes import STRIKE_REASONS
-from moderation.constants import Label, Route
+from moderation.constants import Declaration, Label, Route
 from moderation.models import AppealFile, AppealStatus, ModerationCase, Strike
 from moderation.permissions import (
     can_view_private,
@@ -28,9 +28,15 @@ from moderation.permissions import (
 from moderation.queue import category_of
 from moderation.registry import registry
 from moderation.strikes import standing
+from moderation.views.appeals import status_url
 from moderation.views.common import moderator_required, signed_in
 from moderation.views.files import harden, private_file_response
-from moderation.views.presenters import present_evidence, present_reasons
+from moderation.views.presenters import (
+    audit_entries,
+    evidence_card,
+    present_evidence,
+    present_reasons,
+)
 from moderation.views.queue import safe_next
 
 PREVIEW_MAX_SIDE = 1024
@@ -56,7 +62,13 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "reasons": present_reasons(case.reasons),
         "appeals": appeals, "open_appeal": open_appeal, "history": history,
         "strikes": strikes, "standing": standing(case.owner) if case.owner_id else None,
-        "audit": case.actions.select_related("actor").order_by("-created_at", "-id")[:200],
+        "cards": [evidence_card(v) for v in evidence],
+        "audit": audit_entries(
+            case.actions.select_related("actor").order_by("-created_at", "-id")[:200],
+            {name: cls.verbose_name for name, cls in A.registry.items()}),
+        # Marking AI a work declared hand-made is undisclosed AI: the page asks whether
+        # to strike, with no default.
+        "strike_choice": case.declaration == Declaration.NONE and case.owner_id is not None,
         "claimed": claim_is_live(case), "mine": case.claimed_by_id == request.user.pk,
         "own_upload": conflict_of_interest(request.user, case),
         "routes": Route.choices, "labels": Label.choices,
@@ -84,8 +96,16 @@ def case_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in A.registry:
         raise Http404
     action_cls = A.registry[name]
-    back = reverse("moderation:case" if moderator else "moderation:my_case", args=[case.pk])
+    own = not action_cls.moderator_only and case.owner_id == request.user.pk
+    back = status_url(case) if own or not moderator else reverse("moderation:case",
+                                                                  args=[case.pk])
     params = A.request_params(request.POST, request.FILES)
+    if (name == A.MarkAI.name and moderator and case.declaration == Declaration.NONE
+            and case.owner_id is not None and "strike" not in request.POST):
+        # The case page never strikes by default: the moderator must say yes or no.
+        messages.error(request, _("Choose whether to record a strike before marking this "
+                                  "work AI-generated."))
+        return HttpResponseRedirect(back)
     if not run_reporting_errors(request, lambda: A.dispatch(name, request.user, case, params)):
         return HttpResponseRedirect(back)
     messages.success(request, action_cls.done_message or _("%(action)s: done.") % {

@@ -13,7 +13,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from moderation.constants import DetectorMode
+from moderation.constants import DetectorMode, Label, Route
+from moderation.labels import evidence_text, finding_text
 from moderation.models import Evidence
 from moderation.reasons import get_reason
 
@@ -74,6 +75,7 @@ def calibrated_meaning(score: float | None, details: dict[str, Any]) -> str:
 @dataclass
 class EvidenceView:
     row: Evidence
+    text: str
     shadow: bool
     meaning: str
     details: list[tuple[str, str]]
@@ -100,8 +102,8 @@ def _finding_rows(findings: list[Any], limit: int) -> list[tuple[str, str]]:
         if not isinstance(finding, dict):
             rows.append(("", _clip(_flatten(finding), limit)))
             continue
-        skip = {"source", "summary", "has_private", "label", "strength", "kind", "reason"}
-        parts = [str(finding.get("summary") or "")]
+        skip = {"source", "params", "has_private", "label", "strength", "kind", "reason"}
+        parts = [finding_text(finding)]
         parts += [f"{k}: {_flatten(v)}" for k, v in finding.items()
                   if k not in skip and _flatten(v)]
         rows.append((str(finding.get("source") or finding.get("kind") or "?"),
@@ -126,8 +128,142 @@ def _pairs(data: dict[str, Any], limit: int = 4000) -> list[tuple[str, str]]:
 
 
 def present_evidence(rows: list[Evidence], *, show_private: bool) -> list[EvidenceView]:
-    return [EvidenceView(row=e, shadow=e.mode == DetectorMode.SHADOW,
+    return [EvidenceView(row=e, text=evidence_text(e), shadow=e.mode == DetectorMode.SHADOW,
                          meaning=calibrated_meaning(e.score, e.details),
                          details=_pairs(e.details),
                          private=_pairs(e.private, limit=20000) if show_private else [])
             for e in rows]
+
+
+# -- the designed case page: evidence cards and the audit timeline in words -------------
+
+#: What each detector alias is, for the card's heading (other aliases show as they are).
+SOURCE_TITLES = {
+    "provenance": gettext_lazy("File metadata and provenance"),
+    "classifier": gettext_lazy("Image classifier"),
+}
+#: C2PA validation states as a moderator reads them.
+TRUST_STATES = {
+    "Trusted": gettext_lazy("signature verified, signer on the trust list"),
+    "Valid": gettext_lazy("signature verified, signer not on the trust list"),
+    "Invalid": gettext_lazy("signature does not verify"),
+}
+#: Bookkeeping a card never shows (the raw block below it still lists the rest).
+HIDDEN_DETAIL_KEYS = frozenset({"logits", "crops", "thresholds", "kind", "fpr_meaning",
+                                "photo_probability", "findings", "truncated", "errors"})
+#: Audit rows written by the pipeline rather than an action class.
+PIPELINE_EVENTS = {
+    "scan": gettext_lazy("Scan finished"),
+    "resubmitted": gettext_lazy("New file uploaded"),
+    "rejected": gettext_lazy("File refused"),
+    "quarantined": gettext_lazy("Scan gave up (quarantined)"),
+}
+
+
+@dataclass
+class EvidenceCard:
+    """One detector's finding as the case page shows it: a heading, one sentence, the
+    facts it names in words, the sentences of each metadata finding, and the rest."""
+
+    view: EvidenceView
+    title: str
+    facts: list[tuple[str, str]]
+    findings: list[str]
+    raw: list[tuple[str, str]]
+
+
+def _c2pa_facts(details: dict[str, Any]) -> list[tuple[str, str]]:
+    raw_c2pa = details.get("c2pa")
+    c2pa: dict[str, Any] = raw_c2pa if isinstance(raw_c2pa, dict) else {}
+    facts: list[tuple[str, str]] = []
+    state = str(c2pa.get("validation_state") or "")
+    signer = ""
+    for finding in details.get("findings") or []:
+        inner = finding.get("details") if isinstance(finding, dict) else None
+        if isinstance(inner, dict) and inner.get("signer"):
+            signer = str(inner["signer"])
+            state = str(inner.get("validation_state") or state)
+            break
+    if signer:
+        facts.append((str(DETAIL_LABELS["signer"]), signer))
+    if state:
+        facts.append((_("C2PA signature"), str(TRUST_STATES.get(state, state))))
+    return facts
+
+
+def evidence_card(view: EvidenceView) -> EvidenceCard:
+    row = view.row
+    details = row.details if isinstance(row.details, dict) else {}
+    facts: list[tuple[str, str]] = []
+    if row.generator:
+        facts.append((str(DETAIL_LABELS["generator"]), row.generator))
+    if row.model_name:
+        facts.append((_("Checkpoint"), row.model_name))
+    loras = [str(x.get("name") if isinstance(x, dict) else x) for x in row.loras or []]
+    if loras:
+        facts.append((str(DETAIL_LABELS["loras"]), ", ".join(loras[:20])))
+    facts += _c2pa_facts(details)
+    if row.score is not None:
+        threshold = details.get("threshold")
+        score = (_("%(score)s (review threshold %(threshold)s)") % {
+            "score": f"{row.score:.2f}", "threshold": f"{float(threshold):.2f}"}
+            if isinstance(threshold, int | float) else f"{row.score:.2f}")
+        facts.append((_("Score"), score))
+    if details.get("model"):
+        facts.append((_("Classifier model"), " ".join(
+            str(details[k]) for k in ("model", "model_version") if details.get(k))))
+    findings = [t for t in (finding_text(f) for f in details.get("findings") or []) if t]
+    raw = _pairs({k: v for k, v in details.items()
+                  if k not in HIDDEN_DETAIL_KEYS and k not in {"model", "model_version",
+                                                               "threshold", "c2pa"}})
+    title = str(SOURCE_TITLES.get(row.detector, row.detector))
+    return EvidenceCard(view=view, title=title, facts=facts, findings=findings, raw=raw)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit row in words: when, who, what, and what changed."""
+
+    created_at: Any
+    actor: str
+    what: str
+    changes: list[str]
+    note: str
+
+
+def _label_text(value: Any) -> str:
+    return str(Label(value).label) if value in Label.values else "—"
+
+
+def _route_text(value: Any) -> str:
+    return str(Route(value).label) if value in Route.values else "—"
+
+
+def audit_entries(rows: Iterable[Any], action_names: dict[str, Any]) -> list[AuditEntry]:
+    """The audit rows as sentences; ``action_names`` maps action codes to their names."""
+    out = []
+    for row in rows:
+        before = row.before if isinstance(row.before, dict) else {}
+        after = row.after if isinstance(row.after, dict) else {}
+        changes = []
+        if before.get("label") != after.get("label") and "label" in after:
+            changes.append(_("Label: %(before)s → %(after)s") % {
+                "before": _label_text(before.get("label")),
+                "after": _label_text(after.get("label"))})
+        if before.get("route") != after.get("route") and "route" in after:
+            changes.append(_("Shown in: %(before)s → %(after)s") % {
+                "before": _route_text(before.get("route")),
+                "after": _route_text(after.get("route"))})
+        what = action_names.get(row.action) or PIPELINE_EVENTS.get(row.action) or row.action
+        actor = row.actor.get_username() if row.actor_id and row.actor else _("the system")
+        note = row.note or ""
+        if row.action == "scan" and note:
+            # The scan's note is the policy's reason codes: read them through the table.
+            note = " ".join(str(get_reason(code.strip()).text) for code in note.split(",")
+                            if code.strip())
+        elif row.action == "resubmitted" and note == "forced rescan":
+            note = _("A rescan was requested.")
+        elif row.action == "resubmitted" and note.startswith("changed: "):
+            note = _("Changed fields: %(fields)s") % {"fields": note[len("changed: "):]}
+        out.append(AuditEntry(row.created_at, str(actor), str(what), changes, note))
+    return out

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from moderation import actions as A
 from moderation.conf import moderation_settings
+from moderation.labels import evidence_text
 from moderation.models import ModerationCase
 from moderation.queue import AGE_CHOICES, QueueFilters, category_of, detectors_seen
 from moderation.queue import review_queue as build_queue
@@ -30,7 +31,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     rows = [{"case": c, "category": category_of(c, c.has_open_appeal).title,
              "category_key": category_of(c, c.has_open_appeal).key,
              "reasons": present_reasons(c.reasons),
-             "summaries": [e.summary for e in c.evidence.all() if e.summary][:2]}
+             "summaries": [t for t in map(evidence_text, c.evidence.all()) if t][:2]}
             for c in page.object_list]
     bulk = [(name, A.registry[name].verbose_name) for name in A.bulk_actions()]
     return render(request, "moderation/queue.html", {

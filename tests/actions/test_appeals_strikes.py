@@ -30,12 +30,12 @@ def confirm_undisclosed(owner, moderator) -> ModerationCase:
 
 def classifier_only(score: float = 0.99) -> list[EvidenceResult]:
     return [EvidenceResult(detector="classifier", version="2", label="ai", strength="weak",
-                           summary="classifier", score=score, reasons=("classifier_score",))]
+                           message="classifier_score", score=score, reasons=("classifier_score",))]
 
 
 def provenance_ai() -> list[EvidenceResult]:
     return [EvidenceResult(detector="provenance", version="1", label="ai", strength="strong",
-                           summary="A1111 parameters", generator="Stable Diffusion")]
+                           message="a1111_parameters", generator="Stable Diffusion")]
 
 
 def fresh_upload(owner, **kw) -> ModerationCase:

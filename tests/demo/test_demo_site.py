@@ -26,6 +26,7 @@ from PIL.PngImagePlugin import PngInfo
 from config.gallery.models import Artwork
 from moderation import pipeline
 from moderation.constants import Label, ProcessingState, Route
+from moderation.feeds.queries import feed_scope
 from moderation.models import ModerationCase
 from tests.factories import png_bytes
 
@@ -138,7 +139,13 @@ def test_plain_photo_lands_in_new_arrivals_without_a_label(artist_client):
     arrivals = page(artist_client, "gallery:new_arrivals")
     assert "Harbour at dusk" in arrivals and 'class="badge' not in arrivals
     assert "Harbour at dusk" not in page(artist_client, "gallery:ai_feed")
-    assert "no AI signal found in the file" in page(artist_client, "gallery:work_detail", work.pk)
+    # Finding nothing is not knowing it is hand-made: the public page claims nothing ...
+    detail = page(artist_client, "gallery:work_detail", work.pk)
+    assert "Hand-made" not in detail and "no AI signal" not in detail
+    # ... and the uploader reads what the check found on the work's status page.
+    assert 'id="status-link"' in detail
+    status = page(artist_client, "moderation:work_status", "gallery.artwork", work.pk)
+    assert "No AI signal found in the file" in status
 
 
 @pytest.mark.django_db
@@ -315,9 +322,11 @@ def test_new_arrivals_follow_ai_filter_and_saved_preference(user, other_user, cl
     assert titles(client.get(reverse("gallery:ai_feed") + "?ai=exclude").content.decode()) == [
         "Robot portrait"]
 
-    # Anonymous viewers who save a choice are sent back with ?ai=...
+    # Anonymous viewers who save a choice keep it (in their session) on the next pages ...
     response = client.post(reverse("moderation_set_ai_filter"), {"ai": "include", "next": "/"})
-    assert response["Location"] == "/?ai=include"
+    assert response["Location"] == "/"
+    assert arrivals() == ["Robot portrait", "Pencil sketch"]
+    client.post(reverse("moderation_set_ai_filter"), {"ai": "exclude", "next": "/"})
     # ... signed-in viewers get it saved, and it is their feed from then on.
     client.force_login(user)
     response = client.post(reverse("moderation_set_ai_filter"), {"ai": "only", "next": "/"})
@@ -504,11 +513,12 @@ def test_label_line_for_hand_made_names_nothing_but_the_label(english):
 
     human = label_for_case(_case(label=Label.HUMAN, generator="ComfyUI",
                                  model_name="model.safetensors", reasons=["no_ai_evidence"]))
-    assert not human and human.text == "" and human.label == Label.HUMAN
-    assert [w.text for w in human.why] == ["no AI signal found in the file"]
+    # No AI evidence is no claim: nothing public at all.
+    assert not human and human.text == "" and human.label == "" and human.why == ()
     # A moderator's "hand-made" never lists the AI evidence it overruled as the reason.
     overruled = label_for_case(_case(label=Label.HUMAN, reasons=["a1111_parameters"],
                                      decided_by_id=1))
+    assert overruled.text == "Hand-made"
     assert [w.text for w in overruled.why] == ["moderator"]
     assisted = label_for_case(_case(label=Label.AI_ASSISTED, generator="Adobe Firefly"))
     assert assisted.text == "AI-assisted · Adobe Firefly"
@@ -546,3 +556,38 @@ def test_work_page_explains_a_new_detectors_reason_in_its_own_words(artist_clien
     en = page(artist_client, "gallery:work_detail", work.pk, lang="en")
     assert "a magenta test mark in the pixels" in en
     assert "generation data in the file" not in en
+
+
+@pytest.mark.django_db
+def test_the_burst_tile_links_to_the_whole_burst(user, other_user, client):
+    for i in range(4):
+        published(user, f"Burst {i}", ai=True)
+    published(other_user, "Someone else", ai=True)
+    feed = page(client, "gallery:ai_feed")
+    assert titles(feed) == ["Someone else", "Burst 3"]
+    newest = Artwork.objects.get(title="Burst 3")
+    link = f'href="?burst={newest.pk}"'
+    assert link in feed and "+3 more from @" in feed
+    burst = client.get(reverse("gallery:ai_feed") + f"?burst={newest.pk}",
+                       HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert titles(burst) == ["Burst 3", "Burst 2", "Burst 1", "Burst 0"]
+    assert f"All works @{user.get_username()} uploaded together." in burst
+    # A bogus or foreign burst id is the ordinary feed.
+    assert titles(client.get(reverse("gallery:ai_feed") + "?burst=x").content.decode()) == [
+        "Someone else", "Burst 3"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_pages_advertise_their_feeds_and_the_index_lists_them(user, client, lang):
+    work = published(user, "Pencil sketch")
+    home = page(client, "gallery:new_arrivals", lang=lang)
+    for slug in ("new", "ai"):
+        assert 'type="application/rss+xml" title="' in home
+        assert f'href="/feeds/{slug}.rss"' in home and f'href="/feeds/{slug}.atom"' in home
+    index = page(client, "moderation_feed_index", lang=lang)
+    with translation.override(lang):
+        assert str(feed_scope("exclude")) in index and str(feed_scope("only")) in index
+    assert "http://testserver/feeds/new.rss" in index
+    rss = client.get("/feeds/new.rss").content.decode()
+    assert f"<link>http://testserver/works/{work.pk}/</link>" in rss

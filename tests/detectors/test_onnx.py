@@ -14,7 +14,7 @@ from PIL import Image
 
 from moderation.detectors import detectors
 from moderation.detectors import onnx as onnx_backend
-from moderation.detectors.onnx import OnnxClassifier, fpr_meaning
+from moderation.detectors.onnx import OnnxClassifier, one_in
 from moderation.evidence import ImageInput
 from moderation.internal.bundle import BundleError, load_bundle
 from moderation.internal.preprocess import grid_offsets, make_crops, reduce_factor
@@ -42,7 +42,7 @@ def test_red_scores_ai_blue_scores_none(bundle_dir):
     assert red.label == "ai" and blue.label == "none"
     assert red.strength == "weak" and blue.strength == "weak"  # never more on its own
     assert red.details["crops"] == 4
-    assert "1 in 100" in red.details["fpr_meaning"]
+    assert red.message == "classifier_score" and red.message_params["one_in"] == "100"
     assert det.get_version() == "1:tiny-test@1.0"
 
 
@@ -118,11 +118,11 @@ def test_bad_thread_option():
         OnnxClassifier("c", {"INTRA_OP_NUM_THREADS": "two"})
 
 
-def test_fpr_meaning():
+def test_one_in():
     th = {"review": 0.5, "fpr_0.01": 0.9, "fpr_0.05": 0.6}
-    assert fpr_meaning(0.95, th) == "at most 1 in 100 hand-made works scores this high"
-    assert fpr_meaning(0.7, th) == "at most 1 in 20 hand-made works scores this high"
-    assert fpr_meaning(0.1, th).startswith("more than 5%")
+    assert one_in(0.95, th) == 100
+    assert one_in(0.7, th) == 20
+    assert one_in(0.1, th) is None
 
 
 def classifier_settings(bundle) -> dict:

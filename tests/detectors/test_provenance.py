@@ -165,10 +165,10 @@ def test_enforce_total_limit_drops_weakest_findings_last():
 
 
 def test_merge_takes_names_from_strongest_naming_finding(detector):
-    weak = Finding("a", "weak_hint", "ai", "weak", "s", generator="Hint Gen")
-    strong = Finding("b", "tool_record", "ai", "strong", "s", generator="ComfyUI",
+    weak = Finding("a", "weak_hint", "ai", "weak", generator="Hint Gen")
+    strong = Finding("b", "tool_record", "ai", "strong", generator="ComfyUI",
                      model="sdxl.safetensors", loras=("style.safetensors",))
-    proof = Finding("c", "c2pa_trusted_ai", "ai", "proof", "s", generator="Signed Gen")
+    proof = Finding("c", "c2pa_trusted_ai", "ai", "proof", generator="Signed Gen")
     result = detector.merge([weak, strong, proof])
     assert (result.label, result.strength) == ("ai", "proof")
     assert (result.generator, result.model, result.loras) == (

@@ -11,7 +11,13 @@ from django.template import Context, Template
 from django.test import RequestFactory
 
 from moderation.constants import AIFilter, Label, Route
-from moderation.feeds.queries import ai_feed, annotate_moderation, for_viewer, human_feed
+from moderation.feeds.queries import (
+    ai_feed,
+    annotate_moderation,
+    for_viewer,
+    human_feed,
+    viewer_ai_filter,
+)
 from moderation.filters import AIFilterSet
 from moderation.forms import AIDeclarationFormMixin, generator_suggestions
 from moderation.labels import label_for
@@ -185,7 +191,11 @@ def test_preference_view(site, client, user):
     assert client.post("/feed-preference/", {"ai": "x"}).status_code == 400
     client.logout()
     response = client.post("/feed-preference/", {"ai": "include", "next": "https://evil.example/"})
-    assert response["Location"] == "/?ai=include"
+    assert response["Location"] == "/"  # never off-site
+    # An anonymous viewer's choice is kept in their session and holds on the next page.
+    assert client.session["moderation_ai_filter"] == "include"
+    assert viewer_ai_filter(None, client.session) == "include"
+    assert viewer_ai_filter(None, {"moderation_ai_filter": "bogus"}) == "exclude"
 
 
 def test_label_in_japanese(user):
@@ -216,12 +226,15 @@ def test_rss_and_atom_feeds(site, client, user):
     rss = client.get("/feeds/ai.rss")
     assert rss["Content-Type"].startswith("application/rss+xml")
     body = rss.content.decode()
-    assert f"#work-{ai.pk}<" in body and "AI-generated · ComfyUI · checkpoint: SDXL" in body
-    assert f"#work-{human.pk}<" not in body
+    # Items link to the work's own page (the URL the model was registered with).
+    assert f"<link>http://testserver/works/{ai.pk}/</link>" in body
+    assert "AI-generated · ComfyUI · checkpoint: SDXL" in body
+    assert f"/works/{human.pk}/" not in body
     atom = client.get("/feeds/new.atom")
     assert atom["Content-Type"].startswith("application/atom+xml")
-    assert f"#work-{human.pk}" in atom.content.decode()
-    assert f"#work-{ai.pk}" not in atom.content.decode()
+    assert f'href="http://testserver/works/{human.pk}/"' in atom.content.decode()
+    assert f"/works/{ai.pk}/" not in atom.content.decode()
+    assert "#work-" not in body
 
 
 def test_c2pa_why_in_japanese(user):

@@ -51,5 +51,4 @@ class FaultInjectingDetector(BaseDetector):
             marker = marker_dir / f"{image.sha256}.{os.getpid()}"
             marker.write_text(str(os.getpid()))
             time.sleep(float(self.options["SLEEP_SECONDS"]))
-        return EvidenceResult(self.alias, self.version, EvidenceLabel.NONE, Strength.WEAK,
-                              "no fault injected")
+        return EvidenceResult(self.alias, self.version, EvidenceLabel.NONE, Strength.WEAK)

@@ -67,7 +67,7 @@ def _site(n_owners: int = 12, per_owner: int = 3) -> None:
             if ai and k == 2:  # proved by provenance, never reviewed
                 Evidence.objects.create(case=case, detector="provenance", detector_version="1",
                                         content_sha256="b" * 64, label="ai", strength="proof",
-                                        summary="C2PA: generated")
+                                        message="c2pa_trusted_ai")
                 continue
             ModerationCase.objects.filter(pk=case.pk).update(
                 label=Label.AI if ai else Label.HUMAN, decided_by=moderator)

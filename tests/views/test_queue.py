@@ -186,17 +186,22 @@ def test_uploader_page_explains_and_takes_an_appeal(uploader, other_user):
 
     case = make_case(uploader, label=Label.AI, route=Route.HELD)
     ModerationCase.objects.filter(pk=case.pk).update(reasons=["undisclosed_ai"])
+    status = f"/moderation/my/work/testapp.artwork/{case.object_id}/"
     assert logged_in(other_user).get(f"/moderation/my/{case.pk}/").status_code == 404
+    assert logged_in(other_user).get(status).status_code == 404
     c = logged_in(uploader)
-    html = c.get(f"/moderation/my/{case.pk}/").content.decode()
-    assert "Declared hand-made, but the file says AI." in html
+    old = c.get(f"/moderation/my/{case.pk}/")
+    assert old.status_code == 302 and old["Location"] == status
+    html = c.get(status).content.decode()
+    assert "AI evidence in a work declared hand-made" in html
+    assert "Generation parameters written by Stable Diffusion." in html
     assert "secret prompt text" not in html
-    # The page's form is the appeal action's own form, posted to the case's actions.
-    assert f'action="/moderation/case/{case.pk}/actions/appeal/"' in html
-    res = c.post(f"/moderation/case/{case.pk}/actions/appeal/", {
+    # The form posts to the page itself, which runs the appeal action.
+    assert 'id="appeal-form"' in html
+    res = c.post(status, {
         "message": "Here is my PSD", "kind": "layered",
         "proof": [SimpleUploadedFile("a.psd", b"8BPS"), SimpleUploadedFile("b.png", b"png")]})
-    assert res.status_code == 302 and res["Location"] == f"/moderation/my/{case.pk}/"
+    assert res.status_code == 302 and res["Location"] == status
     appeal = case.appeals.get()
     assert appeal.files.count() == 2
     case.refresh_from_db()

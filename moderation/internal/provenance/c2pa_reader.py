@@ -22,8 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from moderation.constants import EvidenceLabel, Strength
 from moderation.internal.provenance.findings import Finding
 from moderation.internal.provenance.limits import cap_text, load_json_limited
@@ -124,7 +122,7 @@ def remote_finding(url: str, source: str) -> Finding:
     url = cap_text(url, 2048)[0]
     return Finding(
         source=source, reason="c2pa_remote_manifest", label=EvidenceLabel.NONE,
-        strength=Strength.WEAK, summary=_("C2PA manifest stored remotely (not fetched)"),
+        strength=Strength.WEAK,
         kind="remote_manifest", details={"url": url},
     )
 
@@ -307,7 +305,6 @@ def _manifest_findings(manifest: dict[str, Any], info: dict[str, Any]) -> list[F
             findings.append(Finding(
                 source=SOURCE, reason="c2pa_training_mining", label=EvidenceLabel.NONE,
                 strength=Strength.WEAK, kind="rights",
-                summary=_("C2PA training and data-mining preferences"),
                 details={**base, "assertion": label, "entries": _rights_entries(data)},
             ))
             continue
@@ -328,23 +325,18 @@ def _manifest_findings(manifest: dict[str, Any], info: dict[str, Any]) -> list[F
                     source=SOURCE, reason="c2pa_trusted_ai" if trusted else "c2pa_ai",
                     label=EvidenceLabel.AI,
                     strength=Strength.PROOF if trusted else Strength.STRONG,
-                    summary=_("C2PA %(state)s manifest declares trainedAlgorithmicMedia")
-                    % {"state": state},
                     generator=name, details=details,
                 ))
             elif term in COMPOSITE_AI:
                 findings.append(Finding(
                     source=SOURCE, reason="c2pa_ai_composite", label=EvidenceLabel.AI_ASSISTED,
                     strength=Strength.STRONG if trusted else Strength.WEAK,
-                    summary=_("C2PA %(state)s manifest declares %(term)s (AI-assisted edit)")
-                    % {"state": state, "term": term},
-                    generator=name, details=details,
+                    generator=name, details=details, params={"term": term},
                 ))
             elif term in HUMAN_CAPTURE and trusted:
                 findings.append(Finding(
                     source=SOURCE, reason="c2pa_trusted_capture", label=EvidenceLabel.HUMAN,
                     strength=Strength.PROOF,
-                    summary=_("Trusted C2PA manifest declares a digital capture"),
                     details=details,
                 ))
     return findings

@@ -19,13 +19,15 @@ class Finding:
     "exif:UserComment", "stealth:alpha"...); ``reason`` is a stable code used in
     decisions ("c2pa_trusted_ai", "a1111_parameters"...). ``details`` is shown to
     moderators; ``private`` (prompts) only to moderators with the permission.
+    ``params`` fill the reason's sentence (:func:`moderation.reasons.describe`) when a
+    page shows it: a finding stores no sentence, so every reader gets their language.
     """
 
     source: str
     reason: str
     label: str
     strength: str
-    summary: str
+    params: dict[str, str] = field(default_factory=dict)
     kind: str = "ai_signal"
     generator: str = ""
     model: str = ""

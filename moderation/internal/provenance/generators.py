@@ -22,7 +22,6 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from django.utils.translation import gettext as _
 from PIL import Image
 
 from moderation.constants import EvidenceLabel, Strength
@@ -98,7 +97,8 @@ class _Collector:
             return value
         return self._cap(str(value), flags)
 
-    def add(self, *, source: str, reason: str, label: str, strength: str, summary: str,
+    def add(self, *, source: str, reason: str, label: str, strength: str,
+            params: dict[str, str] | None = None,
             generator: str = "", model: str = "", loras: tuple[str, ...] = (),
             details: dict[str, Any] | None = None,
             private: dict[str, Any] | None = None) -> None:
@@ -109,7 +109,8 @@ class _Collector:
             clean_details["truncated"] = True
         self.findings.append(Finding(
             source=source, reason=reason, label=label, strength=strength,
-            summary=cap_text(summary, 500)[0], generator=cap_text(generator, 200)[0],
+            params={k: cap_text(str(v), 200)[0] for k, v in (params or {}).items()},
+            generator=cap_text(generator, 200)[0],
             model=cap_text(model, 500)[0], loras=tuple(cap_text(n, 300)[0] for n in loras[:50]),
             details=clean_details, private=clean_private,
         ))
@@ -197,8 +198,6 @@ def _add_a1111(c: _Collector, source: str, text: str, generator: str = "") -> bo
             return False
         public, hidden = _split_private(extras)
         c.add(source=source, reason="a1111_extras", label=ASSISTED, strength=WEAK,
-              summary=_("Upscale/extras record from Stable Diffusion WebUI (also used on "
-                        "hand-made images)"),
               generator="Stable Diffusion WebUI", details={"settings": public},
               private={"settings": hidden})
         return True
@@ -208,7 +207,7 @@ def _add_a1111(c: _Collector, source: str, text: str, generator: str = "") -> bo
     loras = tuple(name for name, _w in record.loras)
     public, hidden = _split_private(record.settings)
     c.add(source=source, reason="a1111_parameters", label=AI, strength=STRONG,
-          summary=_("Generation parameters written by %(app)s") % {"app": app},
+          params={"app": app},
           generator=app, model=record.model, loras=loras,
           details={"settings": public,
                    "lora_weights": {n: w for n, w in record.loras if w is not None}},
@@ -237,13 +236,12 @@ def _add_comfy(c: _Collector, source: str, prompt_obj: Any, workflow_obj: Any,
     loras = tuple(dict.fromkeys(n for n, _m, _c in record.loras))
     if record.generates:
         c.add(source=source, reason=reason, label=AI, strength=STRONG,
-              summary=_("%(app)s generation graph") % {"app": generator},
+              params={"app": generator},
               generator=generator, model=model,
               loras=loras, details=details, private={"prompts": record.prompts})
     else:
         reason = "comfyui_upscale_only" if record.has_upscale else "comfyui_no_sampler"
         c.add(source=source, reason=reason, label=ASSISTED, strength=WEAK,
-              summary=_("ComfyUI graph without a generation step (e.g. upscale only)"),
               generator=generator, model=model, loras=loras, details=details)
     return True
 
@@ -257,7 +255,7 @@ def _add_json_record(c: _Collector, source: str, obj: dict[str, Any],
     if not loras and isinstance(obj.get("resource-stack"), dict):
         loras = [str(k) for k in obj["resource-stack"] if "lora" in str(k).lower()]
     c.add(source=source, reason=reason, label=AI, strength=STRONG,
-          summary=_("Generation record written by %(app)s") % {"app": generator},
+          params={"app": generator},
           generator=generator, model=_first_str(inner, MODEL_KEYS), loras=tuple(loras),
           details={"settings": _settings(inner)},
           private={"prompt": _first_str(inner, PROMPT_KEYS),
@@ -319,16 +317,14 @@ def _add_novelai(c: _Collector, source: str, record: novelai.NovelAIRecord,
         pixels = rgb()
         if pixels is not None and novelai.verify_signature(pixels, record.comment, public_key):
             c.add(source=source, reason="novelai_signature_verified", label=AI, strength=PROOF,
-                  summary=_("NovelAI signature verifies against NovelAI's public key"),
                   generator="NovelAI", model=model, details=details, private=private)
             return
         details["signature"] = "unverifiable" if pixels is None else "invalid"
         c.add(source=source, reason="novelai_metadata", label=AI, strength=STRONG,
-              summary=_("NovelAI metadata (signature present but does not verify)"),
               generator="NovelAI", model=model, details=details, private=private)
         return
     c.add(source=source, reason="novelai_metadata", label=AI, strength=STRONG,
-          summary=_("NovelAI generation metadata"), generator="NovelAI", model=model,
+          generator="NovelAI", model=model,
           details=details, private=private)
 
 
@@ -341,12 +337,12 @@ def _add_keyed(c: _Collector, key: str, text: str) -> bool:
     obj = _json(text)
     if spec.parser == "marker" or (spec.parser != "dream" and not isinstance(obj, dict)):
         c.add(source=source, reason="generator_key", label=AI, strength=STRONG,
-              summary=_("Metadata key written by %(app)s") % {"app": spec.generator},
+              params={"app": spec.generator},
               generator=spec.generator, details={"key": key})
         return True
     if spec.parser == "dream":
         c.add(source=source, reason="invokeai_metadata", label=AI, strength=STRONG,
-              summary=_("Generation record written by %(app)s") % {"app": spec.generator},
+              params={"app": spec.generator},
               generator=spec.generator, details={"key": key}, private={"prompt": text})
         return True
     if not isinstance(obj, dict):  # "dream" was handled above; this narrows the type
@@ -358,7 +354,7 @@ def _add_keyed(c: _Collector, key: str, text: str) -> bool:
     model = _first_str(inner, MODEL_KEYS) or _first_str(obj, MODEL_KEYS)
     reason = "invokeai_metadata" if spec.generator == "InvokeAI" else "generator_metadata"
     c.add(source=source, reason=reason, label=AI, strength=STRONG,
-          summary=_("Generation record written by %(app)s") % {"app": spec.generator},
+          params={"app": spec.generator},
           generator=spec.generator, model=model, loras=tuple(_lora_names(inner)),
           details={"key": key, "settings": _settings(inner)},
           private={"prompt": _first_str(inner, PROMPT_KEYS),
@@ -376,7 +372,7 @@ def _add_strings(c: _Collector, prefix: str, fields: dict[str, str]) -> None:
             if pattern is not None:
                 c.add(source=f"{prefix}:{name}", reason=pattern.reason, label=pattern.label,
                       strength=pattern.strength,
-                      summary=_("Description written by %(app)s") % {"app": pattern.generator},
+                      params={"app": pattern.generator, "field": name},
                       generator=pattern.generator, private={"prompt": value})
                 continue
         if name not in c.table.software_fields:
@@ -388,7 +384,7 @@ def _add_strings(c: _Collector, prefix: str, fields: dict[str, str]) -> None:
         prose = name in PROSE_FIELDS
         c.add(source=f"{prefix}:{name}", reason=pattern.reason, label=pattern.label,
               strength=pattern.strength,
-              summary=_("%(field)s names %(app)s") % {"field": name, "app": pattern.generator},
+              params={"app": pattern.generator, "field": name},
               generator=pattern.generator,
               details={"field": name} if prose else {"field": name, "value": value[:300]},
               private={"text": value} if prose else None)
@@ -487,7 +483,7 @@ def _read_exif(c: _Collector, data: bytes, rgb: Callable[[], bytes | None], key:
             _add_a1111(c, "exif:UserComment", comment, generator)
     if fields.get("Artist", "").strip().lower() == "ai" and not c.findings:
         c.add(source="exif:Artist", reason="generator_software_string", label=AI,
-              strength=WEAK, summary=_("EXIF Artist is \"ai\" (Civitai generator)"),
+              strength=WEAK, params={"app": "Civitai", "field": "Artist"},
               generator="Civitai", details={"field": "Artist"})
         handled.add("Artist")
     _add_strings(c, "exif", {k: v for k, v in fields.items() if k not in handled})
@@ -519,7 +515,6 @@ def _read_stealth(c: _Collector, pixels: Image.Image | None, alpha: Image.Image 
     if _add_a1111(c, source, payload.text):
         return
     c.add(source=source, reason="stealth_metadata", label=AI, strength=STRONG,
-          summary=_("Hidden generation metadata in the pixel low bits"),
           details={"channel": payload.channel, "compressed": payload.compressed,
                    "truncated_payload": payload.truncated},
           private={"text": payload.text})

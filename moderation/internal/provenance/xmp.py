@@ -23,7 +23,6 @@ from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from django.utils.translation import gettext as _
 
 from moderation.constants import EvidenceLabel, Strength
 from moderation.internal.provenance.c2pa_reader import COMPOSITE_AI, TRAINED, dst_term
@@ -344,14 +343,12 @@ def findings_from_properties(props: XmpProperties,
         if term == TRAINED:
             findings.append(Finding(
                 source=SOURCE, reason="xmp_digital_source_type_ai", label=EvidenceLabel.AI,
-                strength=Strength.STRONG, generator=generator, details=dst_details,
-                summary=_("IPTC DigitalSourceType is trainedAlgorithmicMedia")))
+                strength=Strength.STRONG, generator=generator, details=dst_details))
         elif term in COMPOSITE_AI:
             findings.append(Finding(
                 source=SOURCE, reason="xmp_digital_source_type_composite",
                 label=EvidenceLabel.AI_ASSISTED, strength=Strength.WEAK, generator=generator,
-                details=dst_details,
-                summary=_("IPTC DigitalSourceType is %(term)s (AI-assisted)") % {"term": term}))
+                details=dst_details, params={"term": _cap(term)}))
 
     if ai_system:
         details: dict[str, Any] = {"ai_system": _cap(ai_system)}
@@ -366,14 +363,12 @@ def findings_from_properties(props: XmpProperties,
             private["prompt"] = cap_text(prompt)[0]
         findings.append(Finding(
             source=SOURCE, reason="xmp_ai_system_used", label=EvidenceLabel.AI,
-            strength=Strength.STRONG, generator=generator, details=details, private=private,
-            summary=_("IPTC AISystemUsed names an AI system")))
+            strength=Strength.STRONG, generator=generator, details=details, private=private))
     elif props.get(NS_IPTC_EXT, "AIPromptInformation"):
         prompt = "\n".join(props.get(NS_IPTC_EXT, "AIPromptInformation"))
         findings.append(Finding(
             source=SOURCE, reason="xmp_ai_prompt", label=EvidenceLabel.AI,
-            strength=Strength.STRONG, private={"prompt": cap_text(prompt)[0]},
-            summary=_("IPTC AIPromptInformation carries a generation prompt")))
+            strength=Strength.STRONG, private={"prompt": cap_text(prompt)[0]}))
 
     for raw in props.get(NS_TC260, "AIGC"):
         findings.extend(_tc260_findings(raw))
@@ -383,7 +378,6 @@ def findings_from_properties(props: XmpProperties,
         findings.append(Finding(
             source=SOURCE, reason="xmp_plus_data_mining", label=EvidenceLabel.NONE,
             strength=Strength.WEAK, kind="rights",
-            summary=_("PLUS data-mining (AI training) preference"),
             details={"data_mining": _cap(dst_term(value) or value),
                      "other_constraints": [_cap(c) for c in constraints[:4]]}))
 
@@ -401,7 +395,6 @@ def _tc260_findings(raw: str) -> list[Finding]:
     except ValueError:
         return [Finding(source=SOURCE, reason="xmp_tc260_unreadable", label=EvidenceLabel.NONE,
                         strength=Strength.WEAK, kind="error",
-                        summary=_("TC260 AIGC label present but not valid JSON"),
                         details={"raw": _cap(raw)})]
     if not isinstance(record, dict):
         return []
@@ -412,11 +405,8 @@ def _tc260_findings(raw: str) -> list[Finding]:
     details = {key: _cap(str(record[key])) for key in (
         "Label", "ContentProducer", "ProduceID", "ContentPropagator", "PropagateID")
         if key in record}
-    meaning = {"1": _("AI-generated"), "2": _("possibly AI-generated"),
-               "3": _("suspected AI-generated")}
     return [Finding(source=SOURCE, reason="xmp_tc260_aigc", label=EvidenceLabel.AI,
-                    strength=strength, details=details,
-                    summary=_("TC260 AIGC label: %(meaning)s") % {"meaning": meaning[label]})]
+                    strength=strength, details=details)]
 
 
 def _free_text_findings(props: XmpProperties, table: GeneratorTable | None) -> list[Finding]:
@@ -435,8 +425,7 @@ def _free_text_findings(props: XmpProperties, table: GeneratorTable | None) -> l
             findings.append(Finding(
                 source=f"{SOURCE}:{name}", reason="xmp_ai_tool_string", label=label,
                 strength=Strength.WEAK, generator=generator,
-                details={"field": name, "value": _cap(value)},
-                summary=_("XMP %(field)s names an AI tool") % {"field": name}))
+                details={"field": name, "value": _cap(value)}, params={"field": name}))
     return findings
 
 

@@ -38,6 +38,7 @@ from django.utils.translation import gettext_lazy as _
 from moderation.conf import moderation_settings
 from moderation.constants import RejectionReason
 from moderation.evidence import ScanResult
+from moderation.reasons import describe
 from moderation.scanning import scan_bytes
 
 USAGE_ERROR = 2
@@ -82,7 +83,8 @@ def result_row(path: str, result: ScanResult | None, error: str | None = None) -
                 "generator": "", "model": "", "loras": [], "evidence": [],
                 "error": error or RejectionReason.CORRUPT.value}
     evidence = [{"detector": e.detector, "version": e.version, "label": str(e.label),
-                 "score": e.score, "strength": str(e.strength), "summary": e.summary}
+                 "score": e.score, "strength": str(e.strength),
+                 "summary": describe(e.message, e.message_params)}
                 for e in (result.evidence if result is not None else ())]
     return {"path": path, "label": str(decision.label), "route": str(decision.route),
             "ai_score": decision.ai_score, "generator": decision.generator,

@@ -3,8 +3,12 @@
 (function () {
   "use strict";
 
+  // A choice made with the mouse (the strike radios, a checkbox) keeps the keys working.
+  var CHOICES = ["radio", "checkbox", "submit", "button"];
+
   function typing(target) {
     var tag = (target && target.tagName) || "";
+    if (tag === "INPUT" && CHOICES.indexOf(target.type) >= 0) { return false; }
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
   }
 
@@ -48,7 +52,22 @@
     return keys;
   }
 
+  // Anything that strikes or hides asks first: forms with data-confirm always, the
+  // "mark AI-generated" form (data-confirm-strike) when its strike choice is yes.
+  function confirmations() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      var message = form.dataset.confirm;
+      if (!message && form.dataset.confirmStrike) {
+        var yes = form.querySelector("input[name=strike][value='1']");
+        if (yes && yes.checked) { message = form.dataset.confirmStrike; }
+      }
+      if (message && !window.confirm(message)) { event.preventDefault(); }
+    }, true);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    confirmations();
     var keys = queue() || casePage();
     document.addEventListener("keydown", function (event) {
       if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }

@@ -66,8 +66,21 @@
     }, true);
   }
 
+  // One "tool or model" field serves both AI decisions: its value goes into the hidden
+  // field of whichever form is sent (without script the hidden field keeps the detected
+  // generator).
+  function toolField() {
+    var field = document.getElementById("decision-tool");
+    if (!field) { return; }
+    document.addEventListener("submit", function (event) {
+      var hidden = event.target.querySelector("input[data-tool]");
+      if (hidden) { hidden.value = field.value; }
+    }, true);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     confirmations();
+    toolField();
     var keys = queue() || casePage();
     document.addEventListener("keydown", function (event) {
       if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }

@@ -11,8 +11,9 @@ LOCALE_DIRS := $(wildcard moderation/locale config/locale)
 PYTEST_ARGS ?=
 PYTEST_DEMO_ARGS ?=
 BENCH_ARGS  ?=
-# Extras installed into .venv; "train" brings torch (CPU) for the classifier-loop tests.
-EXTRAS      ?= dev,train,demo
+# Extras installed into .venv; "train" brings torch (CPU) for the classifier-loop tests,
+# "watermark" the invisible-watermark detector's OpenCV and PyWavelets.
+EXTRAS      ?= dev,train,demo,watermark
 # Tests of the demo site (tests/demo/, marker demo_site) need its settings: `make test`
 # runs everything else first, then those with --ds=tests.demo_settings -m demo_site.
 
@@ -32,6 +33,9 @@ $(PY):
 # Reinstall whenever the dependency lists or the pins change.
 $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PIP) install -qq -c constraints.txt -e '.[$(EXTRAS)]'
+	# The watermark decoder without its declared torch/GUI-OpenCV dependencies.
+	case ',$(EXTRAS),' in *,watermark,*) \
+	  $(PIP) install -qq --no-deps -c constraints.txt invisible-watermark ;; esac
 	@touch $@
 
 install: $(STAMP)
@@ -80,7 +84,8 @@ bench: install
 constraints:
 	rm -rf /tmp/tegaki-pin-venv
 	$(PYTHON) -m venv /tmp/tegaki-pin-venv
-	/tmp/tegaki-pin-venv/bin/pip install --quiet -e '.[dev,train,server,demo]'
+	/tmp/tegaki-pin-venv/bin/pip install --quiet -e '.[dev,train,server,demo,watermark]'
+	/tmp/tegaki-pin-venv/bin/pip install --quiet --no-deps invisible-watermark
 	{ echo "# Exact versions for a reproducible install: pip install -c constraints.txt -e '.[dev,train,demo]'"; \
 	  echo "# Regenerate after changing dependencies: make constraints (pip freeze of a fresh .venv)."; \
 	  /tmp/tegaki-pin-venv/bin/pip freeze --exclude-editable | sed -e 's/+cpu$$//'; } > constraints.txt

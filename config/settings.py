@@ -15,6 +15,7 @@ import dj_database_url
 from celery.schedules import crontab
 
 from moderation.api.schema import spectacular_settings
+from moderation.conf import DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TEGAKI_VAR_DIR", BASE_DIR / "var"))
@@ -156,7 +157,16 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = spectacular_settings()
 
-MODERATION: dict = {}
+# The demo runs every detector: the defaults, plus the pixel-mark decoders, which need
+# the "watermark" extra and CPU time (about a second per megapixel) a site may not want
+# to spend on every upload. Without the extra they are off and `check` says so.
+MODERATION: dict = {
+    "DETECTORS": {
+        **DEFAULTS["DETECTORS"],
+        "watermark": {"BACKEND": "moderation.detectors.watermark.InvisibleWatermarkDetector",
+                      "OPTIONS": {}, "MODE": "enforce"},
+    },
+}
 
 LOGGING = {
     "version": 1,

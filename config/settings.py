@@ -157,14 +157,17 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = spectacular_settings()
 
-# The demo runs every detector: the defaults, plus the pixel-mark decoders, which need
-# the "watermark" extra and CPU time (about a second per megapixel) a site may not want
-# to spend on every upload. Without the extra they are off and `check` says so.
+# The demo runs every detector: the defaults, plus the pixel-mark detectors (invisible
+# watermark, visible corner marks), which need the "watermark" extra and CPU time (up to
+# a few seconds per upload) a site may not want to spend on every upload. Without the
+# extra they are off and `check` says so.
 MODERATION: dict = {
     "DETECTORS": {
         **DEFAULTS["DETECTORS"],
         "watermark": {"BACKEND": "moderation.detectors.watermark.InvisibleWatermarkDetector",
                       "OPTIONS": {}, "MODE": "enforce"},
+        "visible_mark": {"BACKEND": "moderation.detectors.visible_mark.VisibleMarkDetector",
+                         "OPTIONS": {}, "MODE": "enforce"},
     },
 }
 

@@ -115,9 +115,16 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:20]
 
 
+SPECS = {m.key: m for m in visible_marks.MARKS}
+
+
 def _scores(image: Image.Image) -> dict[str, dict]:
-    return {m.spec.key: {"score": round(m.score, 4), "strength": m.strength}
-            for m in visible_marks.find_marks(image)}
+    return {m.spec.key: {"score": round(m.score, 4)} for m in visible_marks.find_marks(image)}
+
+
+def _strength(key: str, value: dict) -> str | None:
+    """Judged now, from the cached score, so changed thresholds need no re-run."""
+    return visible_marks.strength_of(SPECS[key], value.get("score", 0.0))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                 row = {"key": cache_key, **_scores(perturb(marked)).get(key, {})}
                 cache.put(row)
             cell = recall[name][key]
-            cell[0] += int(row.get("strength") is not None)
-            cell[1] += int(row.get("strength") == "strong")
+            strength = _strength(key, row)
+            cell[0] += int(strength is not None)
+            cell[1] += int(strength == "strong")
             cell[2] += 1
 
     keys = list(STAMPS)
@@ -172,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             cache.put(row)
         stats = per_source[item.source]
         stats["images"] += 1
-        strengths = [m["strength"] for m in row["marks"].values() if m["strength"]]
+        strengths = [s for s in (_strength(k, m) for k, m in row["marks"].items()) if s]
         stats["weak"] += int("weak" in strengths and "strong" not in strengths)
         stats["strong"] += int("strong" in strengths)
         if strengths:

@@ -10,7 +10,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from moderation.constants import EvidenceLabel, Strength
 from moderation.detectors.visible_mark import VISIBLE_MARK, VisibleMarkDetector
@@ -71,10 +71,17 @@ def stamp_sparkle(image: Image.Image, side: int) -> Image.Image:
 
 
 def stamp_meta(image: Image.Image, height: int) -> Image.Image:
-    out = image.copy()
+    """The label in DejaVu Sans, translucent white over a soft shadow."""
     font = ImageFont.truetype(DEJAVU, height)
-    ImageDraw.Draw(out, "RGBA").text((16, image.height - 16 - height), "Imagined with AI",
-                                     font=font, fill=(255, 255, 255, 240))
+    where = (16, image.height - 16 - height)
+    shadow = Image.new("L", image.size, 0)
+    ImageDraw.Draw(shadow).text((where[0] + 1, where[1] + 1), "Imagined with AI", font=font,
+                                fill=160)
+    out = image.copy()
+    out.paste(Image.new("RGB", image.size, (0, 0, 0)), (0, 0),
+              shadow.filter(ImageFilter.GaussianBlur(1)))
+    ImageDraw.Draw(out, "RGBA").text(where, "Imagined with AI", font=font,
+                                     fill=(255, 255, 255, 240))
     return out
 
 
@@ -97,7 +104,7 @@ def test_sparkle_is_weak_at_most():
 
 @pytest.mark.skipif(not __import__("os").path.exists(DEJAVU), reason="DejaVu Sans missing")
 def test_meta_label_in_another_font_is_found():
-    result = detect(png(stamp_meta(painting((1024, 1024), seed=8), 22)))
+    result = detect(png(stamp_meta(painting((1024, 1024), seed=5), 24)))
     assert result.label == EvidenceLabel.AI
     assert result.details["mark"] == "meta_imagined"
 

@@ -11,9 +11,10 @@ PYTEST_ARGS ?=
 PYTEST_DEMO_ARGS ?=
 BENCH_ARGS  ?=
 # Extras installed into .venv by the test, lint and bench targets; "train" brings torch
-# (CPU) for the classifier-loop tests. `make demo` installs only the "demo" extra.
-EXTRAS      ?= dev,train,demo
-DEMO_EXTRAS := demo
+# (CPU) for the classifier-loop tests, "watermark" the invisible-watermark detector's
+# OpenCV and PyWavelets. `make demo` installs only what the demo site runs.
+EXTRAS      ?= dev,train,demo,watermark
+DEMO_EXTRAS := demo,watermark
 # Tests of the demo site (tests/demo/, marker demo_site) need its settings: `make test`
 # runs everything else first, then those with --ds=tests.demo_settings -m demo_site.
 
@@ -34,6 +35,9 @@ $(PY):
 # One stamp per set of extras; reinstall whenever the dependency lists or the pins change.
 $(VENV)/.tegaki-installed-%: pyproject.toml constraints.txt | $(PY)
 	$(PIP) install -qq -c constraints.txt -e '.[$*]'
+	# The watermark decoder without its declared torch/GUI-OpenCV dependencies.
+	case ',$*,' in *,watermark,*) \
+	  $(PIP) install -qq --no-deps -c constraints.txt invisible-watermark ;; esac
 	@touch $@
 
 install: $(VENV)/.tegaki-installed-$(EXTRAS)
@@ -95,7 +99,8 @@ bench-feeds: install
 constraints:
 	rm -rf /tmp/tegaki-pin-venv
 	$(PYTHON) -m venv /tmp/tegaki-pin-venv
-	/tmp/tegaki-pin-venv/bin/pip install --quiet -e '.[dev,train,server,demo]'
+	/tmp/tegaki-pin-venv/bin/pip install --quiet -e '.[dev,train,server,demo,watermark]'
+	/tmp/tegaki-pin-venv/bin/pip install --quiet --no-deps invisible-watermark
 	{ echo "# Exact versions for a reproducible install: pip install -c constraints.txt -e '.[dev,train,demo]'"; \
 	  echo "# Regenerate after changing dependencies: make constraints (pip freeze of a fresh .venv)."; \
 	  /tmp/tegaki-pin-venv/bin/pip freeze --exclude-editable | sed -e 's/+cpu$$//'; } > constraints.txt

@@ -15,6 +15,7 @@ import dj_database_url
 from celery.schedules import crontab
 
 from moderation.api.schema import spectacular_settings
+from moderation.conf import DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TEGAKI_VAR_DIR", BASE_DIR / "var"))
@@ -157,7 +158,18 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = spectacular_settings()
 
+# The demo runs every detector: the defaults, plus the pixel-mark detectors (invisible
+# watermark, visible corner marks), which need the "watermark" extra and CPU time (up to
+# a few seconds per upload) a site may not want to spend on every upload. Without the
+# extra they are off and `check` says so.
 MODERATION: dict = {
+    "DETECTORS": {
+        **DEFAULTS["DETECTORS"],
+        "watermark": {"BACKEND": "moderation.detectors.watermark.InvisibleWatermarkDetector",
+                      "OPTIONS": {}, "MODE": "enforce"},
+        "visible_mark": {"BACKEND": "moderation.detectors.visible_mark.VisibleMarkDetector",
+                         "OPTIONS": {}, "MODE": "enforce"},
+    },
     # The uploader's status page shows inside the gallery's own header and footer.
     "PAGE_BASE_TEMPLATE": "gallery/base.html",
 }

@@ -53,10 +53,11 @@ def run_detectors(image: ImageInput, detectors: Iterable[BaseDetector],
 
 
 def configured_detectors(*, use_classifier: bool = True) -> list[BaseDetector]:
-    """Return the enabled detectors; ``use_classifier=False`` keeps metadata-only ones."""
+    """Return the enabled detectors; ``use_classifier=False`` leaves out the classifiers
+    (:meth:`BaseDetector.is_classifier`) and keeps metadata readers and mark decoders."""
     found = detector_handler.enabled()
     if not use_classifier:
-        found = [d for d in found if not d.needs_pixels]
+        found = [d for d in found if not d.is_classifier()]
     return found
 
 

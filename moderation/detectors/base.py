@@ -29,9 +29,14 @@ class BaseDetector(ABC):
 
     version: ClassVar[str] = "0"
     default_options: ClassVar[dict[str, Any]] = {}
-    #: Whether the detector reads decoded pixels. Metadata-only detectors (False) are the
-    #: ones ``moderation_scan --no-classifier`` and ``scan_file(use_classifier=False)`` keep.
+    #: Whether the detector reads decoded pixels.
     needs_pixels: ClassVar[bool] = True
+    #: Whether the detector is a learned classifier (a score from a model), the kind
+    #: ``moderation_scan --no-classifier`` and ``scan_file(use_classifier=False)`` leave
+    #: out. None (the default, for backends written before this attribute) means "the
+    #: same as ``needs_pixels``"; a pixel-reading decoder of a known mark, such as the
+    #: invisible-watermark detector, sets False so it runs there too.
+    classifier: ClassVar[bool | None] = None
     #: The reason codes :meth:`detect` may put on its evidence, with their texts.
     reasons: ClassVar[tuple[Reason, ...]] = ()
 
@@ -57,6 +62,11 @@ class BaseDetector(ABC):
     def validate(self) -> None:
         """Raise :class:`InvalidDetectorConfig` if the options cannot work."""
         return None  # optional hook: detectors without options accept anything
+
+    @classmethod
+    def is_classifier(cls) -> bool:
+        """:attr:`classifier`, or :attr:`needs_pixels` where a backend leaves it unset."""
+        return cls.needs_pixels if cls.classifier is None else cls.classifier
 
     @property
     def enabled(self) -> bool:

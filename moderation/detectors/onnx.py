@@ -103,6 +103,7 @@ class OnnxClassifier(BaseDetector):
     """Calibrated P(AI) from a pixel classifier; always weak evidence on its own."""
 
     version = "1"
+    classifier = True
     default_options = {"BUNDLE": None, "INTRA_OP_NUM_THREADS": 1, "INTER_OP_NUM_THREADS": 1}
     reasons = (CLASSIFIER_SCORE, CLASSIFIER_BELOW)
 

@@ -80,7 +80,8 @@ class ProvenanceDetector(BaseDetector):
     """
 
     #: Bump when merging or any reader changes results; data versions are appended.
-    version = "1"
+    #: 2: generation JSON and records in every container (COM, XP*, XMP values).
+    version = "2"
     needs_pixels = False
     default_options: ClassVar[dict[str, Any]] = {"TRUST_DIR": None, "GENERATOR_PATTERNS": None}
     reasons = READER_REASONS

@@ -179,7 +179,7 @@ def test_merge_takes_names_from_strongest_naming_finding(detector):
 def test_version_includes_table_and_trust_fingerprint(tmp_path):
     base = ProvenanceDetector("provenance")
     version = base.get_version()
-    assert len(version) <= 64 and version.startswith("1:g")
+    assert len(version) <= 64 and version.startswith(f"{ProvenanceDetector.version}:g")
     directory = cfx.trust_dir_with_test_ca(trust.BUNDLED_TRUST_DIR, tmp_path / "trust")
     other = ProvenanceDetector("provenance", {"TRUST_DIR": str(directory)})
     assert other.get_version() != version

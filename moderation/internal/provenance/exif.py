@@ -4,6 +4,9 @@ Generators put their records in odd places: A1111/Fooocus/SwarmUI
 write the parameters into ``UserComment`` behind an 8-byte charset prefix, ComfyUI's
 WebP savers put the API graph in ``Model``/``Make``/``ImageDescription`` and NovelAI
 maps its PNG text keys onto ``DocumentName``/``ImageDescription``/``Software``.
+Windows' ``XPComment``/``XPTitle``/``XPSubject``/``XPKeywords`` (UTF-16LE) and the file's
+comment segments (JPEG ``COM``, the GIF comment extension) are read too: savers that
+find no better place put generation records there.
 Only the header is parsed (``Image.open`` without ``load``), so no pixels are decoded.
 """
 
@@ -30,6 +33,15 @@ IFD0_TEXT_TAGS = {
     ExifTags.Base.DocumentName: "DocumentName",
     ExifTags.Base.Copyright: "Copyright",
 }
+#: Windows Explorer's tags (type BYTE, UTF-16LE text): tag -> field name.
+XP_FIELDS = {
+    0x9C9B: "XPTitle",
+    0x9C9C: "XPComment",
+    0x9C9E: "XPKeywords",
+    0x9C9F: "XPSubject",
+}
+#: Comment segments kept from one file (JPEG allows any number of COM segments).
+MAX_COMMENTS = 16
 
 
 @dataclass
@@ -40,15 +52,47 @@ class ExifText:
     user_comment: str | None = None
     user_comment_charset: str = ""
     maker_note: str | None = None
+    #: JPEG ``COM`` segments / the GIF comment, decoded as UTF-8 (Latin-1 fallback).
+    comments: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
 def _as_text(value: object) -> str | None:
+    """An ASCII-typed tag as text. Writers put UTF-8 there (prompts in Japanese) and
+    Pillow hands it back decoded as Latin-1; such text is re-read as UTF-8."""
     if isinstance(value, str):
-        return value[:MAX_VALUE_BYTES].rstrip("\x00")
+        text = value[:MAX_VALUE_BYTES].rstrip("\x00")
+        if not text.isascii():
+            try:
+                return text.encode("latin-1").decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                return text
+        return text
     if isinstance(value, bytes):
         return value[:MAX_VALUE_BYTES].decode("utf-8", errors="replace").rstrip("\x00")
     return None
+
+
+def decode_xp(value: object) -> str | None:
+    """Decode a Windows ``XP*`` tag: UTF-16LE bytes (Pillow may give a tuple of ints)."""
+    if isinstance(value, tuple | list) and all(isinstance(v, int) for v in value):
+        value = bytes(v & 0xFF for v in value)
+    if isinstance(value, str):
+        return value[:MAX_VALUE_BYTES].rstrip("\x00") or None
+    if not isinstance(value, bytes):
+        return None
+    raw = value[:MAX_VALUE_BYTES]
+    raw = raw[: len(raw) - (len(raw) % 2)]
+    return raw.decode("utf-16-le", errors="replace").rstrip("\x00") or None
+
+
+def decode_comment(raw: bytes) -> str:
+    """A comment segment: UTF-8 as modern writers use, else Latin-1 (never fails)."""
+    raw = raw[:MAX_VALUE_BYTES]
+    try:
+        return raw.decode("utf-8").rstrip("\x00")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").rstrip("\x00")
 
 
 def decode_user_comment(raw: bytes) -> tuple[str, str]:
@@ -98,6 +142,7 @@ def read_exif_text(data: bytes) -> ExifText:
             else:
                 with Image.open(io.BytesIO(data)) as im:
                     exif = im.getexif()
+                    result.comments = _comments(im)
             exif_ifd = exif.get_ifd(ExifTags.IFD.Exif) if exif else {}
     except Exception as exc:  # a broken header is not our finding to make
         result.errors.append(f"exif: {type(exc).__name__}")
@@ -106,6 +151,10 @@ def read_exif_text(data: bytes) -> ExifText:
         text = _as_text(exif.get(tag))
         if text:
             result.fields[name] = text
+    for xp_tag, xp_name in XP_FIELDS.items():
+        text = decode_xp(exif.get(xp_tag))
+        if text and text.strip():
+            result.fields[xp_name] = text
     comment = exif_ifd.get(ExifTags.Base.UserComment)
     if isinstance(comment, bytes) and comment:
         text, charset = decode_user_comment(comment)
@@ -117,3 +166,12 @@ def read_exif_text(data: bytes) -> ExifText:
     if note and note.isprintable():
         result.maker_note = note
     return result
+
+
+def _comments(im: Image.Image) -> list[str]:
+    """Every JPEG ``COM`` segment (Pillow keeps only the last in ``info``), or the GIF one."""
+    raw: list[bytes] = [v for k, v in getattr(im, "applist", []) if k == "COM"]
+    if not raw and isinstance(im.info.get("comment"), bytes):
+        raw = [im.info["comment"]]
+    texts = [decode_comment(r) for r in raw[:MAX_COMMENTS]]
+    return [t for t in texts if t.strip()]

@@ -26,8 +26,8 @@ from PIL import Image
 
 from moderation.constants import EvidenceLabel, Strength
 from moderation.evidence import ImageInput
-from moderation.internal.provenance import a1111, comfyui, novelai
-from moderation.internal.provenance.exif import read_exif_text
+from moderation.internal.provenance import a1111, comfyui, generation_json, novelai
+from moderation.internal.provenance.exif import XP_FIELDS, read_exif_text
 from moderation.internal.provenance.findings import Finding
 from moderation.internal.provenance.generator_table import (
     GeneratorTable,
@@ -41,6 +41,7 @@ from moderation.internal.provenance.limits import (
 )
 from moderation.internal.provenance.pngchunks import is_png, read_png_text
 from moderation.internal.provenance.stealth import read_stealth
+from moderation.internal.provenance.xmp import XmpProperties, XmpRefused, find_packets, parse_packet
 
 __all__ = ["GeneratorTable", "load_generator_table", "read_generator_metadata"]
 
@@ -65,6 +66,8 @@ SETTING_KEYS = ("sampler", "Sampler", "sampler_name", "scheduler", "Scheduler", 
 COMFY_EXIF_PREFIXES = ("prompt:", "workflow:", "Prompt:", "Workflow:")
 #: Free-text fields that may hold a prompt rather than a tool name.
 PROSE_FIELDS = frozenset({"Description", "Title", "Comment", "ImageDescription"})
+#: The PNG keyword of an XMP packet (iTXt).
+XMP_PNG_KEYWORD = "XML:com.adobe.xmp"
 #: Entries kept per stored dict/list (settings, sampler lists...).
 MAX_ITEMS = 200
 #: Formats that can carry stealth bits losslessly enough to read.
@@ -276,11 +279,14 @@ def _add_parameters_json(c: _Collector, source: str, obj: Any, scheme_present: b
     if not isinstance(obj, dict):
         return False
     marker = c.table.json_marker(obj)
-    if comfyui.is_api_graph(obj) or comfyui.is_ui_workflow(obj):
+    graphs = generation_json.unwrap_comfy(obj)
+    if graphs is not None:
+        # Bare graphs, or {"prompt": graph, "workflow": ui} as custom save nodes write them.
         # Civitai's generator embeds a ComfyUI graph plus its own "resource-stack" nodes.
+        api, ui = graphs
         if marker is not None:
-            return _add_comfy(c, source, obj, None, marker.generator, marker.reason)
-        return _add_comfy(c, source, obj, None)
+            return _add_comfy(c, source, api, ui, marker.generator, marker.reason)
+        return _add_comfy(c, source, api, ui)
     if marker is not None:
         _add_json_record(c, source, obj, marker.generator, marker.reason)
         return True
@@ -294,6 +300,41 @@ def _add_parameters_json(c: _Collector, source: str, obj: Any, scheme_present: b
             "Base Model" not in obj else "Fooocus"
         _add_json_record(c, source, obj, name, "fooocus_metadata")
         return True
+    return _add_generic_json(c, source, obj)
+
+
+def _add_generic_json(c: _Collector, source: str, obj: dict[str, Any]) -> bool:
+    """A JSON record of no known tool, recognised by its key set (prompt + settings)."""
+    record = generation_json.find_generation_record(obj)
+    if record is None:
+        return False
+    named = generation_json.tool_name(record, obj)
+    pattern = c.table.match_software(named) if named else None
+    generator = pattern.generator if pattern is not None else named
+    model_value = generation_json.folded_get(record, generation_json.SETTING_GROUPS["model"])
+    model = _first_str({"m": model_value}, ("m",)) if model_value is not None else ""
+    prompt = generation_json.record_prompt(record)
+    negative = _first_str(record, NEGATIVE_KEYS)
+    c.add(source=source, reason="generation_json", label=AI, strength=STRONG,
+          params={"app": generator} if generator else {},
+          generator=generator, model=model, loras=tuple(_lora_names(record)),
+          details={"settings": generation_json.scalar_settings(record),
+                   "groups": generation_json.generation_groups(record)},
+          private={"prompt": prompt, "negative_prompt": negative})
+    return True
+
+
+def _add_any_text(c: _Collector, source: str, text: str) -> bool:
+    """A free text field of any container: generation JSON, or A1111 parameters text.
+
+    Stricter than :func:`_add_text_value`: an "extras" word in a caption is not a record,
+    so only a full A1111 settings line counts here.
+    """
+    obj = _json(text)
+    if obj is not None:
+        return _add_parameters_json(c, source, obj, False)
+    if a1111.looks_like_parameters(text):
+        return _add_a1111(c, source, text)
     return False
 
 
@@ -432,6 +473,12 @@ def _read_png(c: _Collector, data: bytes, rgb: Callable[[], bytes | None], key: 
                 _add_json_record(c, "png:prompt", text_obj, "Easy Diffusion",
                                  "easy_diffusion_metadata")
                 handled.add("prompt")
+    for name, value in fields.items():
+        # Any other keyword may hold a record too ("generation_data", "Description"…);
+        # XMP is read property by property in _read_xmp_text.
+        if name not in handled and name != XMP_PNG_KEYWORD and \
+                _add_any_text(c, f"png:{name}", value):
+            handled.add(name)
     _add_strings(c, "png", {k: v for k, v in fields.items() if k not in handled})
     if after and c.findings:
         for i, f in enumerate(c.findings):
@@ -456,11 +503,22 @@ def _read_exif(c: _Collector, data: bytes, rgb: Callable[[], bytes | None], key:
     if graphs:
         _add_comfy(c, "exif:" + "+".join(sorted(handled)), graphs.get("prompt"),
                    graphs.get("workflow"))
-    for name in ("Model", "Make", "ImageDescription"):
-        # Bare JSON here: legacy SwarmUI (Model) and third-party ComfyUI savers.
-        obj = _json(fields.get(name, "")) if name not in handled else None
-        if obj is not None and _add_parameters_json(c, f"exif:{name}", obj, False):
+    for name in ("Model", "Make", "ImageDescription", *XP_FIELDS.values()):
+        # Bare JSON here: legacy SwarmUI (Model) and third-party ComfyUI savers; A1111
+        # text or generation JSON in the description and Windows' XP* fields.
+        value = fields.get(name, "") if name not in handled else ""
+        if not value:
+            continue
+        if name in ("Model", "Make"):
+            obj = _json(value)
+            found = obj is not None and _add_parameters_json(c, f"exif:{name}", obj, False)
+        else:
+            found = _add_any_text(c, f"exif:{name}", value)
+        if found:
             handled.add(name)
+    marker = "jpeg:COM" if data[:2] == b"\xff\xd8" else "gif:Comment"
+    for text in exif.comments:
+        _add_any_text(c, marker, text)
     comment = exif.user_comment
     nai_fields = {"Title": fields.get("DocumentName", ""),
                   "Description": fields.get("ImageDescription", ""),
@@ -487,6 +545,27 @@ def _read_exif(c: _Collector, data: bytes, rgb: Callable[[], bytes | None], key:
               generator="Civitai", details={"field": "Artist"})
         handled.add("Artist")
     _add_strings(c, "exif", {k: v for k, v in fields.items() if k not in handled})
+
+
+def _read_xmp_text(c: _Collector, data: bytes) -> None:
+    """Generation records written as XMP property values (``dc:description``,
+    ``exif:UserComment``, ``tiff:ImageDescription``…): any property whose value is
+    generation JSON or A1111 text. The XMP reader proper handles the IPTC/TC260 fields."""
+    try:
+        packets = find_packets(data)
+    except XmpRefused as exc:
+        c.errors.append(f"xmp: {exc}"[:200])
+        return
+    props = XmpProperties()
+    for packet in packets:
+        try:
+            parse_packet(packet, props)
+        except XmpRefused as exc:
+            c.errors.append(f"xmp: {exc}"[:200])
+    for (_ns, name), values in list(props.values.items())[:MAX_ITEMS]:
+        for value in values[:8]:
+            if len(value) >= 16 and ("Steps: " in value or value.lstrip()[:1] == "{"):
+                _add_any_text(c, f"xmp:{name}", value)
 
 
 def _read_stealth(c: _Collector, pixels: Image.Image | None, alpha: Image.Image | None,
@@ -576,6 +655,7 @@ def read_generator_metadata(
     if is_png(data):
         _read_png(c, data, rgb_bytes, novelai_public_key)
     _read_exif(c, data, rgb_bytes, novelai_public_key)
+    _read_xmp_text(c, data)
     fmt = image.format if image is not None else (raw.format if raw is not None else "")
     if fmt in STEALTH_FORMATS or is_png(data):
         _read_stealth(c, raw, alpha, rgb_bytes, novelai_public_key)

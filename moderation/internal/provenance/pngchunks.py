@@ -89,6 +89,18 @@ def _split_keyword(body: bytes) -> tuple[str, bytes] | None:
     return body[:nul].decode("latin-1"), body[nul + 1 :]
 
 
+def _latin1_text(raw: bytes) -> str:
+    """tEXt/zTXt text is Latin-1 by the PNG spec, but many generators write UTF-8 there
+    (prompts in Japanese, emoji): valid UTF-8 with a non-ASCII byte is read as UTF-8,
+    which Latin-1 text practically never is; anything else stays Latin-1."""
+    if raw.isascii():
+        return raw.decode("ascii")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _decode_text_chunk(
     ctype: bytes, body: bytes, limit: int
 ) -> tuple[str, str, bool] | None:
@@ -99,12 +111,12 @@ def _decode_text_chunk(
     keyword, rest = split
     if ctype == b"tEXt":
         raw, cut = rest[:limit], len(rest) > limit
-        return keyword, raw.decode("latin-1"), cut
+        return keyword, _latin1_text(raw), cut
     if ctype == b"zTXt":
         if not rest or rest[0] != 0:  # 0 = deflate, the only method defined
             return None
         raw, cut = _inflate(rest[1:], limit)
-        return keyword, raw.decode("latin-1"), cut
+        return keyword, _latin1_text(raw), cut
     # iTXt: flag, method, language\0, translated keyword\0, UTF-8 text
     if len(rest) < 2:
         return None

@@ -70,6 +70,9 @@ GENERATOR_REASONS = (
            WHY_FILE_METADATA),
     Reason("generator_metadata", _("A generation record written by an AI tool."),
            WHY_FILE_METADATA, detail=_("A generation record written by {app}.")),
+    Reason("generation_json", _("A generation record (a prompt with sampler settings) in the "
+                                "file's metadata."), WHY_FILE_METADATA,
+           detail=_("A generation record (a prompt with sampler settings) written by {app}.")),
     Reason("generator_key", _("A metadata key that only an AI tool writes."), WHY_FILE_METADATA,
            detail=_("A metadata key that only {app} writes.")),
     Reason("generator_software_string", _("A software or credit field names an AI tool."),

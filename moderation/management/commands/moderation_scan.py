@@ -123,7 +123,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json",
                             help=gettext("Write one JSON object per file and line."))
         parser.add_argument("--no-classifier", action="store_true",
-                            help=gettext("Skip pixel classifiers; run metadata detectors only."))
+                            help=gettext("Skip classifiers; run metadata readers and "
+                                         "watermark decoders only."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         roots = [Path(p) for p in options["paths"]]

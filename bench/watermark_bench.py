@@ -1,0 +1,289 @@
+#!/usr/bin/env python
+"""Invisible-watermark detector: detection per perturbation, false positives per source.
+
+Usage::
+
+    .venv/bin/python bench/watermark_bench.py --human /work/cache/dataset \\
+        --human ../shared/data/human-devset [--carriers 24] [--cache var/wm-bench.jsonl] \\
+        [--write-marked DIR]
+
+``--human DIR`` is a folder of hand-made images with a manifest: ``manifest.csv`` as
+``moderation_build_dataset`` writes it (``path``, ``label``, ``source_package``) or
+``MANIFEST.csv`` as the dev sets carry it (``file``, ``label``, ``source``); only rows
+labelled ``human`` are used. Give it as often as there are sources.
+
+* **False positives:** every hand-made image goes through the detector's own decode
+  (:func:`moderation.internal.watermark.decode`, default options); the table gives per
+  source the images checked, those too small to check (under 256×256), the most agreeing
+  bits seen per payload, and the images that matched (must be 0).
+* **Detection:** ``--carriers`` hand-made images of 512×512 up to about a megapixel, the
+  sizes generators render (a deterministic sample, spread over the sources), are marked
+  here with ``invisible-watermark`` itself, each with every payload, in the channel
+  order its generator uses (BGR for the reference scripts, RGB for diffusers' SDXL),
+  then perturbed: lossless PNG, JPEG q95, q85 and q75, a 0.75× resize, a centre crop to
+  90 %, and a crop of the bottom 10 % (which keeps the block grid). ``--write-marked DIR``
+  also writes the clean marked PNGs, for ``manage.py moderation_scan --json
+  --no-classifier DIR``.
+
+Results are cached per (image, payload, perturbation) in ``--cache`` (JSON lines), so an
+interrupted run resumes where it stopped. Files under ``--human`` are never copied into
+the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from moderation.internal import watermark  # noqa: E402  (after the path insert)
+
+Image.MAX_IMAGE_PIXELS = 200_000_000
+#: Carriers as large as a generator renders (SDXL's 1024×1024 and its siblings).
+CARRIER_MAX_PIXELS = 1_100_000
+
+
+@dataclass(frozen=True)
+class HumanImage:
+    path: Path
+    source: str
+
+
+def human_images(folder: Path) -> Iterator[HumanImage]:
+    """Rows labelled human in the folder's manifest."""
+    for name, path_key, source_key in (("manifest.csv", "path", "source_package"),
+                                       ("MANIFEST.csv", "file", "source")):
+        manifest = folder / name
+        if manifest.exists():
+            with manifest.open(newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    if row.get("label") == "human":
+                        yield HumanImage(folder / row[path_key],
+                                         f"{folder.name}/{row.get(source_key) or '?'}")
+            return
+    raise SystemExit(f"{folder}: no manifest.csv or MANIFEST.csv")
+
+
+def rgb(path: Path) -> Image.Image:
+    with Image.open(path) as im:
+        im.load()
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            return flat
+        return im.convert("RGB")
+
+
+def embed(image: Image.Image, payload: watermark.Payload) -> Image.Image:
+    """Mark ``image`` the way the payload's generator does."""
+    from imwatermark import WatermarkEncoder  # optional extra, as in the detector
+
+    encoder = WatermarkEncoder()
+    encoder.set_watermark("bits", list(payload.bits))
+    pixels = np.asarray(image)
+    # diffusers' SDXL watermarker passes RGB where the encoder expects BGR.
+    as_given = pixels if payload.key == "sdxl" else pixels[:, :, ::-1]
+    marked = encoder.encode(np.ascontiguousarray(as_given), "dwtDct")
+    back = marked if payload.key == "sdxl" else marked[:, :, ::-1]
+    return Image.fromarray(np.ascontiguousarray(back))
+
+
+def _roundtrip(image: Image.Image, fmt: str, **kwargs: object) -> Image.Image:
+    buf = io.BytesIO()
+    image.save(buf, fmt, **kwargs)
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return im.convert("RGB")
+
+
+def _crop_centre(image: Image.Image) -> Image.Image:
+    w, h = image.size
+    dx, dy = w // 20, h // 20
+    return image.crop((dx, dy, w - dx, h - dy))
+
+
+PERTURBATIONS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "clean PNG": lambda im: _roundtrip(im, "PNG"),
+    "JPEG q95": lambda im: _roundtrip(im, "JPEG", quality=95),
+    "JPEG q85": lambda im: _roundtrip(im, "JPEG", quality=85),
+    "JPEG q75": lambda im: _roundtrip(im, "JPEG", quality=75),
+    "resize 0.75×": lambda im: im.resize((round(im.width * 0.75), round(im.height * 0.75)),
+                                         Image.Resampling.LANCZOS),
+    "crop centre 90 %": _crop_centre,
+    "crop bottom 10 %": lambda im: im.crop((0, 0, im.width, im.height - im.height // 10)),
+}
+
+
+class Cache:
+    """JSON lines keyed by a string; appended as results come in."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: dict[str, dict] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    self.rows[row["key"]] = row
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = path.open("a", encoding="utf-8")
+
+    def get(self, key: str) -> dict | None:
+        return self.rows.get(key)
+
+    def put(self, row: dict) -> None:
+        self.rows[row["key"]] = row
+        self.fh.write(json.dumps(row) + "\n")
+        self.fh.flush()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:20]
+
+
+def _summary(matches: list[watermark.Match]) -> dict:
+    return {"agreeing": {m.payload.key: m.agreeing for m in matches},
+            "detected": [m.payload.key for m in matches if m.detected],
+            "checked": bool(matches)}
+
+
+def false_positives(images: list[HumanImage], cache: Cache) -> dict[str, dict]:
+    per_source: dict[str, dict] = defaultdict(lambda: {
+        "images": 0, "checked": 0, "too_small": 0, "matched": 0,
+        "max": defaultdict(int), "matched_files": []})
+    for item in tqdm(images, desc="hand-made images", unit="img"):
+        key = f"fp:{_digest(item.path)}"
+        row = cache.get(key)
+        if row is None:
+            image = rgb(item.path)
+            row = {"key": key, "size": list(image.size), **_summary(watermark.decode(image))}
+            cache.put(row)
+        stats = per_source[item.source]
+        stats["images"] += 1
+        if not row["checked"]:
+            stats["too_small"] += 1
+            continue
+        stats["checked"] += 1
+        for payload, agreeing in row["agreeing"].items():
+            stats["max"][payload] = max(stats["max"][payload], agreeing)
+        if row["detected"]:
+            stats["matched"] += 1
+            stats["matched_files"].append(str(item.path))
+    return per_source
+
+
+def carriers(images: list[HumanImage], count: int) -> list[HumanImage]:
+    """``count`` images of at least 512×512, spread over the sources, in a fixed order."""
+    by_source: dict[str, list[HumanImage]] = defaultdict(list)
+    for item in sorted(images, key=lambda i: hashlib.sha256(str(i.path.name).encode())
+                       .hexdigest()):
+        with Image.open(item.path) as im:
+            if min(im.size) >= 512 and im.width * im.height <= CARRIER_MAX_PIXELS:
+                by_source[item.source].append(item)
+    chosen: list[HumanImage] = []
+    while len(chosen) < count and any(by_source.values()):
+        for source in sorted(by_source):
+            if by_source[source] and len(chosen) < count:
+                chosen.append(by_source[source].pop(0))
+    return chosen
+
+
+def detection(chosen: list[HumanImage], cache: Cache,
+              write_marked: Path | None) -> dict[str, dict[str, list[int]]]:
+    table: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    jobs = [(c, p) for c in chosen for p in watermark.PAYLOADS]
+    for item, payload in tqdm(jobs, desc="marked copies", unit="copy"):
+        digest = _digest(item.path)
+        marked: Image.Image | None = None
+        for name, perturb in PERTURBATIONS.items():
+            key = f"det:{digest}:{payload.key}:{name}"
+            row = cache.get(key)
+            if row is None or (write_marked and name == "clean PNG"):
+                if marked is None:
+                    marked = embed(rgb(item.path), payload)
+                    if write_marked is not None:
+                        write_marked.mkdir(parents=True, exist_ok=True)
+                        marked.save(write_marked / f"{digest}_{payload.key}.png")
+                if row is None:
+                    found = watermark.decode(perturb(marked))
+                    best = next((m for m in found if m.payload.key == payload.key), None)
+                    row = {"key": key, "agreeing": best.agreeing if best else None,
+                           "detected": payload.key in [m.payload.key for m in found
+                                                       if m.detected],
+                           "other": [m.payload.key for m in found
+                                     if m.detected and m.payload.key != payload.key]}
+                    cache.put(row)
+            cell = table[name][payload.key]
+            cell[0] += int(row["detected"])
+            cell[1] += 1
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--human", action="append", type=Path, required=True,
+                        help="folder of hand-made images with a manifest (repeatable)")
+    parser.add_argument("--carriers", type=int, default=24,
+                        help="hand-made images to mark for the detection table")
+    parser.add_argument("--cache", type=Path, default=REPO / "var" / "wm-bench.jsonl")
+    parser.add_argument("--write-marked", type=Path, default=None,
+                        help="also write the clean marked PNGs here")
+    args = parser.parse_args(argv)
+
+    images = [i for folder in args.human for i in human_images(folder)]
+    cache = Cache(args.cache)
+    print("Thresholds (agreeing bits needed; family-wise chance per unmarked image, "
+          f"{watermark.TESTS_PER_IMAGE} tests):")
+    for key, (k, n, chance) in watermark.thresholds().items():
+        print(f"  {key:5} {k}/{n}  P < {chance:.2e}")
+
+    chosen = carriers(images, args.carriers)
+    table = detection(chosen, cache, args.write_marked)
+    keys = [p.key for p in watermark.PAYLOADS]
+    print(f"\nDetection on {len(chosen)} hand-made carriers marked here "
+          "(detected / marked copies):")
+    print("| perturbation | " + " | ".join(keys) + " | all |")
+    print("|---" * (len(keys) + 2) + "|")
+    for name in PERTURBATIONS:
+        cells = [table[name][k] for k in keys]
+        total = [sum(c[0] for c in cells), sum(c[1] for c in cells)]
+        print(f"| {name} | " + " | ".join(f"{d}/{n}" for d, n in cells)
+              + f" | {total[0]}/{total[1]} ({100 * total[0] / max(total[1], 1):.0f} %) |")
+
+    fps = false_positives(images, cache)
+    print("\nFalse positives on hand-made images (matched must be 0):")
+    print("| source | images | checked | under 256² | max agreeing bits "
+          + " / ".join(f"{k} (need {watermark.payload_threshold(p)}/{p.length})"
+                       for k, p in zip(keys, watermark.PAYLOADS, strict=True))
+          + " | matched |")
+    print("|---|---|---|---|---|---|")
+    total_matched = 0
+    for source in sorted(fps):
+        s = fps[source]
+        total_matched += s["matched"]
+        maxima = " / ".join(str(s["max"].get(k, "–")) for k in keys)
+        print(f"| {source} | {s['images']} | {s['checked']} | {s['too_small']} | {maxima} | "
+              f"{s['matched']} |")
+    for s in fps.values():
+        for path in s["matched_files"]:
+            print(f"  matched: {path}")
+    return 1 if total_matched else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

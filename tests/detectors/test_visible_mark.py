@@ -1,0 +1,141 @@
+"""Visible-mark detector: drawn templates found in corners, scale-tolerant, weak/strong.
+
+The marks stamped here are drawn differently from the detector's templates (another
+curve, another font, translucent), so a pass is not the template finding itself.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from moderation.constants import EvidenceLabel, Strength
+from moderation.detectors.visible_mark import VISIBLE_MARK, VisibleMarkDetector
+from moderation.internal import visible_marks as vm
+from moderation.internal.imaging import load_image
+from moderation.scanning import scan_bytes
+
+pytest.importorskip("cv2", reason="the watermark extra is not installed")
+
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def painting(size: tuple[int, int] = (768, 768), seed: int = 5) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray((rng.random((12, 12, 3)) * 200 + 20).astype(np.uint8))
+    return coarse.resize(size, Image.Resampling.BICUBIC)
+
+
+def png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def jpeg(image: Image.Image, quality: int = 85) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def detect(data: bytes):
+    return VisibleMarkDetector("visible_mark").detect(load_image(data))
+
+
+def stamp_dalle(image: Image.Image, square: int) -> Image.Image:
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    x0, y0 = out.width - 5 * square, out.height - square
+    for i, colour in enumerate(vm.DALLE_COLOURS):
+        shifted = tuple(max(0, c - 8) for c in colour)
+        draw.rectangle((x0 + i * square, y0, x0 + (i + 1) * square - 1, y0 + square - 1),
+                       fill=shifted)
+    return out
+
+
+def stamp_sparkle(image: Image.Image, side: int) -> Image.Image:
+    t = np.linspace(0, 2 * np.pi, 360, endpoint=False)
+    x = np.sign(np.cos(t)) * np.abs(np.cos(t)) ** 2.6
+    y = np.sign(np.sin(t)) * np.abs(np.sin(t)) ** 2.6
+    mask = Image.new("L", (side, side), 0)
+    half = side / 2
+    ImageDraw.Draw(mask).polygon([(half + half * a, half + half * b)
+                                  for a, b in zip(x, y, strict=True)], fill=220)
+    out = image.copy()
+    out.paste(Image.new("RGB", mask.size, (245, 245, 245)),
+              (image.width - side - 14, image.height - side - 14), mask)
+    return out
+
+
+def stamp_meta(image: Image.Image, height: int) -> Image.Image:
+    """The label in DejaVu Sans, translucent white over a soft shadow."""
+    font = ImageFont.truetype(DEJAVU, height)
+    where = (16, image.height - 16 - height)
+    shadow = Image.new("L", image.size, 0)
+    ImageDraw.Draw(shadow).text((where[0] + 1, where[1] + 1), "Imagined with AI", font=font,
+                                fill=160)
+    out = image.copy()
+    out.paste(Image.new("RGB", image.size, (0, 0, 0)), (0, 0),
+              shadow.filter(ImageFilter.GaussianBlur(1)))
+    ImageDraw.Draw(out, "RGBA").text(where, "Imagined with AI", font=font,
+                                     fill=(255, 255, 255, 240))
+    return out
+
+
+@pytest.mark.parametrize("size,square", [((1024, 1024), 16), ((768, 768), 12),
+                                         ((1024, 768), 14)])
+def test_dalle_bar_is_strong_at_any_scale_and_after_jpeg(size, square):
+    marked = stamp_dalle(painting(size), square)
+    for data in (png(marked), jpeg(marked)):
+        result = detect(data)
+        assert result.label == EvidenceLabel.AI and result.strength == Strength.STRONG
+        assert result.generator == "DALL·E 2" and result.reasons == (VISIBLE_MARK.code,)
+        assert result.details["mark"] == "dalle_bar" and result.details["corner"] == "br"
+
+
+def test_sparkle_is_weak_at_most():
+    result = detect(png(stamp_sparkle(painting(), 40)))
+    assert result.label == EvidenceLabel.AI and result.strength == Strength.WEAK
+    assert result.generator == "Google Gemini"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(DEJAVU), reason="DejaVu Sans missing")
+def test_meta_label_in_another_font_is_found():
+    result = detect(png(stamp_meta(painting((1024, 1024), seed=5), 24)))
+    assert result.label == EvidenceLabel.AI
+    assert result.details["mark"] == "meta_imagined"
+
+
+def test_unmarked_and_small_pictures_are_none():
+    result = detect(png(painting()))
+    assert result.label == EvidenceLabel.NONE
+    assert set(result.details["scores"]) == {m.key for m in vm.MARKS}
+    assert detect(png(painting((200, 200)))).details["scores"] == {}
+
+
+def test_flat_corners_do_not_match():
+    flat = Image.new("RGB", (800, 600), (12, 12, 12))
+    assert all(m.score == 0.0 for m in vm.find_marks(flat))
+
+
+def test_templates_are_drawn_not_loaded():
+    assert vm.template("dalle_bar").size == (80, 16)
+    assert vm.template("gemini_sparkle").mode == "L"
+    assert vm.template("meta_imagined").getbbox() is not None
+    with pytest.raises(KeyError):
+        vm.template("unknown")
+
+
+def test_a_visible_mark_alone_is_never_proof(settings):
+    settings.MODERATION = {"DETECTORS": {
+        "visible_mark": {"BACKEND": "moderation.detectors.visible_mark.VisibleMarkDetector"},
+    }}
+    result = scan_bytes(png(stamp_dalle(painting(), 14)), use_classifier=False)
+    assert result.decision is not None and result.decision.label == "ai"
+    assert "provenance_proof" not in result.decision.reasons
+    weak = scan_bytes(png(stamp_sparkle(painting(), 40)), use_classifier=False)
+    assert weak.decision is not None and weak.decision.label == "uncertain"
+    assert weak.decision.needs_review

@@ -155,7 +155,7 @@ def test_a_075_resize_is_found_at_the_generator_size():
 def test_small_images_are_not_checked():
     result = detect(png(carrier((200, 200))))
     assert result.label == EvidenceLabel.NONE and result.details["checked"] == []
-    assert "Not checked" in result.summary
+    assert result.message == "invisible_watermark_not_checked"
 
 
 def test_options_are_validated():

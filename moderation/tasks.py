@@ -19,7 +19,14 @@ from django import db
 from django.utils import timezone
 
 from moderation import pipeline
-from moderation.audit import chain_head, verify_chain
+from moderation.audit import (
+    chain_head,
+    current_checkpoint,
+    latest_checkpoint,
+    verify_chain,
+    verify_checkpoint,
+    write_checkpoint,
+)
 from moderation.conf import moderation_settings
 from moderation.exceptions import TransientDetectorError
 from moderation.intake import objects_without_case, open_case
@@ -195,17 +202,38 @@ def sweep_stuck_cases() -> int:
 def verify_audit_chain() -> int:
     """Nightly check of the audit log's hash chain; returns the number of problems.
 
-    A break is logged at CRITICAL, naming the first broken row, so that log alerting
-    (not a human remembering to run ``moderation_verify_audit``) surfaces an edit made
-    past the append-only triggers.
+    Besides the links between rows, the log must still reach the last checkpoint in
+    ``AUDIT_CHECKPOINT_FILE`` (rows deleted from its end show up only that way). A break
+    is logged at CRITICAL, naming the first broken row, so that log alerting (not a
+    human remembering to run ``moderation_verify_audit``) surfaces an edit made past the
+    append-only triggers.
     """
     problems = verify_chain()
+    path = moderation_settings.AUDIT_CHECKPOINT_FILE
+    checkpoint = latest_checkpoint(path) if path else None
+    if checkpoint is not None:
+        problems += verify_checkpoint(checkpoint)
     if problems:
         logger.critical("audit log hash chain broken (%d problem(s)); first broken row "
                         "id %s: %s", len(problems), problems[0].row_id, problems[0])
     else:
-        logger.info("audit log hash chain intact, head %s", chain_head())
+        logger.info("audit log hash chain intact, head %s%s", chain_head(),
+                    f", reaches checkpoint {checkpoint}" if checkpoint else "")
     return len(problems)
+
+
+@shared_task(name="moderation.checkpoint_audit", ignore_result=True)
+def checkpoint_audit() -> str:
+    """Record the audit log's head and row count outside the database (hourly on beat).
+
+    Appended to ``AUDIT_CHECKPOINT_FILE`` when set, and always logged, so shipped logs
+    hold it too; ``moderation_verify_audit --expect-head HEAD:COUNT`` checks one.
+    """
+    path = moderation_settings.AUDIT_CHECKPOINT_FILE
+    checkpoint = write_checkpoint(path) if path else current_checkpoint()
+    logger.info("audit checkpoint %s (%s rows, head %s)", checkpoint, checkpoint.count,
+                checkpoint.head)
+    return str(checkpoint)
 
 
 @worker_init.connect(dispatch_uid="moderation.tasks.time_limits", weak=False)

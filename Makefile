@@ -11,17 +11,28 @@ LOCALE_DIRS := $(wildcard moderation/locale config/locale)
 PYTEST_ARGS ?=
 PYTEST_DEMO_ARGS ?=
 BENCH_ARGS  ?=
+# make reliability: services it runs against (your own database name and Redis DB), the
+# soak's length in seconds, and where the Pillow corpus is cached (outside the repo).
+RELIABILITY_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+RELIABILITY_BROKER_URL   ?= redis://127.0.0.1:6379/15
+RELIABILITY_DB_NAME      ?= test_tegaki_reliability
+SOAK_SECONDS ?= 600
+SOAK_RATE    ?= 0.5
+CORPUS_CACHE ?= $(HOME)/.cache/tegaki/pillow-corpus
 # Extras installed into .venv; "train" brings torch (CPU) for the classifier-loop tests.
 EXTRAS      ?= dev,train,demo
 # Tests of the demo site (tests/demo/, marker demo_site) need its settings: `make test`
 # runs everything else first, then those with --ds=tests.demo_settings -m demo_site.
 
 .DEFAULT_GOAL := help
-.PHONY: help install messages chromium test lint demo bench constraints clean
+.PHONY: help install messages chromium test reliability lint demo bench constraints clean
 
 help:
 	@echo "make demo         install, migrate SQLite, seed, run worker + beat + web on :8000"
 	@echo "make test         install, compile translations, ruff, mypy, the whole pytest suite"
+	@echo "make reliability  the fault matrix on PostgreSQL + Redis + real workers: Pillow corpus,"
+	@echo "                  poison files, kill -9, broker restart, pg_terminate_backend, duplicate"
+	@echo "                  delivery, 300-upload burst, soak (SOAK_SECONDS=600, SOAK_RATE=0.5)"
 	@echo "make lint         ruff + mypy + lint-imports (the layers contract)"
 	@echo "make bench        median per-detector milliseconds (bench/bench_detectors.py)"
 	@echo "make constraints  re-pin constraints.txt from a fresh .venv"
@@ -63,6 +74,21 @@ test: messages chromium
 	echo "$(PY) -m pytest --ds=tests.demo_settings -m demo_site $(PYTEST_DEMO_ARGS) tests/demo"; \
 	$(PY) -m pytest --ds=tests.demo_settings -m demo_site $(PYTEST_DEMO_ARGS) tests/demo || status=$$?; \
 	exit $$status
+
+# The whole reliability matrix against real services (see tests/integration/): the fault
+# rows that `make test` also runs when services are configured, then the Pillow corpus
+# replay, the burst and the soak, which print drain time, p50/p95 and worker RSS.
+# The Pillow sdist is downloaded once (pip, from PyPI) and cached in CORPUS_CACHE.
+reliability: messages
+	@corpus=$$($(PY) scripts/fetch_pillow_corpus.py --cache-dir $(CORPUS_CACHE)) || exit 1; \
+	DATABASE_URL=$(RELIABILITY_DATABASE_URL) CELERY_BROKER_URL=$(RELIABILITY_BROKER_URL) \
+	TEGAKI_TEST_DB_NAME=$(RELIABILITY_DB_NAME) TEGAKI_REQUIRE_SERVICES=1 \
+	TEGAKI_RELIABILITY=1 TEGAKI_PILLOW_CORPUS=$$corpus \
+	TEGAKI_SOAK_SECONDS=$(SOAK_SECONDS) TEGAKI_SOAK_RATE=$(SOAK_RATE) \
+	$(PY) -m pytest -s -p no:cacheprovider --create-db \
+	  tests/integration/test_worker_faults.py tests/integration/test_worker_end_to_end.py \
+	  tests/integration/test_poison_files.py tests/test_ssrf_canary.py \
+	  tests/provenance tests/imaging tests/integration/test_reliability_matrix.py
 
 lint: install
 	$(VENV)/bin/ruff check .

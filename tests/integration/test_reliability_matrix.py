@@ -31,6 +31,7 @@ from django.db import connection
 
 from moderation.constants import ProcessingState
 from moderation.models import ModerationCase
+from tests.celery_publisher import publishing_to
 from tests.fixtures import bad_images as bad
 from tests.integration.conftest import RunConfig, launch_worker
 from tests.integration.load import (
@@ -129,7 +130,10 @@ def test_burst_of_300_uploads_in_30_seconds(live: RunConfig, workers):
         finally:
             connection.close()
 
-    with RssSampler(workers, interval=5) as sampler:
+    # The uploaders' threads must publish to the run's Redis too, not the session's
+    # in-memory default: those messages would vanish, which is what this test rules out.
+    with RssSampler(workers, interval=5) as sampler, \
+            publishing_to(live.broker_url, all_threads=True):
         started = time.monotonic()
         threads = [threading.Thread(target=account, args=(i,)) for i in range(BURST_USERS)]
         for thread in threads:

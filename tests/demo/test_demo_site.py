@@ -26,6 +26,7 @@ from moderation import pipeline
 from moderation.constants import Label, ProcessingState, Route
 from moderation.models import ModerationCase
 from tests.conftest import png_bytes
+from tests.fixtures import bad_images
 
 A1111_PARAMETERS = (
     "masterpiece, 1girl, cherry blossoms\n"
@@ -523,3 +524,27 @@ def test_work_page_explains_a_new_detectors_reason_in_its_own_words(artist_clien
     en = page(artist_client, "gallery:work_detail", work.pk, lang="en")
     assert "a magenta test mark in the pixels" in en
     assert "generation data in the file" not in en
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("bomb.png", bad_images.png_with_header_size(20_000, 20_000),
+     "The image has more pixels than this site accepts."),
+    ("bitmap.png", bad_images.other_format_bytes()["BMP"],
+     "This file type is not an accepted image format."),
+    ("layers.png", bad_images.psd_bytes(), "This file type is not an accepted image format."),
+])
+def test_upload_form_checks_the_header_with_the_safe_decoder(artist_client, name, data,
+                                                             message):
+    """The web process never decodes what the worker would refuse (hardening, defect 2)."""
+    response = artist_client.post(reverse("gallery:upload"), {
+        "title": "Refused", "ai_declaration": "none",
+        "image": SimpleUploadedFile(name, data),
+    }, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and not Artwork.objects.exists()
+    assert message in response.content.decode()
+    ja = artist_client.post(reverse("gallery:upload"), {
+        "title": "Refused", "ai_declaration": "none",
+        "image": SimpleUploadedFile(name, data),
+    }, HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "errorlist" in ja and message not in ja

@@ -75,8 +75,10 @@ DEFAULTS: dict[str, Any] = {
     # once it is this many seconds old (the outbox); the grace leaves the on-commit
     # publish of a fresh upload time to land first.
     "OUTBOX_GRACE_SECONDS": 10,
-    # Retry delays grow as 2**n seconds (n = failed attempts so far), capped here.
-    "RETRY_BACKOFF_MAX": 300,
+    # Retry delays grow as 2**n seconds (n = failed attempts so far), capped here. Keep
+    # it below SWEEP_AFTER_SECONDS, or the sweeper re-queues cases still waiting out
+    # their delay.
+    "RETRY_BACKOFF_MAX": 120,
     # Transient failures (database or broker connection lost, a detector's service
     # unavailable) do not count toward MAX_ATTEMPTS; after this many the case is
     # quarantined all the same, so nothing retries forever.

@@ -16,6 +16,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 
 from moderation.conf import moderation_settings
 from moderation.models import ModerationCase
+from moderation.optout import derivatives
 from moderation.registry import registry
 from moderation.services import submit_for_moderation
 
@@ -59,6 +60,7 @@ def on_post_save(sender: type[models.Model], instance: models.Model, created: bo
         current = getattr(registry.get_options(sender).get_file(instance), "name", "") or ""
         if previous != current:
             _delete_file_after_commit(sender, previous)
+            _delete_derivatives_after_commit(sender, instance.pk)
 
 
 def on_post_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
@@ -67,6 +69,13 @@ def on_post_delete(sender: type[models.Model], instance: models.Model, **kwargs:
     file = registry.get_options(sender).get_file(instance)
     if getattr(file, "name", ""):
         _delete_file_after_commit(sender, file.name)
+    _delete_derivatives_after_commit(sender, instance.pk)
+
+
+def _delete_derivatives_after_commit(sender: type[models.Model], pk: object) -> None:
+    """Drop the work's cached thumbnails once the delete or replace is final."""
+    if moderation_settings.DELETE_REPLACED_FILES:
+        transaction.on_commit(lambda: derivatives.delete_all(sender, pk))
 
 
 def _delete_file_after_commit(sender: type[models.Model], name: str) -> None:

@@ -17,6 +17,7 @@ from PIL import Image
 
 from moderation.constants import ProcessingState, RejectionReason, Route
 from moderation.models import ModerationCase
+from moderation.optout import derivatives
 from tests.conftest import png_bytes
 from tests.moderators_support import make_case
 from tests.viewers_support import make_work, site_fixture  # noqa: F401  (fixture)
@@ -151,3 +152,18 @@ def test_preview_of_a_good_file_is_a_small_jpeg(uploader, moderator):
     res = logged_in(moderator).get(f"/moderation/case/{case.pk}/image/preview/")
     assert res.status_code == 200 and res["Content-Type"] == "image/jpeg"
     assert max(Image.open(io.BytesIO(res.content)).size) == 1024
+
+
+@pytest.mark.parametrize("change", ["delete", "replace"])
+def test_cached_thumbnails_go_with_the_original(site, client, user, change,
+                                                django_capture_on_commit_callbacks):
+    work = make_work(user, Route.MAIN)
+    assert client.get(f"/thumbs/testapp.artwork/{work.pk}/thumb.jpg").status_code == 200
+    folder = derivatives.folder(type(work), work.pk)
+    assert default_storage.listdir(folder)[1], "the thumbnail was cached"
+    with django_capture_on_commit_callbacks(execute=True):
+        if change == "delete":
+            work.delete()
+        else:
+            work.image.save("new.png", ContentFile(png_bytes(color=(9, 9, 9))))
+    assert default_storage.listdir(folder)[1] == []

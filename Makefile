@@ -10,6 +10,14 @@ LOCALE_DIRS := $(wildcard moderation/locale config/locale)
 PYTEST_ARGS ?=
 PYTEST_DEMO_ARGS ?=
 BENCH_ARGS  ?=
+# make reliability: services it runs against (your own database name and Redis DB), the
+# soak's length in seconds, and where the Pillow corpus is cached (outside the repo).
+RELIABILITY_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+RELIABILITY_BROKER_URL   ?= redis://127.0.0.1:6379/15
+RELIABILITY_DB_NAME      ?= test_tegaki_reliability
+SOAK_SECONDS ?= 600
+SOAK_RATE    ?= 0.5
+CORPUS_CACHE ?= $(HOME)/.cache/tegaki/pillow-corpus
 # Extras installed into .venv by the test, lint and bench targets; "train" brings torch
 # (CPU) for the classifier-loop tests, "watermark" the invisible-watermark detector's
 # OpenCV and PyWavelets. `make demo` installs only what the demo site runs.
@@ -19,11 +27,14 @@ DEMO_EXTRAS := demo,watermark
 # runs everything else first, then those with --ds=tests.demo_settings -m demo_site.
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-demo messages debian-tools test lint demo bench bench-feeds constraints clean
+.PHONY: help install install-demo messages debian-tools test reliability lint demo bench bench-feeds constraints clean
 
 help:
 	@echo "make demo         install, migrate SQLite, seed, run worker + beat + web on :8000"
 	@echo "make test         install, compile translations, ruff, mypy, the whole pytest suite"
+	@echo "make reliability  the fault matrix on PostgreSQL + Redis + real workers: Pillow corpus,"
+	@echo "                  poison files, kill -9, broker restart, pg_terminate_backend, duplicate"
+	@echo "                  delivery, 300-upload burst, soak (SOAK_SECONDS=600, SOAK_RATE=0.5)"
 	@echo "make lint         ruff + mypy + lint-imports (the layers contract)"
 	@echo "make bench        median per-detector milliseconds (bench/bench_detectors.py)"
 	@echo "make bench-feeds  feed pages p50/p95 ms on synthetic PostgreSQL sites (bench/bench_feeds.py)"
@@ -76,6 +87,21 @@ test: install messages debian-tools
 	echo "$(PY) -m pytest --ds=tests.demo_settings -m demo_site $(PYTEST_DEMO_ARGS) tests/demo"; \
 	$(PY) -m pytest --ds=tests.demo_settings -m demo_site $(PYTEST_DEMO_ARGS) tests/demo || status=$$?; \
 	exit $$status
+
+# The whole reliability matrix against real services (see tests/integration/): the fault
+# rows that `make test` also runs when services are configured, then the Pillow corpus
+# replay, the burst and the soak, which print drain time, p50/p95 and worker RSS.
+# The Pillow sdist is downloaded once (pip, from PyPI) and cached in CORPUS_CACHE.
+reliability: install messages
+	@corpus=$$($(PY) scripts/fetch_pillow_corpus.py --cache-dir $(CORPUS_CACHE)) || exit 1; \
+	DATABASE_URL=$(RELIABILITY_DATABASE_URL) CELERY_BROKER_URL=$(RELIABILITY_BROKER_URL) \
+	TEGAKI_TEST_DB_NAME=$(RELIABILITY_DB_NAME) TEGAKI_REQUIRE_SERVICES=1 \
+	TEGAKI_RELIABILITY=1 TEGAKI_PILLOW_CORPUS=$$corpus \
+	TEGAKI_SOAK_SECONDS=$(SOAK_SECONDS) TEGAKI_SOAK_RATE=$(SOAK_RATE) \
+	$(PY) -m pytest -s -p no:cacheprovider --create-db \
+	  tests/integration/test_worker_faults.py tests/integration/test_worker_end_to_end.py \
+	  tests/integration/test_poison_files.py tests/test_ssrf_canary.py \
+	  tests/provenance tests/imaging tests/integration/test_reliability_matrix.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -80,8 +80,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # The web server and the worker share the file: wait for locks instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The web server and the worker share the file. IMMEDIATE transactions take the
+    # write lock when they begin, so concurrent writers queue for it (up to ``timeout``
+    # seconds) instead of failing with "database is locked" when a reader's transaction
+    # tries to upgrade to a writer midway (SQLite does not wait then). WAL lets readers
+    # go on while one transaction writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -139,6 +147,9 @@ CELERY_BEAT_SCHEDULE = {
     # Nightly: an audit-log edit made past the append-only triggers shows up by morning.
     "moderation-verify-audit": {"task": "moderation.verify_audit_chain",
                                 "schedule": crontab(hour=3, minute=0)},
+    # Hourly: the audit log's head and row count, written outside the database.
+    "moderation-checkpoint-audit": {"task": "moderation.checkpoint_audit",
+                                    "schedule": 3600.0},
 }
 
 # DRF: closed by default, throttled, paginated. Set NUM_PROXIES to the number of
@@ -170,6 +181,10 @@ MODERATION: dict = {
         "visible_mark": {"BACKEND": "moderation.detectors.visible_mark.VisibleMarkDetector",
                          "OPTIONS": {}, "MODE": "enforce"},
     },
+    # In production point this at storage the database's superuser cannot write (another
+    # host, a write-once bucket); the demo keeps it next to its database.
+    "AUDIT_CHECKPOINT_FILE": os.environ.get("TEGAKI_AUDIT_CHECKPOINTS",
+                                            str(VAR_DIR / "audit-checkpoints.jsonl")),
     # The uploader's status page shows inside the gallery's own header and footer.
     "PAGE_BASE_TEMPLATE": "gallery/base.html",
 }

@@ -56,7 +56,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 hint=f"Use one of {Route.values}.", id="moderation.E005"))
     positive = ("MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "MAX_FRAMES", "MAX_ATTEMPTS",
                 "TASK_SOFT_TIME_LIMIT", "TASK_TIME_LIMIT", "SWEEP_AFTER_SECONDS",
-                "METADATA_FIELD_LIMIT", "METADATA_TOTAL_LIMIT", "JSON_MAX_DEPTH")
+                "METADATA_FIELD_LIMIT", "METADATA_TOTAL_LIMIT", "JSON_MAX_DEPTH",
+                "RETRY_BACKOFF_MAX", "MAX_TRANSIENT_FAILURES")
     for key in positive:
         value = user.get(key, DEFAULTS[key])
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -77,6 +78,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             "MODERATION SWEEP_AFTER_SECONDS is not longer than TASK_TIME_LIMIT: the sweeper "
             "may re-queue cases that are still being scanned.",
             hint="Set SWEEP_AFTER_SECONDS well above TASK_TIME_LIMIT.", id="moderation.W001"))
+    backoff = user.get("RETRY_BACKOFF_MAX", DEFAULTS["RETRY_BACKOFF_MAX"])
+    if isinstance(sweep, int) and isinstance(backoff, int) and backoff >= sweep:
+        errors.append(checks.Warning(
+            "MODERATION RETRY_BACKOFF_MAX is not shorter than SWEEP_AFTER_SECONDS: the "
+            "sweeper will re-queue cases still waiting out their retry delay.",
+            hint="Keep RETRY_BACKOFF_MAX well below SWEEP_AFTER_SECONDS.",
+            id="moderation.W003"))
     formats = user.get("ALLOWED_FORMATS", DEFAULTS["ALLOWED_FORMATS"])
     risky = {"EPS", "PSD", "FITS", "PDF", "JPEG2000", "DDS", "MCIDAS", "ICO", "BMP", "TIFF"}
     bad = sorted(set(map(str.upper, formats)) & risky)

@@ -83,6 +83,25 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_AFTER_SECONDS": 300,
     # Cases re-queued per sweep at most.
     "SWEEP_BATCH": 500,
+    # A case whose scan could not be published (broker down) is re-sent by the next sweep
+    # once it is this many seconds old (the outbox); the grace leaves the on-commit
+    # publish of a fresh upload time to land first.
+    "OUTBOX_GRACE_SECONDS": 10,
+    # Retry delays grow as 2**n seconds (n = failed attempts so far), capped here. Keep
+    # it below SWEEP_AFTER_SECONDS, or the sweeper re-queues cases still waiting out
+    # their delay.
+    "RETRY_BACKOFF_MAX": 120,
+    # Transient failures (database or broker connection lost, a detector's service
+    # unavailable) do not count toward MAX_ATTEMPTS; after this many the case is
+    # quarantined all the same, so nothing retries forever.
+    "MAX_TRANSIENT_FAILURES": 20,
+    # Delete a registered object's file from storage when the object is deleted or its
+    # file is replaced (once no registered object refers to it any more).
+    "DELETE_REPLACED_FILES": True,
+    # File the audit checkpoints (chain head hash and row count) are appended to, one
+    # JSON object a line; keep it where the database's superuser cannot write (another
+    # host, a write-once bucket mounted here). None = checkpoints are only logged.
+    "AUDIT_CHECKPOINT_FILE": None,
     # --- moderators (moderation.actions, moderation.strikes) ---
     # What the Nth active strike does to an account: "warn" (nothing but a notice),
     # "hold" (new uploads held for review for STRIKE_HOLD_DAYS) or "suspend" (new

@@ -56,6 +56,14 @@ class ModerationCase(models.Model):
         max_length=32, choices=RejectionReason.choices, blank=True
     )
     last_error = models.TextField(blank=True)
+    # Failures that were not the file's fault (a dropped database or broker connection,
+    # a detector's service down): they lengthen the retry delay but do not count toward
+    # MAX_ATTEMPTS, so a short outage never quarantines a healthy upload.
+    transient_failures = models.PositiveIntegerField(default=0)
+    # The outbox: set in the transaction that makes a scan due, cleared once its message
+    # is published. A case whose publish failed (broker down) or whose process died
+    # between commit and publish is re-sent by the next sweep.
+    publish_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     declaration = models.CharField(max_length=16, choices=Declaration.choices, blank=True)
     declared_tool = models.CharField(max_length=200, blank=True)

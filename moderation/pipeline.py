@@ -31,20 +31,43 @@ from moderation.strikes import standing
 logger = logging.getLogger(__name__)
 
 
+#: Audit note of an attempt that started and never reported back.
+LOST_ATTEMPT = "previous attempt did not finish (worker killed, hard time limit or lost connection)"
+
+
 def begin_attempt(case_id: int) -> ModerationCase | None:
-    """Lock the case, count the attempt and commit; return None if there is nothing to do."""
+    """Lock the case, count the attempt and commit; return None if there is nothing to do.
+
+    A case found ``running`` means the attempt before this one never reported back (a
+    worker killed by ``kill -9`` or the hard time limit, a connection lost while it
+    recorded its failure): that attempt is written to the audit log here, so the log has
+    one row for every attempt ``attempts`` counts.
+    """
     with transaction.atomic():
         case = ModerationCase.objects.select_for_update().filter(pk=case_id).first()
         if case is None or case.state in TERMINAL_STATES:
             return None  # deleted, or a duplicate delivery of finished work
+        if case.state == ProcessingState.RUNNING:
+            _record_lost_attempt(case)
         if case.attempts >= moderation_settings.MAX_ATTEMPTS:
+            reason = case.last_error or LOST_ATTEMPT
+            case.last_error = reason[:2000]
             _finish_failed(case, ProcessingState.QUARANTINED,
-                           note=f"quarantined after {case.attempts} attempts: {case.last_error}")
+                           note=f"quarantined after {case.attempts} attempts: {reason}"[:2000])
             return None
         case.attempts += 1
         case.state = ProcessingState.RUNNING
-        case.save(update_fields=["attempts", "state", "updated_at"])
+        case.save(update_fields=["attempts", "state", "last_error", "updated_at"])
     return case
+
+
+def _record_lost_attempt(case: ModerationCase) -> None:
+    """Audit an attempt that left the case ``running`` (call holding the case's lock)."""
+    before = case.snapshot()
+    case.last_error = LOST_ATTEMPT
+    ModerationAction.objects.create(case=case, action="attempt_lost", before=before,
+                                    after=case.snapshot(),
+                                    note=f"attempt {case.attempts}: {LOST_ATTEMPT}")
 
 
 def read_case_bytes(case: ModerationCase) -> bytes:
@@ -71,6 +94,11 @@ def scan(case_id: int) -> str:
     case = begin_attempt(case_id)
     if case is None:
         return "skipped"
+    return run_attempt(case)
+
+
+def run_attempt(case: ModerationCase) -> str:
+    """The work of one counted attempt: read, decode once, run what is missing, decide."""
     try:
         data = read_case_bytes(case)
         image = load_image(data, name=case.file_name)
@@ -168,20 +196,50 @@ def reject(case_id: int, code: str, message: str = "", *, sha256: str = "") -> N
         _finish_failed(case, ProcessingState.REJECTED, note=f"{code}: {message}"[:2000])
 
 
-def record_failure(case_id: int, error: str) -> bool:
-    """Note a failed attempt; quarantine when attempts are used up. Return True if retryable."""
+def backoff_seconds(failures: int) -> int:
+    """Delay before the next attempt after ``failures`` failed ones: 2, 4, 8 … seconds."""
+    return int(min(2 ** max(1, failures), moderation_settings.RETRY_BACKOFF_MAX))
+
+
+def record_failure(case_id: int, error: str, *, transient: bool = False,
+                   counted: bool = True) -> int | None:
+    """Note a failed attempt in the case and the audit log.
+
+    Returns the seconds to wait before retrying, or None when the case is finished
+    (quarantined, or it ended some other way meanwhile). A ``transient`` failure (the
+    database or broker connection lost, a detector's service unavailable) gives the
+    attempt back (``counted``: whether :func:`begin_attempt` had committed it) and counts
+    in ``transient_failures`` instead, so a short outage never quarantines a healthy
+    upload; the delay grows with both counts.
+    """
     with transaction.atomic():
         case = ModerationCase.objects.select_for_update().filter(pk=case_id).first()
         if case is None or case.state in TERMINAL_STATES:
-            return False
+            return None
+        before = case.snapshot()
         case.last_error = error[:2000]
-        if case.attempts >= moderation_settings.MAX_ATTEMPTS:
+        if transient:
+            if counted and case.attempts:
+                case.attempts -= 1
+            case.transient_failures += 1
+            exhausted = case.transient_failures > moderation_settings.MAX_TRANSIENT_FAILURES
+            tally = f"{case.transient_failures} transient failures"
+        else:
+            exhausted = case.attempts >= moderation_settings.MAX_ATTEMPTS
+            tally = f"{case.attempts} attempts"
+        if exhausted:
             _finish_failed(case, ProcessingState.QUARANTINED,
-                           note=f"quarantined after {case.attempts} attempts: {error}"[:2000])
-            return False
+                           note=f"quarantined after {tally}: {error}"[:2000])
+            return None
         case.state = ProcessingState.PENDING
-        case.save(update_fields=["last_error", "state", "updated_at"])
-        return True
+        case.publish_due_at = timezone.now()  # the retry is in the outbox until published
+        case.save(update_fields=["last_error", "state", "attempts", "transient_failures",
+                                 "publish_due_at", "updated_at"])
+        ModerationAction.objects.create(
+            case=case, action="scan_failed", before=before, after=case.snapshot(),
+            note=(f"{'transient, not counted' if transient else f'attempt {case.attempts}'}"
+                  f": {error}")[:2000])
+        return backoff_seconds(case.attempts + case.transient_failures)
 
 
 def _finish_failed(case: ModerationCase, state: str, note: str) -> None:

@@ -9,31 +9,104 @@ after ours). Per-sender receivers cost nothing for the host's other models.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.db import models
-from django.db.models.signals import post_delete, post_init, post_save
+from django.db import DatabaseError, models, transaction
+from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
 from moderation import notify
+from moderation.conf import moderation_settings
 from moderation.constants import Route
 from moderation.feeds import cache as feed_cache
 from moderation.models import Appeal, ModerationCase, NotificationKind
+from moderation.optout import derivatives
 from moderation.registry import registry
 from moderation.services import submit_for_moderation
 from moderation.signals import action_taken, appeal_decided, case_scanned, verdict_changed
 
+logger = logging.getLogger(__name__)
+
+#: Attribute a ``pre_save`` leaves on the instance: the file name stored before the save.
+_PREVIOUS_FILE = "_moderation_previous_file"
+
+
+def on_pre_save(sender: type[models.Model], instance: models.Model, raw: bool = False,
+                **kwargs: Any) -> None:
+    """Remember the stored file name so a replaced file can be deleted after commit."""
+    if raw or instance.pk is None or instance._state.adding:
+        return
+    field = registry.get_options(sender).image_field
+    previous = sender._default_manager.filter(pk=instance.pk).values_list(
+        field, flat=True).first()
+    setattr(instance, _PREVIOUS_FILE, previous or "")
+
 
 def on_post_save(sender: type[models.Model], instance: models.Model, created: bool,
                  raw: bool = False, **kwargs: Any) -> None:
-    """Open or refresh the instance's case and queue a scan after commit."""
+    """Open or refresh the instance's case and queue a scan after commit.
+
+    The host's row may already be committed (autocommit) when this runs, so a database
+    error here must not become the host's 500: it is logged, and the sweeper opens the
+    case of any registered object that has none. ``submit_for_moderation`` runs in its
+    own atomic block (a savepoint inside the host's transaction), so the failure leaves
+    the host's transaction usable.
+    """
     if raw:  # loaddata: fixtures are not uploads
         return
-    submit_for_moderation(instance)
+    try:
+        submit_for_moderation(instance)
+    except DatabaseError as exc:
+        logger.warning("could not open the case of %s %s (%s); the sweeper will",
+                       sender._meta.label, instance.pk, exc)
+    previous = getattr(instance, _PREVIOUS_FILE, "")
+    if previous:
+        delattr(instance, _PREVIOUS_FILE)
+        current = getattr(registry.get_options(sender).get_file(instance), "name", "") or ""
+        if previous != current:
+            _delete_file_after_commit(sender, previous)
+            _delete_derivatives_after_commit(sender, instance.pk)
 
 
 def on_post_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
-    """Delete the case (and its evidence); the audit log keeps its rows."""
+    """Delete the case (and its evidence) and the file; the audit log keeps its rows."""
     ModerationCase.objects.for_instance(instance).delete()
+    file = registry.get_options(sender).get_file(instance)
+    if getattr(file, "name", ""):
+        _delete_file_after_commit(sender, file.name)
+    _delete_derivatives_after_commit(sender, instance.pk)
+
+
+def _delete_derivatives_after_commit(sender: type[models.Model], pk: object) -> None:
+    """Drop the work's cached thumbnails once the delete or replace is final."""
+    if moderation_settings.DELETE_REPLACED_FILES:
+        transaction.on_commit(lambda: derivatives.delete_all(sender, pk))
+
+
+def _delete_file_after_commit(sender: type[models.Model], name: str) -> None:
+    """Delete an original no registered object refers to any more, once that is final.
+
+    An original whose work is gone must not stay reachable (the media view refuses it
+    too, but a web server in front of MEDIA_ROOT would not). ``DELETE_REPLACED_FILES``
+    turns this off for hosts that keep originals on purpose.
+    """
+    if not moderation_settings.DELETE_REPLACED_FILES:
+        return
+    field = sender._meta.get_field(registry.get_options(sender).image_field)
+    storage = getattr(field, "storage", None)
+    if storage is None:
+        return
+
+    def delete() -> None:
+        for model, options in registry.items():
+            if model._default_manager.filter(**{options.image_field: name}).exists():
+                return  # another object still shows this file
+        try:
+            storage.delete(name)
+        except OSError as exc:
+            logger.warning("could not delete the orphaned file %s (%s)", name, exc)
+
+    transaction.on_commit(delete)
 
 
 def _uid(kind: str, model: type[models.Model]) -> str:
@@ -43,11 +116,14 @@ def _uid(kind: str, model: type[models.Model]) -> str:
 def connect_model(model: type[models.Model], registered: bool) -> None:
     """Connect (or, on unregister, disconnect) the receivers of one registered model."""
     if registered:
+        pre_save.connect(on_pre_save, sender=model, weak=False,
+                         dispatch_uid=_uid("presave", model))
         post_save.connect(on_post_save, sender=model, weak=False,
                           dispatch_uid=_uid("save", model))
         post_delete.connect(on_post_delete, sender=model, weak=False,
                             dispatch_uid=_uid("delete", model))
     else:
+        pre_save.disconnect(sender=model, dispatch_uid=_uid("presave", model))
         post_save.disconnect(sender=model, dispatch_uid=_uid("save", model))
         post_delete.disconnect(sender=model, dispatch_uid=_uid("delete", model))
 

@@ -17,7 +17,13 @@ from django.utils.translation import gettext_lazy as _
 
 from config.gallery.models import Artwork
 from moderation.conf import moderation_settings
+from moderation.constants import RejectionReason
+from moderation.exceptions import ImageRejected
 from moderation.forms import AIDeclarationFormMixin
+from moderation.internal.imaging import probe_image
+
+#: What the file picker offers; the server checks the bytes whatever the browser sent.
+ACCEPT = "image/png,image/jpeg,image/webp,image/gif,image/avif"
 
 
 class ArtworkForm(AIDeclarationFormMixin, forms.ModelForm):
@@ -28,6 +34,13 @@ class ArtworkForm(AIDeclarationFormMixin, forms.ModelForm):
     # The tool is optional even for AI-generated works: provenance in the file often
     # names the generator and checkpoint better than the uploader would.
     require_tool_for_ai = False
+
+    # A plain file field, not Django's ImageField: that one opens the upload with every
+    # Pillow plugin (BMP, TIFF, PSD …) and no pixel limit in the web process. The header
+    # is checked instead by Tegaki's own safe path (``probe_image``: format allowlist,
+    # pixel and frame limits, the same codes the worker reports); the worker decodes.
+    image = forms.FileField(label=_("image"), help_text=_("PNG, JPEG, WebP, GIF or AVIF."),
+                            widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}))
 
     class Meta:
         model = Artwork
@@ -42,4 +55,12 @@ class ArtworkForm(AIDeclarationFormMixin, forms.ModelForm):
                 _("The file is larger than %(limit)s."), params={"limit": filesizeformat(limit)},
                 code="file_too_big",
             )
+        if image is not None:
+            data = image.read(limit + 1)
+            image.seek(0)
+            try:
+                probe_image(data)
+            except ImageRejected as exc:
+                raise forms.ValidationError(RejectionReason(exc.code).label,
+                                            code=exc.code) from exc
         return image

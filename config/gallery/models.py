@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import PurePath
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from moderation.constants import Declaration
+
+
+def work_upload_to(instance: Artwork, filename: str) -> str:
+    """A random object key: a name guessed from another work's URL finds nothing.
+
+    The uploader's file name is not kept in the key (it may name a person or a tool);
+    only its extension is.
+    """
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"works/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{suffix}"
 
 
 class Artwork(models.Model):
@@ -20,7 +34,7 @@ class Artwork(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                                related_name="artworks", verbose_name=_("author"))
     title = models.CharField(_("title"), max_length=200)
-    image = models.ImageField(_("image"), upload_to="works/%Y/%m/")
+    image = models.ImageField(_("image"), upload_to=work_upload_to)
     ai_declaration = models.CharField(_("AI use"), max_length=16, choices=Declaration.choices,
                                       default=Declaration.NONE)
     ai_tool = models.CharField(_("tool or model"), max_length=200, blank=True)

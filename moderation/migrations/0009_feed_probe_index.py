@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('moderation', '0007_evidence_messages'),
+        ('moderation', '0008_case_outbox_transient_failures'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -47,14 +47,33 @@ def _creator_name(obj: models.Model) -> str:
     return str(getter() if callable(getter) else owner)
 
 
+def folder(model: type[models.Model], pk: object) -> str:
+    """The storage folder holding every cached derivative of one work."""
+    meta = model._meta
+    return f"{moderation_settings.DERIVATIVES_PREFIX}/{meta.app_label}.{meta.model_name}/{pk}"
+
+
+def delete_all(model: type[models.Model], pk: object) -> int:
+    """Delete the cached derivatives of one work (deleted, or its file replaced).
+
+    A server that serves ``MEDIA_ROOT`` directly would otherwise keep showing the
+    thumbnails of a work that is gone or whose file changed. Returns how many went.
+    """
+    try:
+        _dirs, files = default_storage.listdir(folder(model, pk))
+    except (FileNotFoundError, NotImplementedError, OSError):
+        return 0
+    for name in files:
+        default_storage.delete(f"{folder(model, pk)}/{name}")
+    return len(files)
+
+
 def storage_name(obj: models.Model, size: str, reservation: Reservation, source: str) -> str:
     """Where the derivative of ``obj`` at ``size`` under ``reservation`` is cached."""
-    meta = obj._meta
     digest = hashlib.sha256(
         f"{source}|{reservation.reserved}|{reservation.explicit}|{sizes()[size]}".encode()
     ).hexdigest()[:20]
-    return (f"{moderation_settings.DERIVATIVES_PREFIX}/{meta.app_label}.{meta.model_name}/"
-            f"{obj.pk}/{size}-{digest}.jpg")
+    return f"{folder(type(obj), obj.pk)}/{size}-{digest}.jpg"
 
 
 def render(data: bytes, longest_side: int, xmp: bytes) -> bytes:

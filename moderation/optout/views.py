@@ -27,11 +27,10 @@ from moderation.optout.policy import (
     Reservation,
     filter_by_reservation,
     resolve,
-    site_reservation,
     site_reserved,
 )
 from moderation.registry import registry
-from moderation.visibility import can_view, public, visible_to
+from moderation.visibility import public, visible_to
 
 URL_NAMESPACE = "moderation_optout"
 
@@ -159,25 +158,41 @@ def _finish_image(request: HttpRequest, response: HttpResponse | FileResponse,
     return response
 
 
-def _work_for_file(name: str) -> models.Model | None:
+def _work_for_file(name: str, user: Any) -> models.Model | None:
+    """A registered work whose current file is ``name`` and that ``user`` may see."""
     for model, options in registry.items():
-        obj = model._default_manager.filter(**{options.image_field: name}).first()
+        works = model._default_manager.filter(**{options.image_field: name})
+        obj = visible_to(works.order_by("pk"), user).first()
         if obj is not None:
             return obj
     return None
+
+
+#: Content types an original may be served with; anything else goes out as bytes.
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "image/avif"})
+
+#: Sent with every original: a polyglot (an image with an HTML tail, say) opened as a
+#: page cannot run script or load anything on this origin.
+ORIGINAL_CSP = "default-src 'none'; sandbox"
 
 
 @require_safe
 def serve_media(request: HttpRequest, path: str) -> FileResponse:
     """Serve an uploaded file with its work's reservation and visibility.
 
-    Derivatives are only served through :func:`thumbnail`, which checks visibility.
+    Fails closed: only a file that is the current file of a registered work the viewer
+    may see is served. An orphan (its work deleted, or the work's file replaced), an
+    appeal proof or any other file under ``MEDIA_ROOT`` answers 404 to everyone, so a
+    guessed name of a rejected or hidden original reveals nothing. Originals go out as
+    attachments with a sandboxing CSP and ``nosniff``; ``<img>`` still renders them,
+    a browser never runs them as a page. Derivatives are only served through
+    :func:`thumbnail`, which checks visibility.
     """
     name = posixpath.normpath(path).lstrip("/")
     if name.startswith("..") or name.startswith(moderation_settings.DERIVATIVES_PREFIX + "/"):
         raise Http404
-    work = _work_for_file(name)
-    if work is not None and not can_view(work, request.user):
+    work = _work_for_file(name, request.user)
+    if work is None:
         raise Http404
     try:
         if not default_storage.exists(name):
@@ -185,10 +200,13 @@ def serve_media(request: HttpRequest, path: str) -> FileResponse:
         fh = default_storage.open(name, "rb")
     except SuspiciousFileOperation as exc:
         raise Http404 from exc
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    response = FileResponse(fh, content_type=content_type)
-    reservation = resolve(work) if work is not None else site_reservation()
-    is_public = work is None or public(type(work)._default_manager.filter(pk=work.pk)).exists()
+    guessed = mimetypes.guess_type(name)[0] or ""
+    content_type = guessed if guessed in IMAGE_TYPES else "application/octet-stream"
+    response = FileResponse(fh, content_type=content_type, as_attachment=True,
+                            filename=posixpath.basename(name))
+    response["Content-Security-Policy"] = ORIGINAL_CSP
+    reservation = resolve(work)
+    is_public = public(type(work)._default_manager.filter(pk=work.pk)).exists()
     _finish_image(request, response, work, reservation, is_public)
     return response
 

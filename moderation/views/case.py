@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import posixpath
 from collections.abc import Callable
 from typing import Any
 
@@ -12,12 +13,17 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from PIL import Image
 
 from moderation import actions as A
 from moderation.actions.strikes import STRIKE_REASONS
-from moderation.constants import Declaration, Label, Route
+from moderation.conf import moderation_settings
+from moderation.constants import Declaration, Label, ProcessingState, Route
+from moderation.exceptions import ImageRejected
+from moderation.internal.imaging import load_image, probe_image
 from moderation.models import AppealFile, AppealStatus, ModerationCase, Strike
 from moderation.permissions import (
     can_view_private,
@@ -74,7 +80,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "routes": Route.choices, "labels": Label.choices,
         "decisions": [(cls.name, cls.verbose_name, cls.shortcut)
                       for cls in (A.MarkHuman, A.MarkAIAssisted, A.MarkAI)],
-        "strike_reasons": STRIKE_REASONS,
+        "strike_reasons": STRIKE_REASONS, "previewable": previewable(case),
         "appeal_outcomes": [(AppealStatus.UPHELD, AppealStatus.UPHELD.label),
                             (AppealStatus.OVERTURNED, AppealStatus.OVERTURNED.label)],
     })
@@ -122,40 +128,68 @@ def appeal_file(request: HttpRequest, pk: int, file_id: int) -> HttpResponseBase
     return private_file_response(proof)
 
 
+#: States whose file the worker refused or that crashed it: never decoded here.
+NOT_PREVIEWED = frozenset({ProcessingState.REJECTED, ProcessingState.QUARANTINED})
+
+
+def previewable(case: ModerationCase) -> bool:
+    """Whether the web process may decode the case's file for a preview."""
+    return case.state not in NOT_PREVIEWED
+
+
 @require_GET
 @moderator_required
-def case_image(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
-    """The original bytes (moderators only) or a re-encoded preview without metadata."""
-    from PIL import Image
+def case_image(request: HttpRequest, pk: int, variant: str) -> HttpResponseBase:
+    """The original bytes as a download (moderators only) or a re-encoded preview.
 
+    The preview goes through the worker's own safe decoder
+    (:func:`moderation.internal.imaging.load_image`: format allowlist, pixel, frame and
+    byte limits, warnings as errors), so the web process never decodes anything the
+    worker would refuse; a rejected or quarantined case is never decoded at all. The
+    original is always an attachment with a sandboxing CSP, typed by its header when
+    that passes the same checks and as opaque bytes otherwise.
+    """
     if variant not in {"original", "preview"}:
         raise Http404
     case = get_object_or_404(ModerationCase, pk=pk)
     instance = case.host_instance()
     if instance is None:
         raise Http404
-
     file = registry.get_options(type(instance)).get_file(instance)
     if not file:
         raise Http404
+    if variant == "preview" and not previewable(case):
+        raise Http404
     try:
         with file.open("rb") as fh:
-            data = fh.read()
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = (img.format or "").upper()
-            if variant == "original":
-                mime = Image.MIME.get(fmt)
-                if mime not in {"image/png", "image/jpeg", "image/webp", "image/gif"}:
-                    raise Http404
-                return harden(HttpResponse(data, content_type=mime))
-            img.seek(0)
-            preview = img.convert("RGB")
-            preview.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            data = fh.read(moderation_settings.MAX_UPLOAD_BYTES + 1)
+    except (FileNotFoundError, OSError) as exc:
         raise Http404 from exc
+    if variant == "original":
+        return _original_response(case, data, file.name)
+    try:
+        decoded = load_image(data, name=file.name)
+    except ImageRejected as exc:
+        raise Http404 from exc
+    preview = decoded.image.copy()
+    preview.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
     out = io.BytesIO()
     preview.save(out, "JPEG", quality=85)  # no exif=, no icc: metadata-free derivative
     return harden(HttpResponse(out.getvalue(), content_type="image/jpeg"))
+
+
+def _original_response(case: ModerationCase, data: bytes, name: str) -> HttpResponse:
+    mime = "application/octet-stream"
+    if previewable(case):
+        try:
+            fmt = probe_image(data)[0]
+        except ImageRejected:
+            fmt = ""
+        mime = Image.MIME.get(fmt, mime)
+    response = HttpResponse(data, content_type=mime)
+    filename = posixpath.basename(name) or f"case-{case.pk}"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return harden(response)
 
 
 def run_reporting_errors(request: HttpRequest, run: Callable[[], Any]) -> bool:

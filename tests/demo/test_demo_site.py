@@ -29,6 +29,7 @@ from moderation.constants import Label, ProcessingState, Route
 from moderation.feeds.queries import feed_scope
 from moderation.models import ModerationCase
 from tests.factories import png_bytes
+from tests.fixtures import bad_images
 
 A1111_PARAMETERS = (
     "masterpiece, 1girl, cherry blossoms\n"
@@ -591,3 +592,26 @@ def test_pages_advertise_their_feeds_and_the_index_lists_them(user, client, lang
     assert "http://testserver/feeds/new.rss" in index
     rss = client.get("/feeds/new.rss").content.decode()
     assert f"<link>http://testserver/works/{work.pk}/</link>" in rss
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("bomb.png", bad_images.png_with_header_size(20_000, 20_000),
+     "The image has more pixels than this site accepts."),
+    ("bitmap.png", bad_images.other_format_bytes()["BMP"],
+     "This file type is not an accepted image format."),
+    ("layers.png", bad_images.psd_bytes(), "This file type is not an accepted image format."),
+])
+def test_upload_form_checks_the_header_with_the_safe_decoder(artist_client, name, data,
+                                                             message):
+    """The web process never decodes what the worker would refuse ."""
+    response = artist_client.post(reverse("gallery:upload"), {
+        "title": "Refused", "ai_declaration": "none",
+        "image": SimpleUploadedFile(name, data),
+    }, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and not Artwork.objects.exists()
+    assert message in response.content.decode()
+    ja = artist_client.post(reverse("gallery:upload"), {
+        "title": "Refused", "ai_declaration": "none",
+        "image": SimpleUploadedFile(name, data),
+    }, HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "errorlist" in ja and message not in ja

@@ -29,6 +29,9 @@ from tests.celery_publisher import publishing_to
 from tests.integration.services import WorkerProcess, drop_queue, start_worker, wait_for
 
 REQUIRE_SERVICES = os.environ.get("TEGAKI_REQUIRE_SERVICES") == "1"
+# The long rows of the matrix (corpus replay, burst, soak) run only in `make reliability`.
+collect_ignore_glob = ([] if os.environ.get("TEGAKI_RELIABILITY") == "1"
+                       else ["test_reliability_*.py"])
 # How long a test waits for every case to reach a terminal state: every committed upload
 # must end processed, rejected or quarantined within this time.
 SETTLE_SECONDS = 90

@@ -10,6 +10,9 @@ by naming its upload, and every other upload is scanned normally:
 * ``crash`` in the name: the child raises SIGSEGV on itself, as a native parser crash
   would, on every delivery: a poison message that Redis (with no delivery counter)
   would requeue forever unless the case counts its own attempts.
+* ``flaky`` in the name: raise :class:`TransientDetectorError` on the first
+  ``FLAKY_FAILURES`` deliveries (counted with marker files), as a detector whose
+  service is restarting would; later deliveries succeed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import ClassVar
 from moderation.constants import EvidenceLabel, Strength
 from moderation.detectors.base import BaseDetector
 from moderation.evidence import EvidenceResult, ImageInput
-from moderation.exceptions import InvalidDetectorConfig
+from moderation.exceptions import InvalidDetectorConfig, TransientDetectorError
 
 
 class FaultInjectingDetector(BaseDetector):
@@ -33,7 +36,8 @@ class FaultInjectingDetector(BaseDetector):
     name = "fault-injection"
     version = "1"
     needs_pixels = False
-    default_options: ClassVar[dict[str, object]] = {"SLEEP_SECONDS": 3.0, "MARKER_DIR": ""}
+    default_options: ClassVar[dict[str, object]] = {"SLEEP_SECONDS": 3.0, "MARKER_DIR": "",
+                                                    "FLAKY_FAILURES": 2}
 
     def validate(self) -> None:
         if not self.options["MARKER_DIR"]:
@@ -45,6 +49,13 @@ class FaultInjectingDetector(BaseDetector):
             # No core file: a few hundred MB per crash would fill the CI disk.
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             os.kill(os.getpid(), signal.SIGSEGV)
+        if "flaky" in base:
+            marker_dir = Path(str(self.options["MARKER_DIR"]))
+            marker_dir.mkdir(parents=True, exist_ok=True)
+            seen = len(list(marker_dir.glob(f"flaky-{image.sha256}.*")))
+            if seen < int(str(self.options["FLAKY_FAILURES"])):
+                (marker_dir / f"flaky-{image.sha256}.{seen}").write_text(str(time.time()))
+                raise TransientDetectorError("fault injection: service restarting")
         if "slow" in base:
             marker_dir = Path(str(self.options["MARKER_DIR"]))
             marker_dir.mkdir(parents=True, exist_ok=True)

@@ -46,9 +46,9 @@ def test_rejected_case_page_explains_the_missing_preview(browser, live_server, c
     page.goto(f"{live_server.url}/moderation/case/{case.pk}/")
     notice, download = TEXT[lang]
     assert notice in page.inner_text("#no-preview")
-    assert page.locator("section.images img").count() == 0
+    assert page.locator("section.case-image img").count() == 0
     link = page.get_by_text(download)
     assert link.get_attribute("download") is not None
-    page.locator("section.images").scroll_into_view_if_needed()
+    page.locator("section.case-image").scroll_into_view_if_needed()
     save_screenshot(page, f"case-no-preview-{lang}.png")
     context.close()

@@ -546,3 +546,25 @@ def test_work_page_explains_a_new_detectors_reason_in_its_own_words(artist_clien
     en = page(artist_client, "gallery:work_detail", work.pk, lang="en")
     assert "a magenta test mark in the pixels" in en
     assert "generation data in the file" not in en
+
+
+@pytest.mark.django_db
+def test_works_api_lists_public_works_by_cursor(user, client, settings,
+                                                django_assert_max_num_queries):
+    settings.ROOT_URLCONF = "config.urls"  # the demo's own routes, /api/works/ included
+    for i in range(5):
+        published(user, f"Hand {i}")
+    published(user, "Robot", ai=True)
+    held = Artwork.objects.create(author=user, title="Held one",
+                                  image=SimpleUploadedFile("h.png", png_bytes()))
+    with django_assert_max_num_queries(3):  # rows, their cases, C2PA evidence if any
+        data = client.get("/api/works/?ai=exclude&page_size=3").json()
+    assert [row["title"] for row in data["results"]] == ["Hand 4", "Hand 3", "Hand 2"]
+    rest = client.get(data["next"]).json()
+    assert [row["title"] for row in rest["results"]] == ["Hand 1", "Hand 0"]
+    assert rest["next"] is None
+    only = client.get("/api/works/?ai=only").json()["results"]
+    assert [(row["title"], row["label"]["text"]) for row in only] == [
+        ("Robot", "AI生成 · NovelAI")]  # the demo speaks Japanese by default
+    assert client.get(f"/api/works/{held.pk}/").status_code == 404
+    assert held.pk not in [r["id"] for r in client.get("/api/works/?ai=include").json()["results"]]

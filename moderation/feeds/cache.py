@@ -17,7 +17,10 @@ Three things keep a held or hidden work off a cached page:
   the page is rebuilt.
 
 A page computed while the generation changes is stored under the old generation's key,
-which nobody reads any more, so a slow request never resurrects a stale page.
+which nobody reads any more, so a slow request never resurrects a stale page. The save
+bumps the generation inside the writing transaction, and ``verdict_changed`` (sent after
+commit) bumps it again, so a page rebuilt from the not-yet-committed state in between is
+dropped as well -- and the re-check on hit would catch it anyway.
 """
 
 from __future__ import annotations

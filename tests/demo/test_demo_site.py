@@ -603,7 +603,7 @@ def test_pages_advertise_their_feeds_and_the_index_lists_them(user, client, lang
 ])
 def test_upload_form_checks_the_header_with_the_safe_decoder(artist_client, name, data,
                                                              message):
-    """The web process never decodes what the worker would refuse ."""
+    """The web process never decodes what the worker would refuse."""
     response = artist_client.post(reverse("gallery:upload"), {
         "title": "Refused", "ai_declaration": "none",
         "image": SimpleUploadedFile(name, data),
@@ -615,3 +615,24 @@ def test_upload_form_checks_the_header_with_the_safe_decoder(artist_client, name
         "image": SimpleUploadedFile(name, data),
     }, HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     assert "errorlist" in ja and message not in ja
+
+
+def test_works_api_lists_public_works_by_cursor(user, client, settings,
+                                                django_assert_max_num_queries):
+    settings.ROOT_URLCONF = "config.urls"  # the demo's own routes, /api/works/ included
+    for i in range(5):
+        published(user, f"Hand {i}")
+    published(user, "Robot", ai=True)
+    held = Artwork.objects.create(author=user, title="Held one",
+                                  image=SimpleUploadedFile("h.png", png_bytes()))
+    with django_assert_max_num_queries(3):  # rows, their cases, C2PA evidence if any
+        data = client.get("/api/works/?ai=exclude&page_size=3").json()
+    assert [row["title"] for row in data["results"]] == ["Hand 4", "Hand 3", "Hand 2"]
+    rest = client.get(data["next"]).json()
+    assert [row["title"] for row in rest["results"]] == ["Hand 1", "Hand 0"]
+    assert rest["next"] is None
+    only = client.get("/api/works/?ai=only").json()["results"]
+    assert [(row["title"], row["label"]["text"]) for row in only] == [
+        ("Robot", "AI生成 · NovelAI")]  # the demo speaks Japanese by default
+    assert client.get(f"/api/works/{held.pk}/").status_code == 404
+    assert held.pk not in [r["id"] for r in client.get("/api/works/?ai=include").json()["results"]]

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from moderation.training.aligned import pairs
+import numpy as np
+
+from moderation.training.aligned import fit, fusion, gate, pairs, trace
 
 
 def _deadline(value: str | None) -> float | None:
@@ -47,6 +51,117 @@ def cmd_pairs(args: argparse.Namespace) -> None:
     print(json.dumps(summary))
 
 
+def cmd_fit(args: argparse.Namespace) -> None:
+    """Train the trace CNN on the pair cache."""
+    cfg = fit.FitConfig(pairs_dir=args.pairs, dataset=args.dataset, out=args.out,
+                        steps=args.steps, pairs_per_batch=args.pairs_per_batch,
+                        lr=args.lr, seed=args.seed, threads=args.threads,
+                        holdout_sources=tuple(args.holdout.split(",")) if args.holdout else ())
+    report = fit.fit(cfg)
+    print(json.dumps({k: report[k] for k in ("pairs", "seconds", "held_out_pair_auroc")}))
+
+
+def _setup_django() -> None:
+    import django  # the production decoder and detector read Django settings
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+
+
+def gate_report(args: argparse.Namespace) -> dict[str, Any]:
+    """Score the dev set with the semantic bundle and trace models; fuse; tabulate."""
+    import torch  # heavy optional dependency (training only)
+
+    torch.set_num_threads(args.threads)
+    _setup_django()
+    images = gate.dev_images(args.ai, args.human)
+    y = np.asarray([i.ai for i in images])
+    groups = [i.group for i in images]
+    tiles = np.asarray([i.tile for i in images])
+    sem_key, sem_score = gate.semantic_scorer(args.bundle)
+    shipped = gate.OnnxClassifier("gate", {"BUNDLE": str(args.bundle) if args.bundle else None,
+                                           "INTRA_OP_NUM_THREADS": 1,
+                                           "INTER_OP_NUM_THREADS": 1}).bundle
+    assert shipped is not None
+    report: dict[str, Any] = {"dev_manifest_rows": len(images), "models": {}}
+    scores: dict[str, dict[str, np.ndarray]] = {"semantic": {}}
+    for kind in gate.KINDS:
+        scores["semantic"][kind] = gate.cached_scores(args.cache, sem_key, images, kind,
+                                                      sem_score)
+    for weights in args.trace:
+        model = trace.build_model()
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        key, score = gate.trace_scorer(model, weights)
+        name = f"trace:{weights.parent.name}"
+        scores[name] = {kind: gate.cached_scores(args.cache, key, images, kind, score)
+                        for kind in gate.KINDS}
+    for name, by_kind in scores.items():
+        entry: dict[str, Any] = {}
+        if name == "semantic":
+            def calibrated(z: np.ndarray) -> np.ndarray:
+                return fusion.sigmoid(z / shipped.temperature)
+            threshold = shipped.review_threshold
+            entry["threshold_source"] = "shipped review threshold"
+            by_p = {k: calibrated(v) for k, v in by_kind.items()}
+        else:
+            by_p = by_kind
+            threshold = fusion.threshold_for(by_kind["clean"][~y], 0.01)
+            entry["threshold_source"] = "1% FPR of clean dev hand-made scores (in-sample)"
+        for kind in gate.KINDS:
+            entry[kind] = gate.table(y, by_p[kind], groups, tiles, threshold)
+        report["models"][name] = entry
+        if name != "semantic":
+            report["models"][f"fused:{name}"] = fused_entry(
+                y, groups, tiles, scores["semantic"], by_kind)
+    return report
+
+
+def fused_entry(y: np.ndarray, groups: list[str], tiles: np.ndarray,
+                semantic: dict[str, np.ndarray], trace_z: dict[str, np.ndarray]
+                ) -> dict[str, Any]:
+    """Stacked LR over (semantic, trace) logits, out-of-fold by generator and source.
+
+    The stack is fitted on clean scores; perturbed scores are fused by the stack of
+    the same fold, and the review threshold is the 1% FPR point of the out-of-fold clean
+    hand-made scores, with its transfer to each held-out hand-made source reported.
+    """
+    x = {k: np.c_[semantic[k], trace_z[k]] for k in gate.KINDS}
+    g = np.asarray(groups)
+    fused = {k: np.empty(len(y)) for k in gate.KINDS}
+    for name in sorted(set(groups)):
+        held = g == name
+        stack = fusion.fit_stack(x["clean"][~held], y[~held])
+        for k in gate.KINDS:
+            fused[k][held] = stack.predict(x[k][held])
+    threshold = fusion.threshold_for(fused["clean"][~y], 0.01)
+    full = fusion.fit_stack(x["clean"], y)
+    entry: dict[str, Any] = {
+        "threshold_source": "1% FPR of out-of-fold clean hand-made scores",
+        "stack_all_data": {"weights_semantic_trace": full.weights, "bias": full.bias},
+        "threshold_transfer_1pct": fusion.transfer(fused["clean"], y, groups, 0.01),
+        "threshold_transfer_5pct": fusion.transfer(fused["clean"], y, groups, 0.05),
+    }
+    for k in gate.KINDS:
+        entry[k] = gate.table(y, fused[k], groups, tiles, threshold)
+    return entry
+
+
+def cmd_gate(args: argparse.Namespace) -> None:
+    """Print and write the gate report."""
+    report = gate_report(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1, default=float))
+    for name, entry in report["models"].items():
+        aurocs = {k: entry[k]["all"]["auroc"] for k in gate.KINDS}
+        no_tiles = {k: entry[k]["without_tiles"]["auroc"] for k in gate.KINDS}
+        clean = entry["clean"]["all"]
+        print(f"{name}: auroc " + " ".join(f"{k}={v:.3f}" for k, v in aurocs.items())
+              + " | no tiles " + " ".join(f"{k}={v:.3f}" for k, v in no_tiles.items())
+              + f" | tpr@1%={clean['tpr_at_fpr']['0.01']:.3f}"
+              + f" tpr@thr={clean['tpr_at_threshold']:.3f} fpr@thr={clean['fpr_at_threshold']:.3f}"
+              + f" | gate {'PASS' if gate.passes(aurocs) else 'FAIL'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="moderation.training.aligned.cli")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -60,6 +175,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit", type=int, default=0, help="only the first N tasks")
     p.add_argument("--until", default=None, help="stop cleanly at HH:MM UTC")
     p.set_defaults(func=cmd_pairs)
+    f = sub.add_parser("fit", help="train the trace CNN on cached pairs")
+    f.add_argument("--pairs", type=Path, required=True, help="pair cache (the pairs --out)")
+    f.add_argument("--dataset", type=Path, required=True)
+    f.add_argument("--out", type=Path, required=True)
+    f.add_argument("--steps", type=int, default=1500)
+    f.add_argument("--pairs-per-batch", type=int, default=24)
+    f.add_argument("--lr", type=float, default=2e-3)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--holdout", default="flare-game", help="human sources held out")
+    f.set_defaults(func=cmd_fit)
+    g = sub.add_parser("gate", help="dev-set gate: semantic bundle, trace models, fusion")
+    g.add_argument("--ai", type=Path, required=True, help="ai-devset folder")
+    g.add_argument("--human", type=Path, required=True, help="human-devset folder")
+    g.add_argument("--trace", type=Path, nargs="*", default=[], help="trace.pt files")
+    g.add_argument("--bundle", type=Path, default=None, help="semantic bundle (default shipped)")
+    g.add_argument("--cache", type=Path, required=True, help="score cache folder")
+    g.add_argument("--out", type=Path, required=True, help="report JSON")
+    g.add_argument("--threads", type=int, default=1)
+    g.set_defaults(func=cmd_gate)
     args = parser.parse_args(argv)
     args.func(args)
 

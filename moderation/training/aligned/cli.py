@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from moderation.internal.training import metrics
 from moderation.training.aligned import fit, fusion, gate, pairs, trace
 
 
@@ -105,7 +107,8 @@ def gate_report(args: argparse.Namespace) -> dict[str, Any]:
             by_p = {k: calibrated(v) for k, v in by_kind.items()}
         else:
             by_p = by_kind
-            threshold = fusion.threshold_for(by_kind["clean"][~y], 0.01)
+            # Raw logits: the threshold is not clamped to a probability range.
+            threshold = metrics.threshold_at_fpr(by_kind["clean"][~y], 0.01)
             entry["threshold_source"] = "1% FPR of clean dev hand-made scores (in-sample)"
         for kind in gate.KINDS:
             entry[kind] = gate.table(y, by_p[kind], groups, tiles, threshold)
@@ -162,6 +165,64 @@ def cmd_gate(args: argparse.Namespace) -> None:
               + f" | gate {'PASS' if gate.passes(aurocs) else 'FAIL'}")
 
 
+#: Leave-generator-out folds of the dev set for the fallback: families stay together
+#: (every SD1.x-based source and the SD VAE reconstructions share one decoder).
+FALLBACK_FOLDS: dict[str, tuple[str, ...]] = {
+    "sd1-family": ("sd15", "sd14", "sd1x", "ic-light-sd15", "sd-vae-reconstruction"),
+    "hunyuandit": ("hunyuandit",),
+    "stablecascade-kandinsky3": ("stablecascade", "kandinsky3"),
+    "midjourney-sdxl-consistency": ("midjourney", "sdxl", "consistency-decoder-reconstruction"),
+}
+
+
+def cmd_fallback(args: argparse.Namespace) -> None:
+    """Dev-set AI outputs as extra positives, leave-generator-out; per-fold gate."""
+    import torch  # heavy optional dependency (training only)
+
+    _setup_django()
+    images = gate.dev_images(args.ai, args.human)
+    rng = random.Random(args.seed)
+    humans = [i for i in images if not i.ai]
+    report: dict[str, Any] = {"folds": {}}
+    for fold, generators in FALLBACK_FOLDS.items():
+        extra = [fit.load_rgb(i.path, rng) for i in images
+                 if i.ai and i.group not in generators]
+        out = args.out / fold
+        if not (out / "trace.pt").exists():
+            fit.fit(fit.FitConfig(pairs_dir=args.pairs, dataset=args.dataset, out=out,
+                                  steps=args.steps, lr=args.lr, seed=args.seed,
+                                  threads=args.threads, holdout_sources=(),
+                                  extra_ai=extra, extra_ai_share=0.75,
+                                  init_from=args.init))
+        model = trace.build_model()
+        model.load_state_dict(torch.load(out / "trace.pt", map_location="cpu",
+                                         weights_only=True))
+        key, score = gate.trace_scorer(model, out / "trace.pt")
+        held = [i for i in images if i.ai and i.group in generators] + humans
+        y = np.asarray([i.ai for i in held])
+        entry: dict[str, Any] = {"generators": generators, "n_ai": int(y.sum()),
+                                 "extra_ai_images": len(extra)}
+        for kind in gate.KINDS:
+            s = gate.cached_scores(args.cache, key, held, kind, score)
+            tiles = np.asarray([i.tile for i in held])
+            entry[kind] = {"auroc": metrics.auroc(y, s),
+                           "auroc_without_tiles": metrics.auroc(y[~tiles], s[~tiles]),
+                           "tpr_at_1pct_fpr": metrics.tpr_at_fpr(y, s, 0.01),
+                           "per_source": {
+                               src: metrics.auroc(y[m], s[m]) for src in
+                               sorted({i.group for i in humans})
+                               for m in [np.asarray([i.ai or i.group == src for i in held])]}}
+        report["folds"][fold] = entry
+        print(json.dumps({fold: {k: entry[k]["auroc"] for k in gate.KINDS}}), flush=True)
+    total = sum(e["n_ai"] for e in report["folds"].values())
+    report["weighted_auroc"] = {
+        k: sum(e[k]["auroc"] * e["n_ai"] for e in report["folds"].values()) / total
+        for k in gate.KINDS}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "fallback_report.json").write_text(json.dumps(report, indent=1, default=float))
+    print(json.dumps(report["weighted_auroc"]))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="moderation.training.aligned.cli")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -195,6 +256,19 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--out", type=Path, required=True, help="report JSON")
     g.add_argument("--threads", type=int, default=1)
     g.set_defaults(func=cmd_gate)
+    b = sub.add_parser("fallback", help="dev-set outputs as extra positives, leave-generator-out")
+    b.add_argument("--ai", type=Path, required=True)
+    b.add_argument("--human", type=Path, required=True)
+    b.add_argument("--pairs", type=Path, required=True)
+    b.add_argument("--dataset", type=Path, required=True)
+    b.add_argument("--init", type=Path, default=None, help="trace.pt to fine-tune from")
+    b.add_argument("--steps", type=int, default=300)
+    b.add_argument("--lr", type=float, default=1e-3)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--cache", type=Path, required=True)
+    b.add_argument("--out", type=Path, required=True)
+    b.set_defaults(func=cmd_fallback)
     args = parser.parse_args(argv)
     args.func(args)
 

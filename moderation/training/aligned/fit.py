@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,10 @@ class FitConfig:
     holdout_sources: tuple[str, ...] = ("flare-game",)
     #: Extra positives outside the pairs: images (uint8 RGB) with their group names.
     extra_ai: list[np.ndarray] = field(default_factory=list, repr=False)
+    #: Share of the extra positives drawn from ``extra_ai`` rather than ComfyUI thumbnails.
+    extra_ai_share: float = 0.0
+    #: Start from these weights (a fine-tune) instead of from scratch.
+    init_from: Path | None = None
     log_every: int = 50
 
 
@@ -119,8 +123,10 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     held_idx = [i for i, s in enumerate(data.source) if s in cfg.holdout_sources]
     humans = dataset_images(cfg.dataset, HUMAN, rng, exclude_sources=cfg.holdout_sources,
                             window_dir=cfg.pairs_dir / "windows")
-    extra_ai = cfg.extra_ai or dataset_images(cfg.dataset, AI, rng)
+    comfy = dataset_images(cfg.dataset, AI, rng)
     model = trace.build_model()
+    if cfg.init_from is not None:
+        model.load_state_dict(torch.load(cfg.init_from, map_location="cpu", weights_only=True))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
                                                 pct_start=0.1)
@@ -135,7 +141,8 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
             patches += [a, b]
             labels += [0.0, 1.0]
         for _ in range(cfg.extras_per_batch // 2):
-            patches.append(single_patch(rng.choice(extra_ai), rng))
+            pool = cfg.extra_ai if cfg.extra_ai and rng.random() < cfg.extra_ai_share else comfy
+            patches.append(single_patch(rng.choice(pool), rng))
             labels.append(1.0)
             patches.append(single_patch(rng.choice(humans), rng))
             labels.append(0.0)
@@ -155,10 +162,11 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
             print(json.dumps(entry), flush=True)
     held = held_idx[:400]
     report: dict[str, Any] = {
-        "config": {k: (str(v) if isinstance(v, Path) else v)
-                   for k, v in asdict(cfg).items() if k != "extra_ai"},
+        "config": {f.name: (str(v) if isinstance(v := getattr(cfg, f.name), Path) else v)
+                   for f in fields(cfg) if f.name != "extra_ai"},
         "pairs": {"train": len(train_idx), "held_out": len(held_idx)},
-        "extra_ai_images": len(extra_ai), "human_images": len(humans),
+        "comfy_ai_images": len(comfy), "extra_ai_images": len(cfg.extra_ai),
+        "human_images": len(humans),
         "seconds": round(time.time() - started, 1), "log": log,
         "held_out_pair_auroc": {
             "clean": pair_auroc(model, data, held, None),

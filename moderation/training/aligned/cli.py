@@ -297,6 +297,71 @@ def cmd_bundle(args: argparse.Namespace) -> None:
     print(json.dumps({"out": str(args.out), "fusion": fusion_meta, "thresholds": thresholds}))
 
 
+def cmd_curve(args: argparse.Namespace) -> None:
+    """Site-loop learning curve, simulated with dev-set groups.
+
+    "Site-confirmed" examples are drawn from the dev generators and hand-made sources
+    outside the evaluation groups; every confirmed hand-made image also becomes aligned
+    pairs (crops and reconstructions, as in training). The trace model is fine-tuned
+    from ``--init`` with them and scored on the held-out groups.
+    """
+    import torch  # heavy optional dependency (training only)
+
+    _setup_django()
+    images = gate.dev_images(args.ai, args.human)
+    eval_gens = set(FALLBACK_FOLDS[args.eval_fold])
+    eval_sources = set(args.eval_sources.split(","))
+    rng = random.Random(args.seed)
+    site_ai = [i for i in images if i.ai and i.group not in eval_gens]
+    site_h = [i for i in images if not i.ai and i.group not in eval_sources]
+    held = [i for i in images if (i.ai and i.group in eval_gens)
+            or (not i.ai and i.group in eval_sources)]
+    rng.shuffle(site_ai)
+    rng.shuffle(site_h)
+    y = np.asarray([i.ai for i in held])
+    tiles = np.asarray([i.tile for i in held])
+    families = pairs.default_families(args.taef2, pairs.FAMILY_WEIGHTS)
+    report: dict[str, Any] = {"eval_generators": sorted(eval_gens),
+                              "eval_sources": sorted(eval_sources),
+                              "site_pool": {"ai": len(site_ai), "human": len(site_h)},
+                              "n_eval": {"ai": int(y.sum()), "human": int((~y).sum())},
+                              "points": []}
+    for n in args.sizes:
+        n_ai = min(len(site_ai), n // 2)
+        n_h = min(len(site_h), n - n_ai)
+        n_ai = min(len(site_ai), n - n_h)
+        out = args.out / f"n{n}"
+        weights = args.init if n == 0 else out / "trace.pt"
+        if n and not weights.exists():
+            picks_h = site_h[:n_h]
+            sources = [pairs.Source(i.path, i.sha256, "site") for i in picks_h]
+            tasks = pairs.plan(sources, args.seed, crops=lambda s: args.crops)
+            twins = []
+            for _task, path in pairs.run(tasks, args.pairs_cache, families, progress=False):
+                if path is not None:
+                    item = pairs.load_item(path)
+                    twins.append((item["real"], item["fake"]))
+            fit.fit(fit.FitConfig(
+                pairs_dir=args.pairs, dataset=args.dataset, out=out, steps=args.steps,
+                lr=args.lr, seed=args.seed, threads=args.threads, holdout_sources=(),
+                extra_ai=[fit.load_rgb(i.path, rng) for i in site_ai[:n_ai]],
+                extra_human=[fit.load_rgb(i.path, rng) for i in picks_h],
+                extra_pairs=twins, extra_ai_share=0.5, init_from=args.init))
+        model = trace.build_model()
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        key, score = gate.trace_scorer(model, weights)
+        point: dict[str, Any] = {"n": n, "n_ai": n_ai if n else 0, "n_human": n_h if n else 0}
+        for kind in gate.KINDS:
+            sc = gate.cached_scores(args.cache, key, held, kind, score)
+            point[kind] = {"auroc": metrics.auroc(y, sc),
+                           "auroc_without_tiles": metrics.auroc(y[~tiles], sc[~tiles]),
+                           "tpr_at_1pct_fpr": metrics.tpr_at_fpr(y, sc, 0.01)}
+        report["points"].append(point)
+        print(json.dumps(point), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "curve.json").write_text(json.dumps(report, indent=1, default=float))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="moderation.training.aligned.cli")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -359,6 +424,25 @@ def main(argv: list[str] | None = None) -> None:
     u.add_argument("--note", action="append", default=[])
     u.add_argument("--out", type=Path, required=True)
     u.set_defaults(func=cmd_bundle)
+    c = sub.add_parser("curve", help="simulated site-loop learning curve on dev groups")
+    c.add_argument("--ai", type=Path, required=True)
+    c.add_argument("--human", type=Path, required=True)
+    c.add_argument("--pairs", type=Path, required=True)
+    c.add_argument("--pairs-cache", type=Path, required=True, help="cache for site twins")
+    c.add_argument("--dataset", type=Path, required=True)
+    c.add_argument("--taef2", type=Path, required=True)
+    c.add_argument("--init", type=Path, required=True)
+    c.add_argument("--eval-fold", default="sd1-family", choices=sorted(FALLBACK_FOLDS))
+    c.add_argument("--eval-sources", default="freecol,valyriatear")
+    c.add_argument("--sizes", type=int, nargs="+", default=[0, 25, 100, 400])
+    c.add_argument("--crops", type=int, default=3, help="aligned pairs per confirmed image")
+    c.add_argument("--steps", type=int, default=300)
+    c.add_argument("--lr", type=float, default=1e-3)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--threads", type=int, default=2)
+    c.add_argument("--cache", type=Path, required=True)
+    c.add_argument("--out", type=Path, required=True)
+    c.set_defaults(func=cmd_curve)
     args = parser.parse_args(argv)
     args.func(args)
 

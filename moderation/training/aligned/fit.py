@@ -44,6 +44,9 @@ class FitConfig:
     extra_ai: list[np.ndarray] = field(default_factory=list, repr=False)
     #: Share of the extra positives drawn from ``extra_ai`` rather than ComfyUI thumbnails.
     extra_ai_share: float = 0.0
+    #: Site-confirmed hand-made images (unpaired negatives) and their aligned pairs.
+    extra_human: list[np.ndarray] = field(default_factory=list, repr=False)
+    extra_pairs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, repr=False)
     #: Start from these weights (a fine-tune) instead of from scratch.
     init_from: Path | None = None
     log_every: int = 50
@@ -119,7 +122,15 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     data = load_pairs(cfg.pairs_dir)
-    train_idx = [i for i, s in enumerate(data.source) if s not in cfg.holdout_sources]
+    for real, fake in cfg.extra_pairs:
+        data.real.append(real)
+        data.fake.append(fake)
+        data.source.append("site")
+        data.family.append("site")
+    train_idx = [i for i, s in enumerate(data.source)
+                 if s not in cfg.holdout_sources and s != "site"]
+    # Site pairs are few among thousands: they get a fixed share of every batch.
+    site_idx = [i for i, s in enumerate(data.source) if s == "site"]
     held_idx = [i for i, s in enumerate(data.source) if s in cfg.holdout_sources]
     humans = dataset_images(cfg.dataset, HUMAN, rng, exclude_sources=cfg.holdout_sources,
                             window_dir=cfg.pairs_dir / "windows")
@@ -136,7 +147,10 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     for step in range(1, cfg.steps + 1):
         model.train()
         patches, labels = [], []
-        for i in rng.sample(train_idx, min(cfg.pairs_per_batch, len(train_idx))):
+        n_site = round(cfg.pairs_per_batch * cfg.extra_ai_share) if site_idx else 0
+        chosen = [rng.choice(site_idx) for _ in range(n_site)] + rng.sample(
+            train_idx, min(cfg.pairs_per_batch - n_site, len(train_idx)))
+        for i in chosen:
             a, b = trace.postprocess_pair(data.real[i], data.fake[i], rng)
             patches += [a, b]
             labels += [0.0, 1.0]
@@ -144,7 +158,9 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
             pool = cfg.extra_ai if cfg.extra_ai and rng.random() < cfg.extra_ai_share else comfy
             patches.append(single_patch(rng.choice(pool), rng))
             labels.append(1.0)
-            patches.append(single_patch(rng.choice(humans), rng))
+            pool = cfg.extra_human if cfg.extra_human and rng.random() < cfg.extra_ai_share \
+                else humans
+            patches.append(single_patch(rng.choice(pool), rng))
             labels.append(0.0)
         x = trace.batch_tensor(patches)
         if rng.random() < 0.5:  # flips keep pair alignment: both members are in x
@@ -163,7 +179,8 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     held = held_idx[:400]
     report: dict[str, Any] = {
         "config": {f.name: (str(v) if isinstance(v := getattr(cfg, f.name), Path) else v)
-                   for f in fields(cfg) if f.name != "extra_ai"},
+                   for f in fields(cfg)
+                   if f.name not in {"extra_ai", "extra_human", "extra_pairs"}},
         "pairs": {"train": len(train_idx), "held_out": len(held_idx)},
         "comfy_ai_images": len(comfy), "extra_ai_images": len(cfg.extra_ai),
         "human_images": len(humans),

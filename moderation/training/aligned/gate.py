@@ -75,16 +75,24 @@ def cached_scores(cache: Path, key: str, images: Sequence[DevImage], kind: str,
     """Score every image under ``kind``, reading and writing ``cache/<key>.json``."""
     path = cache / f"{key}.json"
     done: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
-    changed = False
+    fresh = 0
     for image in images:
         k = f"{image.sha256}|{kind}"
         if k not in done:
             done[k] = float(score(decode(image, kind)))
-            changed = True
-    if changed:
-        cache.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(done))
+            fresh += 1
+            if fresh % 25 == 0:  # a killed run keeps most of its work
+                _write_json(path, done)
+    if fresh:
+        _write_json(path, done)
     return np.asarray([done[f"{i.sha256}|{kind}"] for i in images])
+
+
+def _write_json(path: Path, data: dict[str, float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
 
 
 def semantic_scorer(bundle_dir: Path | None) -> tuple[str, Callable[[Any], float]]:

@@ -195,6 +195,7 @@ def cmd_fallback(args: argparse.Namespace) -> None:
             fit.fit(fit.FitConfig(pairs_dir=args.pairs, dataset=args.dataset, out=out,
                                   steps=args.steps, lr=args.lr, seed=args.seed,
                                   threads=args.threads, holdout_sources=(),
+                                  extras_per_batch=args.extras_per_batch,
                                   extra_ai=extra, extra_ai_share=0.75,
                                   init_from=args.init))
         model = trace.build_model()
@@ -402,6 +403,8 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--dataset", type=Path, required=True)
     b.add_argument("--init", type=Path, default=None, help="trace.pt to fine-tune from")
     b.add_argument("--steps", type=int, default=300)
+    b.add_argument("--extras-per-batch", type=int, default=24,
+                   help="unpaired patches per batch (half AI, half hand-made)")
     b.add_argument("--lr", type=float, default=1e-3)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--threads", type=int, default=2)

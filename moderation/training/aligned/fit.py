@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from moderation.internal.training import metrics
-from moderation.internal.training.augment import flatten_alpha
-from moderation.internal.training.dataset import read_manifest
-from moderation.internal.training.sources import AI, HUMAN
+from moderation.training import metrics
+from moderation.training.augment import flatten_alpha
+from moderation.training.dataset import read_manifest
+from moderation.training.sources import AI, HUMAN
 from moderation.training.aligned import pairs, trace
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from moderation.internal.training.metrics import threshold_at_fpr
+from moderation.training.metrics import threshold_at_fpr
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

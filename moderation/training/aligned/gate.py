@@ -21,8 +21,8 @@ import numpy as np
 
 from moderation.detectors.onnx import OnnxClassifier
 from moderation.internal.imaging import load_image
-from moderation.internal.training import metrics
-from moderation.internal.training.evaluate import perturbed_bytes
+from moderation.training import metrics
+from moderation.training.evaluate import perturbed_bytes
 from moderation.training.aligned import trace
 
 KINDS = ("clean", "jpeg85", "resize0.75")

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from moderation.internal.training.augment import flatten_alpha
-from moderation.internal.training.dataset import read_manifest
-from moderation.internal.training.sources import HUMAN
+from moderation.training.augment import flatten_alpha
+from moderation.training.dataset import read_manifest
+from moderation.training.sources import HUMAN
 from moderation.training.aligned.taef2 import TAEF2
 from moderation.training.aligned.upsamplers import Upsampler
 

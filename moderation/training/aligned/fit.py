@@ -18,10 +18,10 @@ import numpy as np
 from PIL import Image
 
 from moderation.training import metrics
+from moderation.training.aligned import pairs, trace
 from moderation.training.augment import flatten_alpha
 from moderation.training.dataset import read_manifest
 from moderation.training.sources import AI, HUMAN
-from moderation.training.aligned import pairs, trace
 
 
 @dataclass

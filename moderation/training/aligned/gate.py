@@ -22,8 +22,8 @@ import numpy as np
 from moderation.detectors.onnx import OnnxClassifier
 from moderation.internal.imaging import load_image
 from moderation.training import metrics
-from moderation.training.evaluate import perturbed_bytes
 from moderation.training.aligned import trace
+from moderation.training.evaluate import perturbed_bytes
 
 KINDS = ("clean", "jpeg85", "resize0.75")
 #: Gate thresholds (AUROC) for clean and for each perturbation.

@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from moderation.training.aligned.taef2 import TAEF2
+from moderation.training.aligned.upsamplers import Upsampler
 from moderation.training.augment import flatten_alpha
 from moderation.training.dataset import read_manifest
 from moderation.training.sources import HUMAN
-from moderation.training.aligned.taef2 import TAEF2
-from moderation.training.aligned.upsamplers import Upsampler
 
 #: Bumped when the recipe changes, so old cache files are not mixed with new ones.
 RECIPE = "aligned-v1"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +146,12 @@ def test_allowlist_entries_are_still_needed() -> None:
              if not any(rel == entry[0] and target.startswith(entry[1])
                         for rel, target in present)]
     assert not stale
+
+
+def test_every_top_level_module_has_a_layer() -> None:
+    """A new module outside the contract would be free to import anything."""
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    layers = contract["tool"]["importlinter"]["contracts"][0]["layers"]
+    named = {part.strip() for line in layers for part in line.replace("|", ":").split(":")}
+    tops = {module.split(".")[1] for module in _graph().modules if module.count(".") >= 1}
+    assert tops - named - {"migrations"} == set()

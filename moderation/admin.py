@@ -43,6 +43,20 @@ def _bulk(action_cls: type[A.BaseAction], description: Any) -> Any:
     return admin.action(description=description)(run)
 
 
+class ViewOnlyAdminMixin:
+    """No add, change or delete in the admin, whatever the user's permissions: the rows
+    are written only by actions (the audit log) or mirror files on disk."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -111,7 +125,7 @@ class ModerationCaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModerationAction)
-class ModerationActionAdmin(admin.ModelAdmin):
+class ModerationActionAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     """The audit log: view-only (the database refuses UPDATE/DELETE anyway)."""
 
     list_display = ("created_at", "action", "case_id", "actor", "note")
@@ -123,15 +137,6 @@ class ModerationActionAdmin(admin.ModelAdmin):
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         return {}  # no "delete selected"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Strike)

@@ -1,10 +1,13 @@
-"""The viewers' host site as a fixture: its URLs, the opt-out middleware, local media."""
+"""Host-site fixtures: the viewers' site (URLs, opt-out middleware, local media) and a
+site whose pages follow the browser's language."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 OPTOUT_MIDDLEWARE = "moderation.optout.middleware.TrainingOptOutMiddleware"
 
@@ -17,3 +20,15 @@ def site(settings: Any) -> Any:
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, OPTOUT_MIDDLEWARE]
     settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django.contrib.sitemaps"]
     return settings
+
+
+@pytest.fixture
+def bilingual(settings: Any) -> Iterator[None]:
+    """Pages and the API follow Accept-Language, as on a bilingual site."""
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(middleware.index(
+        "django.contrib.sessions.middleware.SessionMiddleware") + 1,
+        "django.middleware.locale.LocaleMiddleware")
+    settings.MIDDLEWARE = middleware
+    yield
+    translation.activate(settings.LANGUAGE_CODE)  # the middleware leaves it set

@@ -8,7 +8,6 @@ this guards: sentences written in the worker's language when the scan ran).
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ from tests.fixtures.generator_fixtures import png_with_text
 from tests.testapp.models import Artwork
 
 pytest_plugins = ["tests.moderators_fixtures"]
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("bilingual")]
 
 A1111 = ("Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 64x48, "
          "Model: sd_xl_base_1.0")
@@ -38,18 +37,6 @@ STORED: list[tuple[str, dict[str, str]]] = [
     ("xmp_ai_tool_string", {"field": "CreatorTool"}),
     ("detector_failed", {"detector": "watermark"}),
 ]
-
-
-@pytest.fixture(autouse=True)
-def bilingual(settings: Any) -> Iterator[None]:
-    """The pages follow Accept-Language, as a bilingual site's do."""
-    middleware = list(settings.MIDDLEWARE)
-    middleware.insert(middleware.index(
-        "django.contrib.sessions.middleware.SessionMiddleware") + 1,
-        "django.middleware.locale.LocaleMiddleware")
-    settings.MIDDLEWARE = middleware
-    yield
-    translation.activate(settings.LANGUAGE_CODE)  # the middleware leaves it set
 
 
 @pytest.fixture

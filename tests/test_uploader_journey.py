@@ -4,7 +4,6 @@ the migration that turned stored evidence sentences into codes."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,17 +30,7 @@ from tests.factories import make_case
 
 pytest_plugins = ["tests.moderators_fixtures"]
 
-
-@pytest.fixture(autouse=True)
-def bilingual(settings: Any) -> Iterator[None]:
-    """Pages and API follow Accept-Language, as on a bilingual site."""
-    middleware = list(settings.MIDDLEWARE)
-    middleware.insert(middleware.index(
-        "django.contrib.sessions.middleware.SessionMiddleware") + 1,
-        "django.middleware.locale.LocaleMiddleware")
-    settings.MIDDLEWARE = middleware
-    yield
-    translation.activate(settings.LANGUAGE_CODE)  # the middleware leaves it set
+pytestmark = pytest.mark.usefixtures("bilingual")
 
 
 def web(user: Any, lang: str = "en") -> Client:

@@ -32,6 +32,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from moderation.admin import ViewOnlyAdminMixin
 from moderation.constants import NOTE_MAX
 from moderation.detectors.onnx import OnnxClassifier
 from moderation.internal.bundle import BundleError, load_bundle
@@ -164,7 +165,7 @@ def list_versions(install_dir: Path,
     return out
 
 
-class ClassifierVersionAdmin(admin.ModelAdmin):
+class ClassifierVersionAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     """List installed versions; promote one after a side-by-side confirmation."""
 
     change_list_template = "admin/moderation/classifierversion/change_list.html"
@@ -178,15 +179,6 @@ class ClassifierVersionAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     # -- URLs: only the two views below; nothing here queries the (absent) table --------
     def get_urls(self) -> list[URLPattern]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Median milliseconds per scan stage (header probe, decode, each detector) per image.
 
-Usage::
+Usage (``--json`` prints one object: per-image stages and p95, the PyTorch ratio, RSS)::
 
     .venv/bin/python bench/bench_detectors.py [--repeat 7] [--settings config.settings]
         [--classifier-bundle DIR | --tiny-classifier]
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import statistics
 import sys
@@ -133,6 +134,110 @@ def bench(repeat: int) -> list[Row]:
     return rows
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by linear interpolation, as numpy's default does."""
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q * 100))
+
+
+def scan_times(data: bytes, repeat: int) -> dict[str, float]:
+    """One image through the worker's path: median decode and per-detector ms, the total's
+    median and p95 (decode + every detector, as one scan costs)."""
+    from moderation.internal.imaging import load_image
+    from moderation.scanning import configured_detectors, run_detector
+
+    detectors = configured_detectors()
+    for detector in detectors:  # warm-up: model load, caches
+        run_detector(detector, load_image(data))
+    stages: dict[str, list[float]] = {"decode": []}
+    totals: list[float] = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        image = load_image(data)
+        stages["decode"].append((time.perf_counter() - started) * 1000)
+        for detector in detectors:
+            begun = time.perf_counter()
+            run_detector(detector, image)
+            stages.setdefault(detector.alias, []).append((time.perf_counter() - begun) * 1000)
+        totals.append((time.perf_counter() - started) * 1000)
+    out = {f"{name}_ms": round(statistics.median(times), 2) for name, times in stages.items()}
+    out["total_ms"] = round(statistics.median(totals), 2)
+    out["total_p95_ms"] = round(percentile(totals, 0.95), 2)
+    return out
+
+
+def pytorch_ratio(images: list[bytes], repeat: int) -> float | None:
+    """How many times faster the worker's classifier path is than a plain PyTorch
+    pipeline of the same model (PIL decode, the same crops, a torch forward), per image.
+
+    None when the classifier is off or the bundle has no trainable weights to rebuild the
+    torch model from (the ``train`` extra is needed for torch itself).
+    """
+    from moderation.detectors import detectors
+    from moderation.detectors.onnx import OnnxClassifier
+    from moderation.internal.imaging import load_image
+    from moderation.internal.preprocess import make_crops
+    from moderation.scanning import run_detector
+
+    onnx = next((d for d in detectors.enabled() if isinstance(d, OnnxClassifier)), None)
+    if onnx is None or onnx.bundle is None or onnx.bundle_dir is None:
+        return None
+    try:
+        import torch
+
+        from moderation.training.site import SiteDataError, load_trainable
+    except ImportError:
+        return None
+    try:
+        model, _ = load_trainable(Path(onnx.bundle_dir))
+    except SiteDataError:
+        return None
+    model.eval()
+    torch.set_num_threads(1)
+    bundle = onnx.bundle
+
+    def plain(data: bytes) -> None:
+        with Image.open(io.BytesIO(data)) as im:
+            rgb = im.convert("RGB")
+        batch = torch.from_numpy(make_crops(rgb, bundle))
+        with torch.no_grad():
+            model(batch)
+
+    def ours(data: bytes) -> None:
+        run_detector(onnx, load_image(data))
+
+    ratios = []
+    for data in images:
+        plain(data)
+        ours(data)
+        torch_ms = median_ms(partial(plain, data), repeat)[0]
+        ours_ms = median_ms(partial(ours, data), repeat)[0]
+        ratios.append(torch_ms / ours_ms)
+    return round(statistics.median(ratios), 2)
+
+
+def worker_rss_mb() -> float:
+    """Peak resident memory of this process so far (the detectors and model loaded)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def json_report(repeat: int) -> dict[str, object]:
+    """The figures ``--json`` prints, keyed as the operations docs describe."""
+    images = make_images()
+    per_image = {"1mp_png": scan_times(images["1MP PNG"], repeat),
+                 "12mp_jpeg": scan_times(images["12MP JPEG"], repeat)}
+    rss = worker_rss_mb()  # before torch is loaded for the comparison below
+    return {
+        "per_image": per_image,
+        "pytorch_ratio": pytorch_ratio([images["1MP PNG"], images["12MP JPEG"]], repeat),
+        "worker_rss_mb": rss,
+        "e2e": None,
+        "e2e_note": ("end-to-end rates need a running worker, Redis and PostgreSQL: "
+                     "make reliability measures the 300-upload burst and the soak"),
+    }
+
+
 def use_classifier_bundle(bundle: Path) -> None:
     """Point the ``classifier`` alias at ``bundle`` for this run only."""
     from django.conf import settings
@@ -152,6 +257,8 @@ def use_classifier_bundle(bundle: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="runs per stage (median)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object: per-image stages, p95, PyTorch ratio, RSS")
     parser.add_argument("--settings", default=os.environ.get("DJANGO_SETTINGS_MODULE",
                                                              "config.settings"))
     group = parser.add_mutually_exclusive_group()
@@ -174,6 +281,9 @@ def main() -> None:
     elif args.classifier_bundle:
         use_classifier_bundle(args.classifier_bundle)
 
+    if args.json:
+        print(json.dumps(json_report(args.repeat), indent=2))
+        return
     print(f"settings={args.settings} repeat={args.repeat} "
           f"detectors={[d.alias for d in configured_detectors()]}")
     rows = bench(args.repeat)

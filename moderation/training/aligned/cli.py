@@ -7,6 +7,7 @@ form needs no Django settings, so long offline runs can start from a bare shell.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -369,6 +370,75 @@ def cmd_curve(args: argparse.Namespace) -> None:
     (args.out / "curve.json").write_text(json.dumps(report, indent=1, default=float))
 
 
+def _cached(cache: Path, weights: Path) -> dict[str, float]:
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    return dict(json.loads((cache / f"trace-{digest}-224-3.json").read_text()))
+
+
+def _transfer(y: np.ndarray, s: np.ndarray, src: np.ndarray) -> dict[str, Any]:
+    """Threshold from the other hand-made sources (1% and 5% FPR); FPR on the held one."""
+    out = {}
+    for h in sorted(set(src[~y])):
+        held, rest = (~y) & (src == h), (~y) & (src != h)
+        row = {}
+        for rate in (0.01, 0.05):
+            t = metrics.threshold_at_fpr(s[rest], rate)
+            row[f"fpr_held_out@{rate:g}"] = float(np.mean(s[held] >= t))
+            row[f"tpr@{rate:g}"] = float(np.mean(s[y] >= t))
+        out[str(h)] = row
+    return out
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    """Tables from cached scores only: threshold transfer of trace models, and the
+    fallback's pooled leave-generator-out scores (each AI image scored by the fold model
+    that never saw its generator; hand-made images by every fold model, each model's
+    scores standardised on the hand-made images so the scales are comparable)."""
+    images = gate.dev_images(args.ai, args.human)
+    y = np.asarray([i.ai for i in images])
+    src = np.asarray([i.group for i in images])
+    tiles = np.asarray([i.tile for i in images])
+    out: dict[str, Any] = {}
+    for weights in args.trace:
+        c = _cached(args.cache, weights)
+        out[f"transfer:{weights.parent.name}"] = {
+            k: _transfer(y, np.asarray([c[f"{i.sha256}|{k}"] for i in images]), src)
+            for k in gate.KINDS}
+    if args.fallback:
+        caches = {f: _cached(args.cache, args.fallback / f / "trace.pt") for f in FALLBACK_FOLDS}
+        fold_of = {g: f for f, gens in FALLBACK_FOLDS.items() for g in gens}
+        pooled: dict[str, Any] = {}
+        for kind in gate.KINDS:
+            stats = {}
+            for f, c in caches.items():
+                h = np.asarray([c[f"{i.sha256}|{kind}"] for i in images if not i.ai])
+                stats[f] = (float(h.mean()), float(h.std()) + 1e-9)
+            s = np.asarray([
+                (caches[fold_of[i.group]][f"{i.sha256}|{kind}"] - stats[fold_of[i.group]][0])
+                / stats[fold_of[i.group]][1] if i.ai else
+                float(np.mean([(c[f"{i.sha256}|{kind}"] - stats[f][0]) / stats[f][1]
+                               for f, c in caches.items()]))
+                for i in images])
+            pooled[kind] = {**gate.table(y, s, list(src), tiles),
+                            "transfer": _transfer(y, s, src)}
+        out["fallback_pooled"] = pooled
+    args.out.write_text(json.dumps(out, indent=1, default=float))
+    for name, entry in out.items():
+        if name == "fallback_pooled":
+            for kind, e in entry.items():
+                a = e["all"]
+                print(f"fallback pooled {kind}: auroc={a['auroc']:.3f} "
+                      f"no_tiles={e['without_tiles']['auroc']:.3f} "
+                      f"tpr@1%={a['tpr_at_fpr']['0.01']:.3f} tpr@5%={a['tpr_at_fpr']['0.05']:.3f}")
+                print("   transfer " + json.dumps(
+                    {h: {k: round(v, 3) for k, v in r.items()}
+                     for h, r in e["transfer"].items()}))
+        else:
+            for kind, t in entry.items():
+                print(f"{name} {kind}: " + json.dumps(
+                    {h: {k: round(v, 3) for k, v in r.items()} for h, r in t.items()}))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="moderation.training.aligned.cli")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -454,6 +524,14 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--cache", type=Path, required=True)
     c.add_argument("--out", type=Path, required=True)
     c.set_defaults(func=cmd_curve)
+    m = sub.add_parser("summary", help="threshold transfer and pooled fallback from the cache")
+    m.add_argument("--ai", type=Path, required=True)
+    m.add_argument("--human", type=Path, required=True)
+    m.add_argument("--trace", type=Path, nargs="*", default=[])
+    m.add_argument("--fallback", type=Path, default=None, help="the fallback --out folder")
+    m.add_argument("--cache", type=Path, required=True)
+    m.add_argument("--out", type=Path, required=True)
+    m.set_defaults(func=cmd_summary)
     args = parser.parse_args(argv)
     args.func(args)
 

@@ -56,6 +56,7 @@ def quantize_bundle(src: Path, dst: Path, images: list[Path], *, count: int = 40
                     seed: int = 0, version: str | None = None) -> dict[str, Any]:
     """Write an int8 copy of the bundle ``src`` to ``dst``; return its ``model.json``."""
     # onnxruntime's quantisation tools are only needed here, never by the detector.
+    import onnxruntime
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -67,7 +68,8 @@ def quantize_bundle(src: Path, dst: Path, images: list[Path], *, count: int = 40
     bundle = load_bundle(src)
     meta = json.loads((src / "model.json").read_text())
     batches = calibration_batches(images, bundle, count, seed)
-    input_name = bundle.input_name or "input"
+    input_name = bundle.input_name or onnxruntime.InferenceSession(
+        str(src / "model.onnx"), providers=["CPUExecutionProvider"]).get_inputs()[0].name
 
     class Reader(CalibrationDataReader):
         def get_next(self) -> dict[str, np.ndarray] | None:

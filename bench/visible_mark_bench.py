@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import sys
 from collections import defaultdict
@@ -37,7 +36,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from watermark_bench import Cache, HumanImage, human_images, rgb  # noqa: E402
+from watermark_bench import (  # noqa: E402
+    Cache,
+    HumanImage,
+    file_digest,
+    human_images,
+    rgb,
+    roundtrip,
+)
 
 from moderation.internal import visible_marks  # noqa: E402
 
@@ -94,25 +100,15 @@ STAMPS: dict[str, Callable[[Image.Image, np.random.Generator], Image.Image]] = {
     "gemini_sparkle": _sparkle, "dalle_bar": _dalle, "meta_imagined": _meta}
 
 
-def _roundtrip(image: Image.Image, fmt: str, **kwargs: object) -> Image.Image:
-    buf = io.BytesIO()
-    image.save(buf, fmt, **kwargs)
-    buf.seek(0)
-    with Image.open(buf) as im:
-        return im.convert("RGB")
-
 
 PERTURBATIONS: dict[str, Callable[[Image.Image], Image.Image]] = {
-    "clean PNG": lambda im: _roundtrip(im, "PNG"),
-    "JPEG q85": lambda im: _roundtrip(im, "JPEG", quality=85),
-    "JPEG q75": lambda im: _roundtrip(im, "JPEG", quality=75),
+    "clean PNG": lambda im: roundtrip(im, "PNG"),
+    "JPEG q85": lambda im: roundtrip(im, "JPEG", quality=85),
+    "JPEG q75": lambda im: roundtrip(im, "JPEG", quality=75),
     "resize 0.75×": lambda im: im.resize((round(im.width * 0.75), round(im.height * 0.75)),
                                          Image.Resampling.LANCZOS),
 }
 
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:20]
 
 
 SPECS = {m.key: m for m in visible_marks.MARKS}
@@ -143,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     recall: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
     jobs = [(c, k) for c in chosen for k in STAMPS]
     for item, key in tqdm(jobs, desc="marked copies", unit="copy"):
-        digest = _digest(item.path)
+        digest = file_digest(item.path)
         marked: Image.Image | None = None
         for name, perturb in PERTURBATIONS.items():
             cache_key = f"vm-det:{digest}:{key}:{name}"
@@ -173,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     per_source: dict[str, dict] = defaultdict(lambda: {"images": 0, "max": defaultdict(float),
                                                        "weak": 0, "strong": 0, "hits": []})
     for item in tqdm(images, desc="hand-made images", unit="img"):
-        cache_key = f"vm-fp:{_digest(item.path)}"
+        cache_key = f"vm-fp:{file_digest(item.path)}"
         row = cache.get(cache_key)
         if row is None:
             row = {"key": cache_key, "marks": _scores(rgb(item.path))}

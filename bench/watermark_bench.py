@@ -103,7 +103,7 @@ def embed(image: Image.Image, payload: watermark.Payload) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(back))
 
 
-def _roundtrip(image: Image.Image, fmt: str, **kwargs: object) -> Image.Image:
+def roundtrip(image: Image.Image, fmt: str, **kwargs: object) -> Image.Image:
     buf = io.BytesIO()
     image.save(buf, fmt, **kwargs)
     buf.seek(0)
@@ -118,10 +118,10 @@ def _crop_centre(image: Image.Image) -> Image.Image:
 
 
 PERTURBATIONS: dict[str, Callable[[Image.Image], Image.Image]] = {
-    "clean PNG": lambda im: _roundtrip(im, "PNG"),
-    "JPEG q95": lambda im: _roundtrip(im, "JPEG", quality=95),
-    "JPEG q85": lambda im: _roundtrip(im, "JPEG", quality=85),
-    "JPEG q75": lambda im: _roundtrip(im, "JPEG", quality=75),
+    "clean PNG": lambda im: roundtrip(im, "PNG"),
+    "JPEG q95": lambda im: roundtrip(im, "JPEG", quality=95),
+    "JPEG q85": lambda im: roundtrip(im, "JPEG", quality=85),
+    "JPEG q75": lambda im: roundtrip(im, "JPEG", quality=75),
     "resize 0.75×": lambda im: im.resize((round(im.width * 0.75), round(im.height * 0.75)),
                                          Image.Resampling.LANCZOS),
     "crop centre 90 %": _crop_centre,
@@ -152,7 +152,7 @@ class Cache:
         self.fh.flush()
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:20]
 
 
@@ -167,7 +167,7 @@ def false_positives(images: list[HumanImage], cache: Cache) -> dict[str, dict]:
         "images": 0, "checked": 0, "too_small": 0, "matched": 0,
         "max": defaultdict(int), "matched_files": []})
     for item in tqdm(images, desc="hand-made images", unit="img"):
-        key = f"fp:{_digest(item.path)}"
+        key = f"fp:{file_digest(item.path)}"
         row = cache.get(key)
         if row is None:
             image = rgb(item.path)
@@ -208,7 +208,7 @@ def detection(chosen: list[HumanImage], cache: Cache,
     table: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     jobs = [(c, p) for c in chosen for p in watermark.PAYLOADS]
     for item, payload in tqdm(jobs, desc="marked copies", unit="copy"):
-        digest = _digest(item.path)
+        digest = file_digest(item.path)
         marked: Image.Image | None = None
         for name, perturb in PERTURBATIONS.items():
             key = f"det:{digest}:{payload.key}:{name}"

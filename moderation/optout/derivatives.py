@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
@@ -26,6 +27,8 @@ from moderation.optout.xmp import rights_packet
 from moderation.registry import registry
 
 JPEG_QUALITY = 85
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,14 @@ def delete_all(model: type[models.Model], pk: object) -> int:
     """
     try:
         _dirs, files = default_storage.listdir(folder(model, pk))
-    except (FileNotFoundError, NotImplementedError, OSError):
+    except NotImplementedError:
+        # A storage without listdir (some object stores) cannot be swept here: say so
+        # rather than pretend the thumbnails went.
+        logger.warning("cannot list %s on %s: cached derivatives of %s %s were not "
+                       "deleted", folder(model, pk), type(default_storage).__name__,
+                       model._meta.label, pk)
+        return 0
+    except OSError:  # no folder: nothing was ever cached for this work
         return 0
     for name in files:
         default_storage.delete(f"{folder(model, pk)}/{name}")

@@ -7,6 +7,7 @@ reservation comes from the work override, else the creator, else the site defaul
 from __future__ import annotations
 
 import io
+import logging
 import re
 
 import pytest
@@ -15,6 +16,7 @@ from PIL import Image, PngImagePlugin
 
 from moderation.constants import Route
 from moderation.models import CrawlerHit
+from moderation.optout import derivatives
 from moderation.optout.policy import (
     SOURCE_CREATOR,
     SOURCE_SITE,
@@ -25,6 +27,7 @@ from moderation.optout.policy import (
 )
 from moderation.optout.xmp import DMI_ALLOWED, DMI_PROHIBITED_AIML
 from tests.factories import make_work
+from tests.testapp.models import Artwork
 
 pytestmark = pytest.mark.django_db
 
@@ -282,3 +285,20 @@ def test_prune_crawler_hits(settings):
     settings.MODERATION = {"CRAWLER_HIT_RETENTION_DAYS": None}
     call_command("moderation_prune_crawler_hits", stdout=out)
     assert CrawlerHit.objects.count() == 1
+
+
+def test_deleting_derivatives_on_a_storage_without_listdir_says_so(monkeypatch, caplog):
+    """An object store that cannot list folders must not silently keep old thumbnails."""
+    def no_listdir(path: str) -> None:
+        raise NotImplementedError("subclasses of Storage must provide a listdir() method")
+
+    monkeypatch.setattr(derivatives.default_storage, "listdir", no_listdir)
+    with caplog.at_level(logging.WARNING, logger="moderation.optout.derivatives"):
+        assert derivatives.delete_all(Artwork, 7) == 0
+    assert "were not deleted" in caplog.text
+
+
+def test_deleting_derivatives_of_a_work_that_never_had_any_is_quiet(caplog, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    assert derivatives.delete_all(Artwork, 123456) == 0
+    assert "were not deleted" not in caplog.text

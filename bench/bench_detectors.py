@@ -184,7 +184,7 @@ def pytorch_ratio(images: list[bytes], repeat: int) -> float | None:
     try:
         import torch
 
-        from moderation.training.site import SiteDataError, load_trainable
+        from moderation.training.trainable import SiteDataError, load_trainable
     except ImportError:
         return None
     try:

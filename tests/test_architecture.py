@@ -36,7 +36,8 @@ LOCAL_IMPORT_ALLOWLIST: dict[tuple[str, str], str] = {
 #: keeps the training sub-app's admin page and commands usable without the train extra.
 TORCH_MODULES = ("moderation.training.backbone", "moderation.training.export",
                  "moderation.training.features", "moderation.training.heads",
-                 "moderation.training.train", "moderation.training.aligned")
+                 "moderation.training.train", "moderation.training.trainable",
+                 "moderation.training.aligned")
 
 
 def _graph() -> grimp.ImportGraph:

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAIN_ONLY = {
     "moderation.training.backbone", "moderation.training.export",
     "moderation.training.features", "moderation.training.heads",
-    "moderation.training.train",
+    "moderation.training.train", "moderation.training.trainable",
 }
 
 #: Run by the fresh venv's interpreter: the README's settings, then every module.

@@ -41,15 +41,12 @@ from moderation.models import Evidence, ModerationCase
 from moderation.registry import registry
 from moderation.training import metrics
 from moderation.training.augment import flatten_alpha, views
+from moderation.training.errors import SiteDataError
 
 Progress = Callable[[str], None]
 INSTALLED = "installed.json"
 #: Share of uploaders whose works are held out for the old-vs-new comparison.
 HOLDOUT_SHARE = 0.3
-
-
-class SiteDataError(ValueError):
-    """Not enough labelled site cases to train or to compare fairly."""
 
 
 @dataclass(frozen=True)
@@ -145,37 +142,6 @@ def split_by_owner(examples: list[SiteExample]) -> tuple[list[SiteExample], list
     return train, test
 
 
-def load_trainable(bundle_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """Rebuild the torch model of a bundle: pretrained trunk + the bundle's saved weights."""
-    import torch
-    from torch import nn
-
-    from moderation.training.backbone import (
-        FEATURES,
-        TRUNK_CHANNELS,
-        Classifier,
-        Tail,
-        Trunk,
-        load_pretrained,
-    )
-    from moderation.training.train import TRAINABLE_STATE
-
-    meta = json.loads((bundle_dir / "model.json").read_text())
-    state_path = bundle_dir / TRAINABLE_STATE
-    if not state_path.is_file():
-        raise SiteDataError(f"{bundle_dir} has no {TRAINABLE_STATE}; it cannot be fine-tuned")
-    state = torch.load(state_path, weights_only=True)
-    base = load_pretrained()
-    tail = Tail(base)
-    if state.get("tail"):
-        tail.load_state_dict({k: v.float() for k, v in state["tail"].items()})
-    ai_head, photo_head = nn.Linear(FEATURES, 1), nn.Linear(TRUNK_CHANNELS, 1)
-    ai_head.load_state_dict(state["ai_head"])
-    photo_head.load_state_dict(state["photo_head"])
-    trunk = Trunk(base, npr=meta.get("input_variant") == "npr")
-    return Classifier(trunk, tail, ai_head, photo_head), meta
-
-
 def score_bundle(bundle_dir: Path, examples: list[SiteExample]) -> np.ndarray:
     """Calibrated P(AI) of each example through the production decoder and detector."""
     detector = OnnxClassifier("site-eval", {"BUNDLE": str(bundle_dir)})
@@ -231,6 +197,7 @@ def adapt(base_bundle: Path, install_dir: Path, *, epochs: int = 6, views_per_im
     from moderation.training.export import write_bundle
     from moderation.training.features import to_tensor
     from moderation.training.train import save_trainable
+    from moderation.training.trainable import load_trainable
 
     torch.set_num_threads(1)
     examples = collect(seed, progress)

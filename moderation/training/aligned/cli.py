@@ -23,7 +23,7 @@ from moderation.internal.bundle import default_bundle_dir, file_sha256
 from moderation.training import metrics
 from moderation.training.aligned import card, export, fit, fusion, gate, pairs, trace
 from moderation.training.dataset import read_manifest
-from moderation.training.site import load_trainable
+from moderation.training.trainable import load_trainable
 
 
 def _deadline(value: str | None) -> float | None:

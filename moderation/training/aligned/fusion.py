@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from moderation.training.metrics import threshold_at_fpr
+from moderation.training.metrics import auroc, threshold_at_fpr
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -98,3 +98,75 @@ def transfer(scores: np.ndarray, y: np.ndarray, sources: Sequence[str], fpr: flo
         out[name] = {"threshold": t, "fpr_held_out": float(np.mean(s[held] >= t)),
                      "tpr": float(np.mean(s[yy] >= t)), "n": int(held.sum())}
     return out
+
+
+#: Candidate trace weights of the one-parameter blend (0 = semantic alone, 1 = trace alone).
+BLEND_GRID = tuple(round(0.05 * i, 2) for i in range(21))
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Label-free standardisation of one detector's logit: ``(z - centre) / spread``."""
+
+    centre: float
+    spread: float
+
+    def apply(self, z: np.ndarray) -> np.ndarray:
+        return (np.asarray(z, dtype=np.float64) - self.centre) / self.spread
+
+
+def scale_of(pool: np.ndarray) -> Scale:
+    """Median and standard deviation of a detector's logits over an unlabelled pool.
+
+    Why label-free: a scale read from one class would carry that class's sources into
+    the blend; the pool's spread only puts both detectors' logits in the same units.
+    """
+    pool = np.asarray(pool, dtype=np.float64)
+    return Scale(float(np.median(pool)), float(np.std(pool)) + 1e-9)
+
+
+def blend(semantic: np.ndarray, trace_z: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - w) * semantic + w * trace`` on standardised logits."""
+    return (1.0 - weight) * np.asarray(semantic) + weight * np.asarray(trace_z)
+
+
+def choose_weight(semantic: Sequence[np.ndarray], trace_z: Sequence[np.ndarray],
+                  y: np.ndarray, grid: Sequence[float] = BLEND_GRID) -> float:
+    """The blend weight with the best mean AUROC over the given views (e.g. perturbations).
+
+    One parameter, chosen by ranking alone: unlike a logistic stack it has no bias or
+    scale to fit, so a handful of groups cannot pull it far.
+    """
+    yy = np.asarray(y, dtype=bool)
+
+    def score(w: float) -> float:
+        views = zip(semantic, trace_z, strict=True)
+        return float(np.mean([auroc(yy, blend(s, t, w)) for s, t in views]))
+
+    return max(grid, key=lambda w: (round(score(w), 6), -abs(w - 0.5)))
+
+
+def out_of_fold_blend(semantic: dict[str, np.ndarray], trace_z: dict[str, np.ndarray],
+                      y: np.ndarray, folds: Sequence[str]
+                      ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Blended scores of every row from a weight chosen without the row's fold.
+
+    ``folds`` names a fold per row (a generator family for AI rows, a source for
+    hand-made rows); rows of a held-out fold are scored with the weight chosen on every
+    other fold, over all views at once.
+    """
+    f = np.asarray(folds)
+    yy = np.asarray(y, dtype=bool)
+    out = {k: np.empty(len(yy)) for k in semantic}
+    weights: dict[str, float] = {}
+    for name in sorted(set(f)):
+        held = f == name
+        rest = ~held
+        if len(set(yy[rest])) < 2:
+            raise ValueError(f"fold {name!r} leaves one class only")
+        w = choose_weight([semantic[k][rest] for k in semantic],
+                          [trace_z[k][rest] for k in semantic], yy[rest])
+        weights[name] = w
+        for k in semantic:
+            out[k][held] = blend(semantic[k][held], trace_z[k][held], w)
+    return out, weights

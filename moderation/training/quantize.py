@@ -53,9 +53,16 @@ def calibration_batches(images: list[Path], bundle: ModelBundle, count: int,
 
 
 def quantize_bundle(src: Path, dst: Path, images: list[Path], *, count: int = 40,
-                    seed: int = 0, version: str | None = None) -> dict[str, Any]:
-    """Write an int8 copy of the bundle ``src`` to ``dst``; return its ``model.json``."""
+                    seed: int = 0, version: str | None = None,
+                    keep_float: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Write an int8 copy of the bundle ``src`` to ``dst``; return its ``model.json``.
+
+    ``keep_float`` names node-name prefixes left in float32: the trace CNNs of a fused
+    bundle read high-pass residuals a few grey levels wide, which uint8 activations
+    would flatten.
+    """
     # onnxruntime's quantisation tools are only needed here, never by the detector.
+    import onnx
     import onnxruntime
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -80,9 +87,12 @@ def quantize_bundle(src: Path, dst: Path, images: list[Path], *, count: int = 40
     with tempfile.TemporaryDirectory() as work:
         prepared = Path(work) / "prepared.onnx"
         quant_pre_process(str(src / "model.onnx"), str(prepared))
+        excluded = [node.name for node in onnx.load(str(prepared)).graph.node
+                    if node.name.startswith(keep_float)] if keep_float else []
         quantize_static(str(prepared), str(dst / "model.onnx"), Reader(),
                         quant_format=QuantFormat.QDQ, per_channel=True,
-                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+                        nodes_to_exclude=excluded)
     for name in ("trainable.pt", "training-manifest.csv", "training-report.json",
                  "MODEL_CARD.md"):
         if (src / name).is_file() and src != dst:
@@ -91,7 +101,7 @@ def quantize_bundle(src: Path, dst: Path, images: list[Path], *, count: int = 40
     meta["export"] = {**meta.get("export", {}), "quantization": {
         "scheme": "static QDQ: int8 per-channel weights, uint8 activations",
         "calibration_images": count, "calibration_seed": seed,
-        "fp32_sha256": meta["sha256"]}}
+        "fp32_sha256": meta["sha256"], "float_nodes": len(excluded)}}
     meta["export"].pop("max_abs_diff_vs_torch", None)  # true of the fp32 graph only
     meta["sha256"] = digest
     if version:
@@ -109,11 +119,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=40, help="calibration images")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--version", help="bundle version to record")
+    parser.add_argument("--keep-float", action="append", default=[],
+                        help="node-name prefix left in float32 (repeatable), e.g. /traces")
     args = parser.parse_args()
     images = [p for folder in args.images for p in folder.rglob("*")
               if p.suffix.lower() in IMAGE_SUFFIXES]
     meta = quantize_bundle(args.src, args.dst, images, count=args.count, seed=args.seed,
-                           version=args.version)
+                           version=args.version, keep_float=tuple(args.keep_float))
     print(json.dumps({"sha256": meta["sha256"], "version": meta["version"]}))
 
 

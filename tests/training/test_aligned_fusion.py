@@ -7,6 +7,7 @@ import pytest
 
 from moderation.training import metrics
 from moderation.training.aligned import fusion
+from moderation.training.aligned.cli import blend_stack
 
 
 def _toy(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -112,3 +113,16 @@ def test_scale_is_label_free_and_puts_logits_in_common_units() -> None:
     scale = fusion.scale_of(pool)
     z = scale.apply(pool)
     assert abs(float(np.median(z))) < 1e-9 and abs(float(np.std(z)) - 1.0) < 1e-6
+
+
+def test_blend_stack_is_the_blend_expanded_into_raw_logits() -> None:
+    """The stack a bundle carries must give the blend report's probabilities exactly."""
+    report = {"platt": {"a": 1.7, "b": -0.4}, "weight_all_groups": 0.35,
+              "scales": [{"centre": 0.3, "spread": 2.0}, {"centre": -1.0, "spread": 0.5},
+                         {"centre": 0.2, "spread": 0.8}]}
+    rng = np.random.default_rng(6)
+    raw = rng.normal(0, 2, (50, 3))
+    z = [(raw[:, i] - s["centre"]) / s["spread"] for i, s in enumerate(report["scales"])]
+    blended = fusion.blend(z[0], (z[1] + z[2]) / 2, 0.35)
+    expected = fusion.sigmoid(1.7 * blended - 0.4)
+    assert np.allclose(blend_stack(report).predict(raw), expected)

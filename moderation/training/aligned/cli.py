@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -243,7 +244,6 @@ def cmd_bundle(args: argparse.Namespace) -> None:
 
     ``--semantic-weight 0`` keeps the semantic network only for its photo head.
     """
-    import shutil
 
     import torch  # heavy optional dependency (export only)
 
@@ -269,7 +269,7 @@ def cmd_bundle(args: argparse.Namespace) -> None:
     thresholds = {f"fpr_{r:g}": fusion.threshold_for(p[~y], r) for r in (0.01, 0.05)}
     thresholds["review"] = thresholds["fpr_0.01"]
     semantic, base_meta = load_trainable(base)
-    fused = export.fused_module(semantic.eval(), model.eval(), stack,
+    fused = export.fused_module(semantic.eval(), [model.eval()], stack,
                                 float(base_meta["normalisation"]["mean"][0]),
                                 float(base_meta["normalisation"]["std"][0]))
     fusion_meta = {"w_semantic": stack.weights[0], "w_trace": stack.weights[1],
@@ -472,15 +472,27 @@ def cmd_blend(args: argparse.Namespace) -> None:
         scale = fusion.scale_of(raw["clean"])
         return {k: scale.apply(v) for k, v in raw.items()}
 
-    semantic = standardised(load(args.semantic_key))
-    traces = [standardised(load(f"trace-{_digest(w)}-224-3")) for w in args.trace]
+    raw_semantic = load(args.semantic_key)
+    raw_traces = [load(f"trace-{_digest(w)}-224-3") for w in args.trace]
+    scales = [fusion.scale_of(raw_semantic["clean"])] + [
+        fusion.scale_of(t["clean"]) for t in raw_traces]
+    semantic = standardised(raw_semantic)
+    traces = [standardised(t) for t in raw_traces]
     ensemble = {k: np.mean([t[k] for t in traces], axis=0) for k in gate.KINDS}
     fused, fold_weights = fusion.out_of_fold_blend(semantic, ensemble, y, folds)
     weight = fusion.choose_weight([semantic[k] for k in gate.KINDS],
                                   [ensemble[k] for k in gate.KINDS], y)
+    # Platt scaling on the out-of-fold clean scores (classes weighted equally), so the
+    # bundle's P(AI) is a probability and its thresholds live on that scale.
+    platt = fusion.fit_stack(fused["clean"][:, None], y, l2=0.0)
+    fused = {k: fusion.sigmoid(platt.logit(v[:, None])) for k, v in fused.items()}
     threshold = fusion.threshold_for(fused["clean"][~y], 0.01)
     report: dict[str, Any] = {
         "trace_models": [str(w) for w in args.trace], "semantic_key": args.semantic_key,
+        "scales": [{"centre": sc.centre, "spread": sc.spread} for sc in scales],
+        "platt": {"a": platt.weights[0], "b": platt.bias},
+        "thresholds": {"fpr_0.01": threshold,
+                       "fpr_0.05": fusion.threshold_for(fused["clean"][~y], 0.05)},
         "weight_all_groups": weight, "weight_per_held_out_group": fold_weights,
         "threshold_source": "1% FPR of out-of-fold clean hand-made scores",
         "threshold_transfer_1pct": _transfer(y, fused["clean"], src),
@@ -509,6 +521,72 @@ def cmd_blend(args: argparse.Namespace) -> None:
 
 def _digest(weights: Path) -> str:
     return hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+
+
+def blend_stack(report: dict[str, Any]) -> fusion.Stack:
+    """The blend report's scales, weight and Platt scaling as one linear stack.
+
+    ``P(AI) = sigmoid(a * ((1 - w) * s_sem + w * mean_i s_trace_i) + b)`` with every
+    ``s = (z - centre) / spread``; expanded, it is linear in the raw logits, which is what
+    the fused graph computes per crop.
+    """
+    a, b = float(report["platt"]["a"]), float(report["platt"]["b"])
+    w = float(report["weight_all_groups"])
+    scales = [fusion.Scale(sc["centre"], sc["spread"]) for sc in report["scales"]]
+    k = len(scales) - 1
+    shares = [1.0 - w] + [w / k] * k
+    weights = tuple(a * share / sc.spread for share, sc in zip(shares, scales, strict=True))
+    bias = b - a * sum(share * sc.centre / sc.spread
+                       for share, sc in zip(shares, scales, strict=True))
+    return fusion.Stack(weights, bias)
+
+
+def cmd_bundle_blend(args: argparse.Namespace) -> None:
+    """Write the blended bundle (fp32): semantic network + trace ensemble in one graph.
+
+    Quantise it afterwards with ``python -m moderation.training.quantize --keep-float
+    /traces`` (the semantic part to int8, the trace CNNs left in float32).
+    """
+    import torch  # heavy optional dependency (export only)
+
+    base = args.base or default_bundle_dir()
+    assert base is not None
+    report = json.loads(args.blend_report.read_text())
+    if [str(p) for p in args.trace] != report["trace_models"]:
+        raise SystemExit("--trace must list the blend report's trace models, in order")
+    stack = blend_stack(report)
+    nets = []
+    for weights in args.trace:
+        net = trace.build_model()
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        nets.append(net.eval())
+    semantic, base_meta = load_trainable(base)
+    fused = export.fused_module(semantic.eval(), nets, stack,
+                                float(base_meta["normalisation"]["mean"][0]),
+                                float(base_meta["normalisation"]["std"][0]))
+    thresholds = {k: float(v) for k, v in report["thresholds"].items()}
+    thresholds["review"] = thresholds["fpr_0.01"]
+    fusion_meta = {"method": "blend", "weight_trace": report["weight_all_groups"],
+                   "weights_per_held_out_group": report["weight_per_held_out_group"],
+                   "stack_weights_semantic_then_traces": list(stack.weights),
+                   "bias": stack.bias, "platt": report["platt"],
+                   "fitted_on": "ai-devset vs human-devset, clean, leave-one-group-out"}
+    meta = export.write_fused_bundle(
+        fused, base_meta, args.out, version=args.version, thresholds=thresholds,
+        extra={"fusion": fusion_meta, "input_variant": "rgb+trace",
+               "training": {**base_meta.get("training", {}),
+                            "trace_weights_sha256": [file_sha256(p) for p in args.trace]}})
+    for i, weights in enumerate(args.trace):
+        shutil.copy(weights, args.out / f"trace-{i}.pt")
+    shutil.copy(base / "trainable.pt", args.out / "trainable.pt")
+    dataset_rows = read_manifest(args.dataset / "manifest.csv")
+    manifest = args.out / "training-manifest.csv"
+    card.write_manifest(manifest, dataset_rows, gate.manifest_records(args.ai, args.human))
+    meta["training"]["manifest_sha256"] = file_sha256(manifest)
+    meta["training"]["images"] = len(dataset_rows)
+    (args.out / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    (args.out / "blend-report.json").write_text(args.blend_report.read_text())
+    print(json.dumps({"out": str(args.out), "fusion": fusion_meta, "thresholds": thresholds}))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -613,6 +691,16 @@ def main(argv: list[str] | None = None) -> None:
     bl.add_argument("--cache", type=Path, required=True)
     bl.add_argument("--out", type=Path, required=True)
     bl.set_defaults(func=cmd_blend)
+    bb = sub.add_parser("bundle-blend", help="write the blended bundle (fp32, one graph)")
+    bb.add_argument("--ai", type=Path, required=True)
+    bb.add_argument("--human", type=Path, required=True)
+    bb.add_argument("--trace", type=Path, nargs="+", required=True)
+    bb.add_argument("--blend-report", type=Path, required=True)
+    bb.add_argument("--dataset", type=Path, required=True)
+    bb.add_argument("--base", type=Path, default=None)
+    bb.add_argument("--version", default="2.0.0")
+    bb.add_argument("--out", type=Path, required=True)
+    bb.set_defaults(func=cmd_bundle_blend)
     args = parser.parse_args(argv)
     args.func(args)
 

@@ -10,6 +10,7 @@ The bundle format and the detector stay as they are.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,24 +25,31 @@ if TYPE_CHECKING:
 OPSET = 17
 
 
-def fused_module(semantic: nn.Module, trace_net: nn.Module, stack: Stack,
+def fused_module(semantic: nn.Module, trace_nets: Sequence[nn.Module], stack: Stack,
                  mean: float, std: float) -> nn.Module:
-    """Wrap both networks; the input is the semantic bundle's normalised crops."""
+    """Wrap the semantic network and one or more trace CNNs; the input is the semantic
+    bundle's normalised crops. ``stack.weights`` are (semantic, trace 1, ..., trace k)."""
     import torch  # heavy optional dependency (export only)
     from torch import nn
+
+    if len(stack.weights) != 1 + len(trace_nets):
+        raise ValueError(f"{len(stack.weights)} weights for 1 + {len(trace_nets)} inputs")
 
     class Fused(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.semantic, self.trace = semantic, trace_net
-            self.w_sem, self.w_trace = (float(w) for w in stack.weights)
+            self.semantic = semantic
+            self.traces = nn.ModuleList(trace_nets)
+            self.w_sem = float(stack.weights[0])
+            self.w_traces = [float(w) for w in stack.weights[1:]]
             self.bias = float(stack.bias)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             sem = self.semantic(x)  # [-z/2, z/2, photo]
-            z_sem = sem[:, 1] - sem[:, 0]
-            z_trace = self.trace(x * std + mean)  # the trace net reads 0..255 pixels
-            z = self.w_sem * z_sem + self.w_trace * z_trace + self.bias
+            z = self.w_sem * (sem[:, 1] - sem[:, 0]) + self.bias
+            pixels = x * std + mean  # the trace nets read 0..255 pixels
+            for weight, net in zip(self.w_traces, self.traces, strict=True):
+                z = z + weight * net(pixels)
             return torch.stack([-z / 2, z / 2, sem[:, 2]], dim=1)
 
     return Fused().eval()

@@ -586,6 +586,14 @@ def cmd_bundle_blend(args: argparse.Namespace) -> None:
     meta["training"]["images"] = len(dataset_rows)
     (args.out / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     (args.out / "blend-report.json").write_text(args.blend_report.read_text())
+    families: Counter[str] = Counter()
+    for path in pairs.index(args.pairs):
+        with np.load(path) as data:
+            families[json.loads(str(data["meta"]))["family"]] += 1
+    fit_reports = [json.loads((p.parent / "report.json").read_text()) for p in args.trace]
+    semantic_entry = json.loads(args.gate_report.read_text())["models"]["semantic"]
+    (args.out / "MODEL_CARD.md").write_text(card.blend_card(
+        meta, report, semantic_entry, fit_reports, families, [n.strip() for n in args.note]))
     print(json.dumps({"out": str(args.out), "fusion": fusion_meta, "thresholds": thresholds}))
 
 
@@ -697,6 +705,10 @@ def main(argv: list[str] | None = None) -> None:
     bb.add_argument("--trace", type=Path, nargs="+", required=True)
     bb.add_argument("--blend-report", type=Path, required=True)
     bb.add_argument("--dataset", type=Path, required=True)
+    bb.add_argument("--pairs", type=Path, required=True, help="pair cache (family counts)")
+    bb.add_argument("--gate-report", type=Path, required=True,
+                    help="gate report holding the semantic bundle's tables")
+    bb.add_argument("--note", action="append", default=[], help="a card line (repeatable)")
     bb.add_argument("--base", type=Path, default=None)
     bb.add_argument("--version", default="2.0.0")
     bb.add_argument("--out", type=Path, required=True)

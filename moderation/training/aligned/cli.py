@@ -479,9 +479,16 @@ def cmd_blend(args: argparse.Namespace) -> None:
     semantic = standardised(raw_semantic)
     traces = [standardised(t) for t in raw_traces]
     ensemble = {k: np.mean([t[k] for t in traces], axis=0) for k in gate.KINDS}
-    fused, fold_weights = fusion.out_of_fold_blend(semantic, ensemble, y, folds)
-    weight = fusion.choose_weight([semantic[k] for k in gate.KINDS],
+    oof, fold_weights = fusion.out_of_fold_blend(semantic, ensemble, y, folds)
+    chosen = fusion.choose_weight([semantic[k] for k in gate.KINDS],
                                   [ensemble[k] for k in gate.KINDS], y)
+    if args.weight is None:
+        weight, fused = chosen, oof
+    else:
+        # A weight fixed beforehand (0.5: the plain average of both detectors) fits
+        # nothing on the dev labels, so its tables need no folds.
+        weight = args.weight
+        fused = {k: fusion.blend(semantic[k], ensemble[k], weight) for k in gate.KINDS}
     # Platt scaling on the out-of-fold clean scores (classes weighted equally), so the
     # bundle's P(AI) is a probability and its thresholds live on that scale.
     platt = fusion.fit_stack(fused["clean"][:, None], y, l2=0.0)
@@ -493,8 +500,13 @@ def cmd_blend(args: argparse.Namespace) -> None:
         "platt": {"a": platt.weights[0], "b": platt.bias},
         "thresholds": {"fpr_0.01": threshold,
                        "fpr_0.05": fusion.threshold_for(fused["clean"][~y], 0.05)},
-        "weight_all_groups": weight, "weight_per_held_out_group": fold_weights,
-        "threshold_source": "1% FPR of out-of-fold clean hand-made scores",
+        "weight_all_groups": weight,
+        "weight_source": "chosen out of fold" if args.weight is None else "fixed beforehand",
+        "weight_chosen_on_all_groups": chosen,
+        "weight_per_held_out_group": {str(k): v for k, v in fold_weights.items()},
+        "out_of_fold_choice": {k: gate.table(y, oof[k], list(src), tiles) for k in gate.KINDS},
+        "threshold_source": "1% FPR of the clean hand-made scores"
+                            + (" (out of fold)" if args.weight is None else ""),
         "threshold_transfer_1pct": _transfer(y, fused["clean"], src),
         "trace_ensemble_alone": {k: gate.table(y, ensemble[k], list(src), tiles)
                                  for k in gate.KINDS},
@@ -505,10 +517,14 @@ def cmd_blend(args: argparse.Namespace) -> None:
     args.out.write_text(json.dumps(report, indent=1, default=float))
     alone = {k: round(report["trace_ensemble_alone"][k]["all"]["auroc"], 3) for k in gate.KINDS}
     print(f"trace ensemble ({len(traces)} models) alone: {alone}")
-    print(f"blend weight (all groups) {weight}; per held-out group {fold_weights}")
+    oof_auroc = {k: round(report["out_of_fold_choice"][k]["all"]["auroc"], 3)
+                 for k in gate.KINDS}
+    print(f"weight chosen on all groups {chosen}; per held-out group "
+          f"{report['weight_per_held_out_group']}; out-of-fold choice AUROC {oof_auroc}")
+    print(f"blend weight used: {weight} ({report['weight_source']})")
     for k in gate.KINDS:
         a = report[k]["all"]
-        print(f"blend out-of-fold {k}: auroc={a['auroc']:.3f} "
+        print(f"blend {k}: auroc={a['auroc']:.3f} "
               f"no_tiles={report[k]['without_tiles']['auroc']:.3f} "
               f"tpr@1%={a['tpr_at_fpr']['0.01']:.3f} tpr@thr={a['tpr_at_threshold']:.3f} "
               f"fpr@thr={a['fpr_at_threshold']:.3f} | "
@@ -697,6 +713,9 @@ def main(argv: list[str] | None = None) -> None:
     bl.add_argument("--semantic-key", required=True,
                     help="cache key of the semantic scores (semantic-<sha>), from gate")
     bl.add_argument("--cache", type=Path, required=True)
+    bl.add_argument("--weight", type=float, default=None,
+                    help="trace weight fixed beforehand (0.5: plain average); default: "
+                         "chosen leave-one-group-out")
     bl.add_argument("--out", type=Path, required=True)
     bl.set_defaults(func=cmd_blend)
     bb = sub.add_parser("bundle-blend", help="write the blended bundle (fp32, one graph)")

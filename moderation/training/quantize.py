@@ -54,12 +54,12 @@ def calibration_batches(images: list[Path], bundle: ModelBundle, count: int,
 
 def quantize_bundle(src: Path, dst: Path, images: list[Path], *, count: int = 40,
                     seed: int = 0, version: str | None = None,
-                    keep_float: tuple[str, ...] = ()) -> dict[str, Any]:
+                    only: tuple[str, ...] = ()) -> dict[str, Any]:
     """Write an int8 copy of the bundle ``src`` to ``dst``; return its ``model.json``.
 
-    ``keep_float`` names node-name prefixes left in float32: the trace CNNs of a fused
-    bundle read high-pass residuals a few grey levels wide, which uint8 activations
-    would flatten.
+    ``only`` names node-name prefixes to quantise (default: every node); the others stay
+    float32. A blended bundle quantises its semantic network only: the trace CNNs read
+    high-pass residuals a few grey levels wide, which uint8 activations would flatten.
     """
     # onnxruntime's quantisation tools are only needed here, never by the detector.
     import onnx
@@ -86,17 +86,20 @@ def quantize_bundle(src: Path, dst: Path, images: list[Path], *, count: int = 40
     dst.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         prepared = Path(work) / "prepared.onnx"
-        quant_pre_process(str(src / "model.onnx"), str(prepared))
+        # Symbolic shape inference cannot follow the trace CNNs' shape arithmetic; ONNX
+        # shape inference is enough for QDQ placement.
+        quant_pre_process(str(src / "model.onnx"), str(prepared), skip_symbolic_shape=True)
         excluded = [node.name for node in onnx.load(str(prepared)).graph.node
-                    if node.name.startswith(keep_float)] if keep_float else []
+                    if not node.name.startswith(only)] if only else []
         quantize_static(str(prepared), str(dst / "model.onnx"), Reader(),
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
                         nodes_to_exclude=excluded)
-    for name in ("trainable.pt", "training-manifest.csv", "training-report.json",
-                 "MODEL_CARD.md"):
-        if (src / name).is_file() and src != dst:
-            shutil.copy2(src / name, dst / name)
+    # Everything else in the bundle (fine-tunable weights, manifest, card, reports)
+    # belongs to the int8 copy too.
+    for path in src.iterdir():
+        if path.is_file() and path.name not in {"model.onnx", "model.json"} and src != dst:
+            shutil.copy2(path, dst / path.name)
     digest = hashlib.sha256((dst / "model.onnx").read_bytes()).hexdigest()
     meta["export"] = {**meta.get("export", {}), "quantization": {
         "scheme": "static QDQ: int8 per-channel weights, uint8 activations",
@@ -119,13 +122,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=40, help="calibration images")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--version", help="bundle version to record")
-    parser.add_argument("--keep-float", action="append", default=[],
-                        help="node-name prefix left in float32 (repeatable), e.g. /traces")
+    parser.add_argument("--only", action="append", default=[],
+                        help="quantise only nodes with this name prefix (repeatable), e.g. "
+                             "/semantic for a blended bundle")
     args = parser.parse_args()
     images = [p for folder in args.images for p in folder.rglob("*")
               if p.suffix.lower() in IMAGE_SUFFIXES]
     meta = quantize_bundle(args.src, args.dst, images, count=args.count, seed=args.seed,
-                           version=args.version, keep_float=tuple(args.keep_float))
+                           version=args.version, only=tuple(args.only))
     print(json.dumps({"sha256": meta["sha256"], "version": meta["version"]}))
 
 

@@ -560,8 +560,8 @@ def blend_stack(report: dict[str, Any]) -> fusion.Stack:
 def cmd_bundle_blend(args: argparse.Namespace) -> None:
     """Write the blended bundle (fp32): semantic network + trace ensemble in one graph.
 
-    Quantise it afterwards with ``python -m moderation.training.quantize --keep-float
-    /traces`` (the semantic part to int8, the trace CNNs left in float32).
+    Quantise it afterwards with ``python -m moderation.training.quantize --only
+    /semantic`` (the semantic part to int8, the trace CNNs left in float32).
     """
     import torch  # heavy optional dependency (export only)
 
@@ -586,7 +586,9 @@ def cmd_bundle_blend(args: argparse.Namespace) -> None:
                    "weights_per_held_out_group": report["weight_per_held_out_group"],
                    "stack_weights_semantic_then_traces": list(stack.weights),
                    "bias": stack.bias, "platt": report["platt"],
-                   "fitted_on": "ai-devset vs human-devset, clean, leave-one-group-out"}
+                   "weight_source": report.get("weight_source", "chosen out of fold"),
+                   "fitted_on": "ai-devset vs human-devset, clean scores (scales on the "
+                                "unlabelled pool; Platt scaling and thresholds)"}
     meta = export.write_fused_bundle(
         fused, base_meta, args.out, version=args.version, thresholds=thresholds,
         extra={"fusion": fusion_meta, "input_variant": "rgb+trace",

@@ -259,6 +259,47 @@ def json_report(repeat: int, e2e_seconds: float) -> dict[str, object]:
     return report
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def end_to_end(rate_seconds: float) -> dict[str, object]:
+    """``{"e2e": {...}}`` from ``bench_e2e.py`` (a real worker on Redis + PostgreSQL), or
+    ``{"e2e": None, "e2e_note": why}`` when they are not configured, not on this host or
+    unreachable. ``BENCH_REDIS_URL`` / ``BENCH_PG_URL`` (else ``CELERY_BROKER_URL`` /
+    ``DATABASE_URL``) name them; only loopback addresses are used."""
+    from urllib.parse import urlsplit
+
+    broker = os.environ.get("BENCH_REDIS_URL") or os.environ.get("CELERY_BROKER_URL", "")
+    database = os.environ.get("BENCH_PG_URL") or os.environ.get("DATABASE_URL", "")
+    if rate_seconds <= 0:
+        return {"e2e": None, "e2e_note": "skipped (--e2e-seconds 0)"}
+    if not broker.startswith("redis://") or not database.startswith(("postgres://",
+                                                                        "postgresql://")):
+        return {"e2e": None, "e2e_note": "end-to-end needs Redis and PostgreSQL: set "
+                "BENCH_REDIS_URL=redis://127.0.0.1:6379/<db> and "
+                "BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres"}
+    hosts = {urlsplit(broker).hostname, urlsplit(database).hostname}
+    if not hosts <= LOOPBACK:
+        return {"e2e": None, "e2e_note": f"end-to-end runs on loopback only, not {hosts}"}
+    import subprocess
+
+    env = {**os.environ, "CELERY_BROKER_URL": broker, "DATABASE_URL": database,
+           "TEGAKI_TEST_DB_NAME": f"tegaki_bench_e2e_{os.getpid()}"}
+    try:
+        done = subprocess.run(
+            [sys.executable, str(REPO / "bench" / "bench_e2e.py"),
+             "--rate-seconds", str(rate_seconds)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    except subprocess.TimeoutExpired:
+        return {"e2e": None, "e2e_note": "end-to-end run exceeded 30 minutes"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr or done.stdout)[-600:]
+        return {"e2e": None, "e2e_note": f"end-to-end run failed (Redis or PostgreSQL "
+                f"unreachable?): {tail}"}
+    return {"e2e": json.loads(lines[-1])}
+
+
 def use_classifier_bundle(bundle: Path) -> None:
     """Point the ``classifier`` alias at ``bundle`` for this run only."""
     from django.conf import settings
@@ -280,6 +321,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="runs per stage (median)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object: per-image stages, p95, PyTorch ratio, RSS")
+    parser.add_argument("--e2e-seconds", type=float, default=60.0,
+                        help="with --json: seconds of uploads at 1.2/s before the burst of "
+                             "300 (0 leaves the end-to-end part out)")
     parser.add_argument("--settings", default=os.environ.get("DJANGO_SETTINGS_MODULE",
                                                              "config.settings"))
     group = parser.add_mutually_exclusive_group()
@@ -303,7 +347,7 @@ def main() -> None:
         use_classifier_bundle(args.classifier_bundle)
 
     if args.json:
-        print(json.dumps(json_report(args.repeat), indent=2))
+        print(json.dumps(json_report(args.repeat, args.e2e_seconds), indent=2))
         return
     print(f"settings={args.settings} repeat={args.repeat} "
           f"detectors={[d.alias for d in configured_detectors()]}")

@@ -113,16 +113,18 @@ Row = tuple[str, str, float, float, str]
 
 def bench(repeat: int) -> list[Row]:
     from moderation.internal.imaging import load_image, probe_image
-    from moderation.scanning import configured_detectors, run_detector
+    from moderation.scanning import allowed_reduction, configured_detectors, run_detector
 
     detectors = configured_detectors()
+    decode = partial(load_image, reduction=allowed_reduction(detectors))
     rows: list[Row] = []
     for label, data in make_images().items():
         size = f"{len(data) / 1e6:.1f} MB"
         rows.append((label, "probe (header)", *median_ms(partial(probe_image, data), repeat),
                      size))
-        rows.append((label, "decode", *median_ms(partial(load_image, data), repeat), size))
-        image = load_image(data)
+        image = decode(data)
+        rows.append((label, "decode", *median_ms(partial(decode, data), repeat),
+                     f"{size}, 1/{image.reduced}" if image.reduced > 1 else size))
         for detector in detectors:
             warm = run_detector(detector, image)  # warm-up: model load, caches
             if warm.error:

@@ -33,6 +33,15 @@ def grid_offsets(length: int, size: int, grid: int) -> list[int]:
     return sorted({round(span * i / (grid - 1)) for i in range(grid)})
 
 
+def crops_along(length: int, bundle: ModelBundle) -> int:
+    """Crops per axis: the bundle's grid, or for a "coverage" plan only as many as cover
+    ``length`` (their starts are then a subset of the grid's: the first and the last)."""
+    grid = bundle.crop.grid
+    if bundle.crop.type == "coverage":
+        return max(1, min(grid, math.ceil(length / bundle.crop.size)))
+    return grid
+
+
 def to_array(image: Image.Image, bundle: ModelBundle,
              full_size: tuple[int, int] | None = None) -> np.ndarray:
     """Return the image as uint8 HxWx3 after the bundle's integer-factor reduction.
@@ -76,9 +85,9 @@ def make_crops(image: Image.Image, bundle: ModelBundle,
     normalised in place, so no full-image float copy is ever made.
     """
     arr = to_array(image, bundle, full_size)
-    size, grid = bundle.crop.size, bundle.crop.grid
-    starts = [(y, x) for y in grid_offsets(arr.shape[0], size, grid)
-              for x in grid_offsets(arr.shape[1], size, grid)]
+    size = bundle.crop.size
+    starts = [(y, x) for y in grid_offsets(arr.shape[0], size, crops_along(arr.shape[0], bundle))
+              for x in grid_offsets(arr.shape[1], size, crops_along(arr.shape[1], bundle))]
     batch = np.empty((len(starts), size, size, 3), np.float32)
     for i, (y, x) in enumerate(starts):
         batch[i] = arr[y:y + size, x:x + size]

@@ -171,3 +171,34 @@ def test_skipped_evidence_reads_in_both_languages() -> None:
     for language, word in (("en", "classifier"), ("ja", "分類器")):
         with translation.override(language):
             assert word in str(describe("classifier_skipped", {"detector": "provenance"}))
+
+
+def crop_bundle(tmp_path, plan: str):
+    bundle = OnnxClassifier("c", {"BUNDLE": str(write_bundle(
+        tmp_path / plan, size=32, grid=3, max_side=256,
+        crop={"type": plan, "size": 32, "grid": 3, "max_side": 256}))}).bundle
+    assert bundle is not None
+    return bundle
+
+
+@pytest.mark.parametrize(("size", "grid_crops", "coverage_crops"),
+                         [((200, 50), 9, 6), ((64, 40), 9, 4), ((30, 20), 1, 1),
+                          ((100, 100), 9, 9), ((512, 60), 3, 3)])
+def test_coverage_plan_takes_only_the_crops_that_cover_the_image(tmp_path, size, grid_crops,
+                                                                 coverage_crops) -> None:
+    image = smooth(*size)
+    grid = make_crops(image, crop_bundle(tmp_path, "grid"))
+    coverage = make_crops(image, crop_bundle(tmp_path, "coverage"))
+    assert (len(grid), len(coverage)) == (grid_crops, coverage_crops)
+    # The coverage plan's crops are the grid's first and last along each axis.
+    for crop in coverage:
+        assert any(np.array_equal(crop, other) for other in grid)
+
+
+def test_unknown_crop_plan_is_refused(tmp_path) -> None:
+    from moderation.internal.bundle import BundleError, load_bundle
+
+    root = write_bundle(tmp_path / "b", crop={"type": "random", "size": 32, "grid": 3,
+                                              "max_side": 256})
+    with pytest.raises(BundleError, match="coverage"):
+        load_bundle(root)

@@ -234,7 +234,7 @@ def _check_complete(fmt: str, data: bytes) -> None:
     such a file was cut off in transit, so it is rejected as truncated. The IEND chunk is
     fixed bytes (empty payload, constant CRC), so a byte search is an exact test.
     """
-    if fmt == "PNG" and _PNG_IEND not in data:
+    if fmt == "PNG" and data.rfind(_PNG_IEND) < 0:  # from the end: IEND is last
         raise _reject(RejectionReason.CORRUPT, "PNG ends before IEND")
 
 

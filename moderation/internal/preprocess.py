@@ -81,20 +81,26 @@ def make_crops(image: Image.Image, bundle: ModelBundle,
                full_size: tuple[int, int] | None = None) -> np.ndarray:
     """Return float32 crops, normalised, in the bundle's layout (N,3,S,S or N,S,S,3).
 
-    One batch for one inference call; the crops are written straight into it and
-    normalised in place, so no full-image float copy is ever made.
+    One batch for one inference call; each crop is cast, centred and laid out in one
+    pass straight into it and scaled in place, so no float copy of the image is made.
     """
     arr = to_array(image, bundle, full_size)
     size = bundle.crop.size
     starts = [(y, x) for y in grid_offsets(arr.shape[0], size, crops_along(arr.shape[0], bundle))
               for x in grid_offsets(arr.shape[1], size, crops_along(arr.shape[1], bundle))]
+    mean = np.asarray(bundle.mean, np.float32)
+    std = np.asarray(bundle.std, np.float32)
+    if bundle.layout == "NCHW":
+        batch = np.empty((len(starts), 3, size, size), np.float32)
+        for i, (y, x) in enumerate(starts):  # cast, centre and transpose in one pass
+            np.subtract(arr[y:y + size, x:x + size].transpose(2, 0, 1), mean[:, None, None],
+                        out=batch[i])
+        batch /= std[None, :, None, None]
+        return batch
     batch = np.empty((len(starts), size, size, 3), np.float32)
     for i, (y, x) in enumerate(starts):
-        batch[i] = arr[y:y + size, x:x + size]
-    batch -= np.asarray(bundle.mean, np.float32)
-    batch /= np.asarray(bundle.std, np.float32)
-    if bundle.layout == "NCHW":
-        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+        np.subtract(arr[y:y + size, x:x + size], mean, out=batch[i])
+    batch /= std
     return batch
 
 

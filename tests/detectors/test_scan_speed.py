@@ -202,3 +202,19 @@ def test_unknown_crop_plan_is_refused(tmp_path) -> None:
                                               "max_side": 256})
     with pytest.raises(BundleError, match="coverage"):
         load_bundle(root)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_crops_are_the_plain_normalised_pixels(tmp_path, layout) -> None:
+    bundle = OnnxClassifier("c", {"BUNDLE": str(write_bundle(
+        tmp_path / "b", size=32, grid=3, max_side=256, layout=layout,
+        normalisation={"mean": [127.0, 120.0, 110.0], "std": [128.0, 60.0, 70.0]}))}).bundle
+    assert bundle is not None
+    image = smooth(300, 200)
+    batch = make_crops(image, bundle)
+    arr = np.asarray(image.reduce(2), np.uint8)  # 300 px > max_side 256: halved
+    first = (arr[:32, :32].astype(np.float32) - np.float32([127, 120, 110])) \
+        / np.float32([128, 60, 70])
+    expected = first.transpose(2, 0, 1) if layout == "NCHW" else first
+    assert batch.dtype == np.float32 and batch.flags["C_CONTIGUOUS"]
+    assert np.array_equal(batch[0], expected)  # bit for bit what the bundle was scored with

@@ -1,23 +1,24 @@
 #!/usr/bin/env python
 """Median milliseconds per scan stage (header probe, decode, each detector) per image.
 
-Usage (``--json`` prints one object: per-image stages and p95, the PyTorch ratio, RSS)::
+Usage (``--json`` prints one object: per-image stages and p95 on the wall and CPU clocks,
+the PyTorch ratio, RSS, and the end-to-end figures of ``bench_e2e.py`` when loopback
+Redis and PostgreSQL are configured)::
 
     .venv/bin/python bench/bench_detectors.py [--repeat 7] [--settings config.settings]
-        [--classifier-bundle DIR | --tiny-classifier]
+        [--classifier-bundle DIR | --tiny-classifier] [--json [--e2e-seconds 60]]
 
 The images are generated here, so the numbers are reproducible on any machine: a 1 MP
 PNG and a 12 MP JPEG of gradients plus noise (they compress like photographs and
 paintings, unlike flat colour), each without metadata and with the metadata a generator
 writes (A1111 ``parameters`` text and XMP for the PNG; EXIF and XMP for the JPEG).
 Every stage runs through the same functions the worker uses (``probe_image``,
-``load_image``, ``scanning.run_detector``), with the configured detectors, so the
-figures include what the pipeline adds around each detector.
+``load_image`` reduced as far as the detectors allow, ``scanning.run_detectors``), with
+the configured detectors, so the figures include what the pipeline adds around each.
 
-No classifier weights ship with the repository, so the classifier row appears only with
-``--classifier-bundle DIR`` (a real bundle) or ``--tiny-classifier`` (the test suite's
-tiny graph: it measures decoding-to-tensor preprocessing and onnxruntime overhead, not
-a real network's inference).
+The shipped classifier bundle is used unless ``--classifier-bundle DIR`` names another or
+``--tiny-classifier`` plugs in the test suite's tiny graph (preprocessing and onnxruntime
+overhead only, not a real network's inference).
 """
 
 from __future__ import annotations

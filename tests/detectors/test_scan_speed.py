@@ -218,3 +218,19 @@ def test_crops_are_the_plain_normalised_pixels(tmp_path, layout) -> None:
     expected = first.transpose(2, 0, 1) if layout == "NCHW" else first
     assert batch.dtype == np.float32 and batch.flags["C_CONTIGUOUS"]
     assert np.array_equal(batch[0], expected)  # bit for bit what the bundle was scored with
+
+
+def test_stored_proof_skips_the_classifier_on_a_retry(with_tiny_classifier) -> None:
+    # A retry finds the provenance evidence already stored (it is not run again) and is
+    # handed it as ``prior``: the classifier is still not needed.
+    from moderation.evidence import EvidenceResult
+    from moderation.scanning import configured_detectors, run_detectors
+
+    image = load_image(a1111_png())
+    stored = EvidenceResult("provenance", "2", "ai", "strong", mode="enforce")
+    classifier = [d for d in configured_detectors() if d.alias == "classifier"]
+    (result,) = run_detectors(image, classifier, prior=[stored])
+    assert result.message == "classifier_skipped" and result.score is None
+    shadow = EvidenceResult("provenance", "2", "ai", "strong", mode="shadow")
+    (result,) = run_detectors(image, classifier, prior=[shadow])  # shadow evidence proves nothing
+    assert result.score is not None

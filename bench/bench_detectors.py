@@ -1,28 +1,30 @@
 #!/usr/bin/env python
 """Median milliseconds per scan stage (header probe, decode, each detector) per image.
 
-Usage (``--json`` prints one object: per-image stages and p95, the PyTorch ratio, RSS)::
+Usage (``--json`` prints one object: per-image stages and p95 on the wall and CPU clocks,
+the PyTorch ratio, RSS, and the end-to-end figures of ``bench_e2e.py`` when loopback
+Redis and PostgreSQL are configured)::
 
     .venv/bin/python bench/bench_detectors.py [--repeat 7] [--settings config.settings]
-        [--classifier-bundle DIR | --tiny-classifier]
+        [--classifier-bundle DIR | --tiny-classifier] [--json [--e2e-seconds 60]]
 
 The images are generated here, so the numbers are reproducible on any machine: a 1 MP
 PNG and a 12 MP JPEG of gradients plus noise (they compress like photographs and
 paintings, unlike flat colour), each without metadata and with the metadata a generator
 writes (A1111 ``parameters`` text and XMP for the PNG; EXIF and XMP for the JPEG).
 Every stage runs through the same functions the worker uses (``probe_image``,
-``load_image``, ``scanning.run_detector``), with the configured detectors, so the
-figures include what the pipeline adds around each detector.
+``load_image`` reduced as far as the detectors allow, ``scanning.run_detectors``), with
+the configured detectors, so the figures include what the pipeline adds around each.
 
-No classifier weights ship with the repository, so the classifier row appears only with
-``--classifier-bundle DIR`` (a real bundle) or ``--tiny-classifier`` (the test suite's
-tiny graph: it measures decoding-to-tensor preprocessing and onnxruntime overhead, not
-a real network's inference).
+The shipped classifier bundle is used unless ``--classifier-bundle DIR`` names another or
+``--tiny-classifier`` plugs in the test suite's tiny graph (preprocessing and onnxruntime
+overhead only, not a real network's inference).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -98,13 +100,15 @@ def make_images() -> dict[str, bytes]:
     return images
 
 
-def median_ms(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Median and minimum wall time of ``fn`` in milliseconds over ``repeat`` runs."""
+def median_ms(fn: Callable[[], object], repeat: int,
+              clock: Callable[[], float] = time.perf_counter) -> tuple[float, float]:
+    """Median and minimum time of ``fn`` on ``clock`` (wall by default) in milliseconds
+    over ``repeat`` runs."""
     times = []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started = clock()
         fn()
-        times.append((time.perf_counter() - started) * 1000)
+        times.append((clock() - started) * 1000)
     return statistics.median(times), min(times)
 
 
@@ -113,16 +117,18 @@ Row = tuple[str, str, float, float, str]
 
 def bench(repeat: int) -> list[Row]:
     from moderation.internal.imaging import load_image, probe_image
-    from moderation.scanning import configured_detectors, run_detector
+    from moderation.scanning import allowed_reduction, configured_detectors, run_detector
 
     detectors = configured_detectors()
+    decode = partial(load_image, reduction=allowed_reduction(detectors))
     rows: list[Row] = []
     for label, data in make_images().items():
         size = f"{len(data) / 1e6:.1f} MB"
         rows.append((label, "probe (header)", *median_ms(partial(probe_image, data), repeat),
                      size))
-        rows.append((label, "decode", *median_ms(partial(load_image, data), repeat), size))
-        image = load_image(data)
+        image = decode(data)
+        rows.append((label, "decode", *median_ms(partial(decode, data), repeat),
+                     f"{size}, 1/{image.reduced}" if image.reduced > 1 else size))
         for detector in detectors:
             warm = run_detector(detector, image)  # warm-up: model load, caches
             if warm.error:
@@ -139,36 +145,65 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q * 100))
 
 
-def scan_times(data: bytes, repeat: int) -> dict[str, float]:
-    """One image through the worker's path: median decode and per-detector ms, the total's
-    median and p95 (decode + every detector, as one scan costs)."""
+def scan_times(data: bytes, repeat: int) -> dict[str, object]:
+    """One image through the worker's path (:func:`load_image` reduced as far as the
+    configured detectors allow, then the detectors as :func:`run_detectors` runs them:
+    metadata readers first, a classifier skipped on proof): median decode and
+    per-detector ms, the total's median and p95 (decode + every detector, as one scan
+    costs).
+
+    ``cpu`` holds the same figures in CPU time of this process: on a machine shared
+    with other work, wall time includes waiting for the core, CPU time does not, so it
+    is the closer estimate of an idle core's wall time (one thread: onnxruntime runs
+    with one intra-op thread in the calling thread).
+    """
     from moderation.internal.imaging import load_image
-    from moderation.scanning import configured_detectors, run_detector
+    from moderation.scanning import allowed_reduction, configured_detectors, run_detectors
 
-    detectors = configured_detectors()
-    for detector in detectors:  # warm-up: model load, caches
-        run_detector(detector, load_image(data))
-    stages: dict[str, list[float]] = {"decode": []}
-    totals: list[float] = []
+    detectors = sorted(configured_detectors(), key=lambda d: d.is_classifier())
+    reduction = allowed_reduction(detectors)
+    run_detectors(load_image(data, reduction=reduction), detectors)  # warm-up: model load
+    wall: dict[str, list[float]] = {"decode": [], "total": []}
+    cpu: dict[str, list[float]] = {"decode": [], "total": []}
+
+    def clocks() -> tuple[float, float]:
+        return time.perf_counter() * 1000, time.process_time() * 1000
+
     for _ in range(repeat):
-        started = time.perf_counter()
-        image = load_image(data)
-        stages["decode"].append((time.perf_counter() - started) * 1000)
-        for detector in detectors:
-            begun = time.perf_counter()
-            run_detector(detector, image)
-            stages.setdefault(detector.alias, []).append((time.perf_counter() - begun) * 1000)
-        totals.append((time.perf_counter() - started) * 1000)
-    out = {f"{name}_ms": round(statistics.median(times), 2) for name, times in stages.items()}
-    out["total_ms"] = round(statistics.median(totals), 2)
-    out["total_p95_ms"] = round(percentile(totals, 0.95), 2)
-    return out
+        w0, c0 = clocks()
+        image = load_image(data, reduction=reduction)
+        w1, c1 = clocks()
+        wall["decode"].append(w1 - w0)
+        cpu["decode"].append(c1 - c0)
+        known: list = []
+        for detector in detectors:  # one at a time, so each is timed on both clocks
+            a_wall, a_cpu = clocks()
+            known += run_detectors(image, [detector], prior=known)
+            b_wall, b_cpu = clocks()
+            wall.setdefault(detector.alias, []).append(b_wall - a_wall)
+            cpu.setdefault(detector.alias, []).append(b_cpu - a_cpu)
+        w2, c2 = clocks()
+        wall["total"].append(w2 - w0)
+        cpu["total"].append(c2 - c0)
+
+    def figures(times: dict[str, list[float]]) -> dict[str, float]:
+        out = {f"{name}_ms": round(statistics.median(values), 2)
+               for name, values in times.items()}
+        out["total_p95_ms"] = round(percentile(times["total"], 0.95), 2)
+        return out
+
+    return {**figures(wall), "cpu": figures(cpu), "decoded_reduced_by": image.reduced,
+            "classifier_skipped": any(r.message == "classifier_skipped" for r in known)}
 
 
-def pytorch_ratio(images: list[bytes], repeat: int) -> float | None:
+def pytorch_ratio(images: list[bytes], repeat: int) -> dict[str, float] | None:
     """How many times faster the worker's classifier path is than a plain PyTorch
-    pipeline of the same model (PIL decode, the same crops, a torch forward), per image.
+    pipeline of the same model, per image (median over the images).
 
+    Plain: PIL decodes the whole file, the bundle's crops are cut from it and the fp32
+    ``trainable.pt`` network runs them in one torch forward (one thread). Ours: the
+    worker's reduced decode and the classifier detector (the bundle's ONNX graph).
+    Returned on both clocks (``wall`` and ``cpu``, see :func:`scan_times`).
     None when the classifier is off or the bundle has no trainable weights to rebuild the
     torch model from (the ``train`` extra is needed for torch itself).
     """
@@ -176,7 +211,7 @@ def pytorch_ratio(images: list[bytes], repeat: int) -> float | None:
     from moderation.detectors.onnx import OnnxClassifier
     from moderation.internal.imaging import load_image
     from moderation.internal.preprocess import make_crops
-    from moderation.scanning import run_detector
+    from moderation.scanning import allowed_reduction, configured_detectors, run_detector
 
     onnx = next((d for d in detectors.enabled() if isinstance(d, OnnxClassifier)), None)
     if onnx is None or onnx.bundle is None or onnx.bundle_dir is None:
@@ -188,12 +223,15 @@ def pytorch_ratio(images: list[bytes], repeat: int) -> float | None:
     except ImportError:
         return None
     try:
-        model, _ = load_trainable(Path(onnx.bundle_dir))
+        # The network's library announces its weights on stdout, which holds the JSON.
+        with contextlib.redirect_stdout(sys.stderr):
+            model, _ = load_trainable(Path(onnx.bundle_dir))
     except SiteDataError:
         return None
     model.eval()
     torch.set_num_threads(1)
     bundle = onnx.bundle
+    reduction = allowed_reduction(configured_detectors())
 
     def plain(data: bytes) -> None:
         with Image.open(io.BytesIO(data)) as im:
@@ -203,39 +241,99 @@ def pytorch_ratio(images: list[bytes], repeat: int) -> float | None:
             model(batch)
 
     def ours(data: bytes) -> None:
-        run_detector(onnx, load_image(data))
+        run_detector(onnx, load_image(data, reduction=reduction))
 
-    ratios = []
+    ratios: dict[str, list[float]] = {"wall": [], "cpu": []}
     for data in images:
         plain(data)
         ours(data)
-        torch_ms = median_ms(partial(plain, data), repeat)[0]
-        ours_ms = median_ms(partial(ours, data), repeat)[0]
-        ratios.append(torch_ms / ours_ms)
-    return round(statistics.median(ratios), 2)
+        for name, clock in (("wall", time.perf_counter), ("cpu", time.process_time)):
+            torch_ms = median_ms(partial(plain, data), repeat, clock)[0]
+            ours_ms = median_ms(partial(ours, data), repeat, clock)[0]
+            ratios[name].append(torch_ms / ours_ms)
+    return {name: round(statistics.median(values), 2) for name, values in ratios.items()}
 
 
-def worker_rss_mb() -> float:
-    """Peak resident memory of this process so far (the detectors and model loaded)."""
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process in MB: the worker's steady state
+    with the detectors and model loaded, and the largest transient so far."""
     import resource
 
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    current = peak
+    with open("/proc/self/status") as status:  # Linux; elsewhere the peak stands in
+        for line in status:
+            if line.startswith("VmRSS:"):
+                current = int(line.split()[1]) / 1024
+    return round(current, 1), round(peak, 1)
 
 
-def json_report(repeat: int) -> dict[str, object]:
+def json_report(repeat: int, e2e_seconds: float) -> dict[str, object]:
     """The figures ``--json`` prints, keyed as the operations docs describe."""
+    from moderation.scanning import configured_detectors
+
     images = make_images()
-    per_image = {"1mp_png": scan_times(images["1MP PNG"], repeat),
-                 "12mp_jpeg": scan_times(images["12MP JPEG"], repeat)}
-    rss = worker_rss_mb()  # before torch is loaded for the comparison below
-    return {
+    per_image = {"1mp_png": scan_times(images["1MP PNG"], repeat)}
+    steady, _ = rss_mb()  # model loaded, one 1 MP scan done: the worker at rest
+    per_image["12mp_jpeg"] = scan_times(images["12MP JPEG"], repeat)
+    _, peak = rss_mb()  # before torch is loaded for the comparison below
+    ratio = pytorch_ratio([images["1MP PNG"], images["12MP JPEG"]], repeat)
+    report: dict[str, object] = {
+        "detectors": [d.alias for d in configured_detectors()],
         "per_image": per_image,
-        "pytorch_ratio": pytorch_ratio([images["1MP PNG"], images["12MP JPEG"]], repeat),
-        "worker_rss_mb": rss,
-        "e2e": None,
-        "e2e_note": ("end-to-end rates need a running worker, Redis and PostgreSQL: "
-                     "make reliability measures the 300-upload burst and the soak"),
+        "per_image_with_generator_metadata": {
+            "1mp_png": scan_times(images["1MP PNG +meta"], repeat),
+            "12mp_jpeg": scan_times(images["12MP JPEG +meta"], repeat)},
+        "worker_rss_mb": steady,
+        "worker_peak_rss_mb": peak,
+        "pytorch_ratio": ratio["wall"] if ratio else None,
+        "pytorch_ratio_cpu": ratio["cpu"] if ratio else None,
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "cpu_affinity": sorted(os.sched_getaffinity(0)),
     }
+    report.update(end_to_end(e2e_seconds))
+    return report
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def end_to_end(rate_seconds: float) -> dict[str, object]:
+    """``{"e2e": {...}}`` from ``bench_e2e.py`` (a real worker on Redis + PostgreSQL), or
+    ``{"e2e": None, "e2e_note": why}`` when they are not configured, not on this host or
+    unreachable. ``BENCH_REDIS_URL`` / ``BENCH_PG_URL`` (else ``CELERY_BROKER_URL`` /
+    ``DATABASE_URL``) name them; only loopback addresses are used."""
+    from urllib.parse import urlsplit
+
+    broker = os.environ.get("BENCH_REDIS_URL") or os.environ.get("CELERY_BROKER_URL", "")
+    database = os.environ.get("BENCH_PG_URL") or os.environ.get("DATABASE_URL", "")
+    if rate_seconds <= 0:
+        return {"e2e": None, "e2e_note": "skipped (--e2e-seconds 0)"}
+    if not broker.startswith("redis://") or not database.startswith(("postgres://",
+                                                                        "postgresql://")):
+        return {"e2e": None, "e2e_note": "end-to-end needs Redis and PostgreSQL: set "
+                "BENCH_REDIS_URL=redis://127.0.0.1:6379/<db> and "
+                "BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres"}
+    hosts = {urlsplit(broker).hostname, urlsplit(database).hostname}
+    if not hosts <= LOOPBACK:
+        return {"e2e": None, "e2e_note": f"end-to-end runs on loopback only, not {hosts}"}
+    import subprocess
+
+    env = {**os.environ, "CELERY_BROKER_URL": broker, "DATABASE_URL": database,
+           "TEGAKI_TEST_DB_NAME": f"tegaki_bench_e2e_{os.getpid()}"}
+    try:
+        done = subprocess.run(
+            [sys.executable, str(REPO / "bench" / "bench_e2e.py"),
+             "--rate-seconds", str(rate_seconds)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    except subprocess.TimeoutExpired:
+        return {"e2e": None, "e2e_note": "end-to-end run exceeded 30 minutes"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr or done.stdout)[-600:]
+        return {"e2e": None, "e2e_note": f"end-to-end run failed (Redis or PostgreSQL "
+                f"unreachable?): {tail}"}
+    return {"e2e": json.loads(lines[-1])}
 
 
 def use_classifier_bundle(bundle: Path) -> None:
@@ -259,6 +357,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="runs per stage (median)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object: per-image stages, p95, PyTorch ratio, RSS")
+    parser.add_argument("--e2e-seconds", type=float, default=60.0,
+                        help="with --json: seconds of uploads at 1.2/s before the burst of "
+                             "300 (0 leaves the end-to-end part out)")
     parser.add_argument("--settings", default=os.environ.get("DJANGO_SETTINGS_MODULE",
                                                              "config.settings"))
     group = parser.add_mutually_exclusive_group()
@@ -282,7 +383,7 @@ def main() -> None:
         use_classifier_bundle(args.classifier_bundle)
 
     if args.json:
-        print(json.dumps(json_report(args.repeat), indent=2))
+        print(json.dumps(json_report(args.repeat, args.e2e_seconds), indent=2))
         return
     print(f"settings={args.settings} repeat={args.repeat} "
           f"detectors={[d.alias for d in configured_detectors()]}")

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from moderation.constants import DetectorMode, EvidenceLabel, Label
 from moderation.models import Evidence, ModerationCase
+from moderation.reasons import CLASSIFIER_SKIPPED
 
 POSITIVE_LABELS = {Label.AI, Label.AI_ASSISTED}
 POSITIVE_EVIDENCE = {EvidenceLabel.AI, EvidenceLabel.AI_ASSISTED}
@@ -58,7 +59,9 @@ def confusion_by_detector(since: datetime | None = None) -> list[Confusion]:
     if since is not None:
         decided = decided.filter(decided_at__gte=since)
     truth = dict(decided.values_list("pk", "label"))
+    # A classifier that did not run (provenance already proved the work AI) said nothing.
     rows = Evidence.objects.filter(case_id__in=list(truth)).exclude(error__gt="") \
+        .exclude(message=CLASSIFIER_SKIPPED.code) \
         .values_list("case_id", "detector", "detector_version", "mode", "label")
     table: dict[tuple[str, str, str], Confusion] = {}
     enforce_says: dict[int, bool] = defaultdict(bool)

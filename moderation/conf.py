@@ -33,6 +33,10 @@ DEFAULTS: dict[str, Any] = {
             "MODE": "enforce",
         },
     },
+    # Skip the classifiers when a metadata reader or mark decoder already gives strong or
+    # signed evidence that the work is AI-generated (their weak score cannot change the
+    # verdict); the classifier's evidence then records that and why it did not run.
+    "SKIP_CLASSIFIER_WHEN_PROVEN": True,
     # Import string of the policy: a subclass of ``moderation.policy.BasePolicy``, the one
     # place that decides label, route and review priority.
     "POLICY": "moderation.policy.DefaultPolicy",

@@ -25,6 +25,11 @@ class ImageInput:
     ``data`` holds the original bytes: provenance reads metadata from them, never from a
     re-encoded copy. ``image`` is frame 0, EXIF-transposed and normalised to 8-bit RGB;
     ``alpha`` keeps the original alpha channel (stealth metadata lives there).
+
+    ``reduced`` is the factor by which ``image`` was shrunk while decoding (JPEG DCT
+    scaling, only as far as every configured detector allows): ``image`` is then about
+    ``width / reduced`` x ``height / reduced``, while ``width`` and ``height`` stay the
+    upload's rendered size, and ``raw`` is None (stored pixels at native size are gone).
     """
 
     data: bytes
@@ -40,6 +45,7 @@ class ImageInput:
     raw: Image.Image | None = None
     name: str = ""
     warnings: tuple[str, ...] = ()
+    reduced: int = 1
 
 
 @dataclass(frozen=True)

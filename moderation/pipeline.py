@@ -24,7 +24,7 @@ from moderation.internal.imaging import load_image
 from moderation.models import Evidence, ModerationAction, ModerationCase
 from moderation.policy import get_policy
 from moderation.registry import registry
-from moderation.scanning import configured_detectors, run_detectors
+from moderation.scanning import allowed_reduction, configured_detectors, run_detectors
 from moderation.signals import case_scanned, verdict_changed
 from moderation.strikes import standing
 
@@ -99,18 +99,18 @@ def scan(case_id: int) -> str:
 
 def run_attempt(case: ModerationCase) -> str:
     """The work of one counted attempt: read, decode once, run what is missing, decide."""
+    detectors = configured_detectors()
     try:
         data = read_case_bytes(case)
-        image = load_image(data, name=case.file_name)
+        image = load_image(data, name=case.file_name, reduction=allowed_reduction(detectors))
     except ImageRejected as exc:
         sha = hashlib.sha256(data).hexdigest() if "data" in locals() else ""
         reject(case.pk, exc.code, exc.message, sha256=sha)
         return ProcessingState.REJECTED
-    done = frozenset(
-        Evidence.objects.filter(case_id=case.pk, content_sha256=image.sha256)
-        .values_list("detector", "detector_version")
-    )
-    results = run_detectors(image, configured_detectors(), skip=done)
+    stored = [to_result(e) for e in
+              Evidence.objects.filter(case_id=case.pk, content_sha256=image.sha256)]
+    done = frozenset((e.detector, e.version) for e in stored)
+    results = run_detectors(image, detectors, skip=done, prior=stored)
     return finish(case.pk, image.sha256, results)
 
 

@@ -126,6 +126,11 @@ PROVENANCE_NOT_AI = Reason("provenance_not_ai",
                              "AI-generated."), WHY_SIGNED_CAPTURE)
 DETECTOR_FAILED = Reason("detector_failed", _("A detector could not examine the file."),
                          detail=_("The detector “{detector}” could not examine the file."))
+CLASSIFIER_SKIPPED = Reason(
+    "classifier_skipped",
+    _("The classifier did not run: the file's provenance already shows it is AI-generated."),
+    detail=_("The classifier was not run because “{detector}” already shows the work is "
+             "AI-generated; its score could not change the verdict."))
 MODERATOR = Reason("moderator", _("A moderator decided."), WHY_MODERATOR)
 APPEAL_OVERTURNED = Reason("appeal_overturned", _("An appeal was accepted."), WHY_MODERATOR)
 ACCOUNT_ON_HOLD = Reason("account_on_hold",
@@ -137,7 +142,7 @@ ACCOUNT_SUSPENDED = Reason("account_suspended", _("Uploads from this account are
 BUILTIN_REASONS: tuple[Reason, ...] = (
     SELF_DECLARED_AI, SELF_DECLARED_AI_ASSISTED, UNDISCLOSED_AI, PROVENANCE_PROOF,
     PROVENANCE_STRONG, WEAK_AI_SIGNAL, NO_AI_EVIDENCE, PROVENANCE_NOT_AI, DETECTOR_SIGNAL,
-    DETECTOR_FAILED, MODERATOR,
+    DETECTOR_FAILED, CLASSIFIER_SKIPPED, MODERATOR,
     APPEAL_OVERTURNED, ACCOUNT_ON_HOLD, ACCOUNT_SUSPENDED,
 )
 

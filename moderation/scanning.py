@@ -5,17 +5,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from moderation.conf import moderation_settings
-from moderation.constants import EvidenceLabel, Strength
+from moderation.constants import DetectorMode, EvidenceLabel, Strength
 from moderation.detectors import detectors as detector_handler
-from moderation.detectors.base import BaseDetector
+from moderation.detectors.base import ANY_REDUCTION, BaseDetector
 from moderation.evidence import EvidenceResult, ImageInput, ScanResult
 from moderation.exceptions import DetectorError, ImageRejected, TransientDetectorError
-from moderation.internal.imaging import load_image
+from moderation.internal.imaging import Reduction, load_image
 from moderation.policy import get_policy
-from moderation.reasons import DETECTOR_FAILED
+from moderation.reasons import CLASSIFIER_SKIPPED, DETECTOR_FAILED
+
+#: Evidence this strong that a work is AI-generated makes a classifier's weak score moot.
+_PROVING = frozenset({Strength.PROOF.value, Strength.STRONG.value})
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +48,57 @@ def run_detector(detector: BaseDetector, image: ImageInput) -> EvidenceResult:
                             mode=detector.mode, elapsed_ms=round(elapsed, 2))
 
 
+def allowed_reduction(detectors: Sequence[BaseDetector]) -> Reduction:
+    """The ``reduction`` callback for :func:`load_image`: the factor every detector in
+    ``detectors`` accepts for an image of a given size (the minimum of their
+    :meth:`~BaseDetector.max_reduction`), so one reduced decode serves them all."""
+    def reduction(fmt: str, width: int, height: int) -> int:
+        return min((d.max_reduction(width, height) for d in detectors if d.enabled),
+                   default=ANY_REDUCTION)
+    return reduction
+
+
+def proven_ai(evidence: Iterable[EvidenceResult]) -> EvidenceResult | None:
+    """The first enforced, error-free evidence that the work is AI-generated at strong or
+    proof strength; the default policy labels such a work AI whatever a classifier says."""
+    return next((e for e in evidence if e.label == EvidenceLabel.AI and not e.error
+                 and e.mode == DetectorMode.ENFORCE and e.strength in _PROVING), None)
+
+
+def skipped_classifier(detector: BaseDetector, proof: EvidenceResult) -> EvidenceResult:
+    """The evidence a classifier leaves when it did not run because ``proof`` exists:
+    label ``none`` and no score, so the policy and the accuracy figures ignore it, and
+    a reason saying which detector made it unnecessary."""
+    return EvidenceResult(
+        detector=detector.alias, version=detector.get_version(), label=EvidenceLabel.NONE,
+        strength=Strength.WEAK, message=CLASSIFIER_SKIPPED.code,
+        message_params={"detector": proof.detector},
+        details={"kind": "classifier", "skipped": True, "proven_by": proof.detector},
+        mode=detector.mode,
+    )
+
+
 def run_detectors(image: ImageInput, detectors: Iterable[BaseDetector],
-                  skip: frozenset[tuple[str, str]] = frozenset()) -> list[EvidenceResult]:
-    """Run each enabled detector whose (alias, version) is not in ``skip``."""
-    return [run_detector(d, image) for d in detectors
-            if d.enabled and (d.alias, d.get_version()) not in skip]
+                  skip: frozenset[tuple[str, str]] = frozenset(),
+                  prior: Iterable[EvidenceResult] = ()) -> list[EvidenceResult]:
+    """Run each enabled detector whose (alias, version) is not in ``skip``.
+
+    Metadata readers and mark decoders run first; when one of them (or ``prior``, the
+    evidence already stored for this content) proves the work AI and
+    ``SKIP_CLASSIFIER_WHEN_PROVEN`` is on, the classifiers are not run and leave
+    :func:`skipped_classifier` evidence instead. Results come back in configured order.
+    """
+    todo = [d for d in detectors if d.enabled and (d.alias, d.get_version()) not in skip]
+    done: dict[int, EvidenceResult] = {}
+    known = list(prior)
+    for index, detector in sorted(enumerate(todo), key=lambda item: item[1].is_classifier()):
+        proof = (proven_ai(known) if detector.is_classifier()
+                 and moderation_settings.SKIP_CLASSIFIER_WHEN_PROVEN else None)
+        result = (skipped_classifier(detector, proof) if proof is not None
+                  else run_detector(detector, image))
+        done[index] = result
+        known.append(result)
+    return [done[i] for i in range(len(todo))]
 
 
 def configured_detectors(*, use_classifier: bool = True) -> list[BaseDetector]:
@@ -65,10 +114,11 @@ def scan_bytes(data: bytes, *, name: str = "", declaration: str | None = None,
                use_classifier: bool = True) -> ScanResult:
     """Decode, detect and decide without a database (CLI and ``moderation.scan_file``)."""
     sha = hashlib.sha256(data).hexdigest()
+    detectors = configured_detectors(use_classifier=use_classifier)
     try:
-        image = load_image(data, name=name)
+        image = load_image(data, name=name, reduction=allowed_reduction(detectors))
     except ImageRejected as exc:
         return ScanResult(decision=None, error=exc.code, error_message=exc.message, sha256=sha)
-    evidence = run_detectors(image, configured_detectors(use_classifier=use_classifier))
+    evidence = run_detectors(image, detectors)
     decision = get_policy().decide(declaration, evidence, moderation_settings)
     return ScanResult(decision=decision, evidence=tuple(evidence), sha256=sha)

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
     from moderation.evidence import EvidenceResult, ImageInput
 
+#: What :meth:`BaseDetector.max_reduction` returns for a detector that reads no pixels.
+ANY_REDUCTION = 1 << 16
+
 
 class BaseDetector(ABC):
     """A detector turns one :class:`ImageInput` into one :class:`EvidenceResult`.
@@ -67,6 +70,17 @@ class BaseDetector(ABC):
     def is_classifier(cls) -> bool:
         """:attr:`classifier`, or :attr:`needs_pixels` where a backend leaves it unset."""
         return cls.needs_pixels if cls.classifier is None else cls.classifier
+
+    def max_reduction(self, width: int, height: int) -> int:
+        """The largest integer factor by which this detector may receive reduced pixels
+        of a ``width`` x ``height`` image (as rendered); 1 means native pixels.
+
+        The worker decodes once for every detector, so it reduces only as far as the
+        detector needing the most pixels allows (a JPEG decoded with DCT scaling costs a
+        fraction of a full decode). A detector that reads no pixels allows any factor; a
+        pixel reader keeps 1 unless it knows it works on reduced pixels anyway.
+        """
+        return 1 if self.needs_pixels else ANY_REDUCTION
 
     @property
     def enabled(self) -> bool:

@@ -27,10 +27,10 @@ from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
 from moderation.constants import EvidenceLabel, Strength
-from moderation.detectors.base import BaseDetector
+from moderation.detectors.base import ANY_REDUCTION, BaseDetector
 from moderation.evidence import EvidenceResult, ImageInput
 from moderation.internal.bundle import BundleError, ModelBundle, default_bundle_dir, load_bundle
-from moderation.internal.preprocess import make_crops, softmax
+from moderation.internal.preprocess import dct_reduction, make_crops, softmax
 from moderation.reasons import WHY_CLASSIFIER, Reason
 
 CLASSIFIER_SCORE = Reason(
@@ -154,6 +154,12 @@ class OnnxClassifier(BaseDetector):
     def enabled(self) -> bool:
         return self.bundle is not None
 
+    def max_reduction(self, width: int, height: int) -> int:
+        """The bundle reduces large images by an integer factor before cropping; the
+        power-of-two part of that factor may already be done by the decoder."""
+        bundle = self.bundle
+        return dct_reduction(width, height, bundle) if bundle is not None else ANY_REDUCTION
+
     def get_version(self) -> str:
         bundle = self.bundle
         return f"{self.version}:{bundle.label}"[:64] if bundle else self.version
@@ -196,7 +202,8 @@ class OnnxClassifier(BaseDetector):
                  image: ImageInput) -> tuple[float, float | None, np.ndarray, int]:
         session = get_session(bundle.model_path, self.options["INTRA_OP_NUM_THREADS"],
                               self.options["INTER_OP_NUM_THREADS"])
-        batch = make_crops(image.image, bundle)
+        full_size = (image.width, image.height) if image.reduced > 1 else None
+        batch = make_crops(image.image, bundle, full_size)
         input_name = bundle.input_name or session.get_inputs()[0].name
         logits = np.asarray(session.run(None, {input_name: batch})[0], dtype=np.float64)
         mean_logits = logits.reshape(len(batch), -1).mean(axis=0)

@@ -14,7 +14,10 @@ preprocessing cannot be loaded silently and score garbage.
     crop            {"type": "grid", "size": int, "grid": int, "max_side": int}
                     multi-crop at native resolution: images whose long side exceeds
                     max_side are first reduced by an integer factor, then a fixed
-                    grid x grid of size x size crops is taken and logits averaged
+                    grid x grid of size x size crops is taken and logits averaged;
+                    "type": "coverage" takes, per axis, only as many of the grid's
+                    crops as cover it (min(grid, ceil(side / size))): fewer crops on
+                    small images, for a bundle calibrated that way
     outputs         {"logits": name or index, "ai_index": int, "photo_index": int|null}
     calibration     {"temperature": float}   P(ai) = softmax(logits / T)[ai_index], the
                     softmax taken over the logits other than photo_index (a sigmoid)
@@ -40,11 +43,16 @@ class BundleError(InvalidDetectorConfig):
     """The model bundle is missing, malformed or does not match its checksum."""
 
 
+#: Crop plans a bundle may name (see the module docstring).
+CROP_TYPES = ("grid", "coverage")
+
+
 @dataclass(frozen=True)
 class CropPolicy:
     size: int
     grid: int
     max_side: int
+    type: str = "grid"
 
 
 @dataclass(frozen=True)
@@ -124,12 +132,13 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> ModelBundle:
     outputs = _require(meta, "outputs", dict, root)
     calibration = _require(meta, "calibration", dict, root)
     thresholds = _require(meta, "thresholds", dict, root)
-    if crop.get("type", "grid") != "grid":
-        raise BundleError(f"{root}: crop.type {crop.get('type')!r} is not supported (use 'grid')")
+    if crop.get("type", "grid") not in CROP_TYPES:
+        raise BundleError(f"{root}: crop.type {crop.get('type')!r} is not supported "
+                          f"(use one of {', '.join(CROP_TYPES)})")
     input_size = int(_require(meta, "input_size", int, root))
     policy = CropPolicy(
         size=int(crop.get("size", input_size)), grid=int(crop.get("grid", 1)),
-        max_side=int(crop.get("max_side", 4096)),
+        max_side=int(crop.get("max_side", 4096)), type=str(crop.get("type", "grid")),
     )
     if policy.size != input_size or policy.grid < 1 or policy.max_side < policy.size:
         raise BundleError(f"{root}: crop policy {crop} does not fit input_size {input_size}")

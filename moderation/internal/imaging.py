@@ -31,7 +31,7 @@ import io
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import cast
 
@@ -234,7 +234,7 @@ def _check_complete(fmt: str, data: bytes) -> None:
     such a file was cut off in transit, so it is rejected as truncated. The IEND chunk is
     fixed bytes (empty payload, constant CRC), so a byte search is an exact test.
     """
-    if fmt == "PNG" and _PNG_IEND not in data:
+    if fmt == "PNG" and data.rfind(_PNG_IEND) < 0:  # from the end: IEND is last
         raise _reject(RejectionReason.CORRUPT, "PNG ends before IEND")
 
 
@@ -396,7 +396,25 @@ def _background() -> tuple[int, int, int]:
     return r, g, b
 
 
-def load_image(data: bytes, *, name: str = "") -> ImageInput:
+#: DCT scalings libjpeg offers (1/2, 1/4, 1/8), largest first.
+_DCT_SCALES = (8, 4, 2)
+
+#: ``reduction(format, width, height)`` -> the factor the detectors allow (see load_image).
+Reduction = Callable[[str, int, int], int]
+
+
+def _dct_scale(fmt: str, allowed: int) -> int:
+    """The JPEG DCT scale to decode with: the largest of 8, 4, 2 dividing ``allowed``.
+
+    Dividing, not merely below: a consumer that reduces further by an integer factor
+    (the classifier's box reduction) must land on the same total factor.
+    """
+    if fmt != "JPEG" or allowed < 2:
+        return 1
+    return next((s for s in _DCT_SCALES if allowed % s == 0), 1)
+
+
+def load_image(data: bytes, *, name: str = "", reduction: Reduction | None = None) -> ImageInput:
     """Decode ``data`` once, safely, into the :class:`ImageInput` every detector shares.
 
     Order matters: byte size, then the header (format allowlist, pixel limit, frame
@@ -404,6 +422,13 @@ def load_image(data: bytes, *, name: str = "") -> ImageInput:
     EXIF-transposed (width/height are as rendered) and 8-bit RGB; ``alpha`` and ``raw``
     are the frame as stored (not transposed), because stealth metadata is read from the
     stored pixel order. Raises :class:`ImageRejected`; never anything else for bad input.
+
+    ``reduction`` (the scan passes the configured detectors' minimum, see
+    ``moderation.scanning.allowed_reduction``) is asked, with the format and the rendered
+    size, by what factor the pixels may be reduced; a JPEG is then decoded with libjpeg's
+    DCT scaling (``Image.draft``), which skips most of the inverse DCT and colour work
+    but still entropy-decodes every block of every scan, so a truncated or corrupt file
+    is rejected exactly as by a full decode. Other formats always decode at full size.
     """
     max_bytes, max_pixels, max_frames, max_anim = _limits()
     _check_bytes(data, max_bytes)
@@ -416,12 +441,22 @@ def load_image(data: bytes, *, name: str = "") -> ImageInput:
         fmt = _format_of(im)
         if fmt == "GIF" and frames > 1:
             _check_gif_extents(data, frames, max_pixels, max_anim)
+        # JPEG carries EXIF in its header; other readers (PNG) may decode to find it, and
+        # a decoder failure must surface from load() below, so they are asked after it.
+        orientation = _orientation(im) if fmt == "JPEG" else None
+        swapped = orientation in (5, 6, 7, 8)
+        width, height = (im.height, im.width) if swapped else im.size
+        scale = _dct_scale(fmt, reduction(fmt, width, height)) if reduction else 1
+        if scale > 1 and im.draft(im.mode, (max(1, im.width // scale),
+                                            max(1, im.height // scale))) is None:
+            scale = 1  # Pillow declined (not a single-tile baseline/progressive JPEG)
         im.load()
+        if fmt != "JPEG":
+            orientation = _orientation(im)
         _check_pixels(im.size, max_pixels)
         _check_complete(fmt, data)
         stored_mode = im.mode
         rgb, alpha = _normalise(im, background)
-        orientation = _orientation(im)
         if orientation in _VALID_ORIENTATIONS:
             if rgb is not im:
                 # Converted copies lose EXIF/XMP; exif_transpose reads the tag from info.
@@ -430,12 +465,13 @@ def load_image(data: bytes, *, name: str = "") -> ImageInput:
         elif orientation not in (None, 1):
             notes.append(f"orientation_ignored:{orientation}")
     raw: Image.Image | None = im
-    if rgb is not im and im.width * im.height > RAW_KEEP_PIXELS:
+    if scale > 1 or (rgb is not im and im.width * im.height > RAW_KEEP_PIXELS):
         raw = None
+    if scale == 1:
+        width, height = rgb.width, rgb.height
     mime = Image.MIME.get(fmt, "")
     return ImageInput(
         data=data, sha256=hashlib.sha256(data).hexdigest(), format=fmt, mime=mime,
-        width=rgb.width, height=rgb.height, frames=frames, mode=stored_mode, image=rgb,
-        alpha=alpha, raw=raw, name=name, warnings=tuple(notes),
+        width=width, height=height, frames=frames, mode=stored_mode, image=rgb,
+        alpha=alpha, raw=raw, name=name, warnings=tuple(notes), reduced=scale,
     )
-

@@ -33,9 +33,29 @@ def grid_offsets(length: int, size: int, grid: int) -> list[int]:
     return sorted({round(span * i / (grid - 1)) for i in range(grid)})
 
 
-def to_array(image: Image.Image, bundle: ModelBundle) -> np.ndarray:
-    """Return the image as uint8 HxWx3 after the bundle's integer-factor reduction."""
+def crops_along(length: int, bundle: ModelBundle) -> int:
+    """Crops per axis: the bundle's grid, or for a "coverage" plan only as many as cover
+    ``length`` (their starts are then a subset of the grid's: the first and the last)."""
+    grid = bundle.crop.grid
+    if bundle.crop.type == "coverage":
+        return max(1, min(grid, math.ceil(length / bundle.crop.size)))
+    return grid
+
+
+def to_array(image: Image.Image, bundle: ModelBundle,
+             full_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Return the image as uint8 HxWx3 after the bundle's integer-factor reduction.
+
+    ``full_size`` is the upload's size when ``image`` arrives already reduced (a JPEG
+    decoded with DCT scaling): the factor is computed on the full size, so a 4000 px
+    JPEG decoded at 1/4 is not reduced again, and one decoded at 1/2 is halved once more.
+    """
     factor = reduce_factor(image.width, image.height, bundle.crop.max_side)
+    if full_size is not None:
+        total = reduce_factor(*full_size, bundle.crop.max_side)
+        done = max(1, round(full_size[0] / image.width))
+        if total % done == 0:
+            factor = total // done
     if factor > 1:
         image = image.reduce(factor)
     arr = np.asarray(image.convert("RGB"), dtype=np.uint8)
@@ -47,19 +67,41 @@ def to_array(image: Image.Image, bundle: ModelBundle) -> np.ndarray:
     return arr
 
 
-def make_crops(image: Image.Image, bundle: ModelBundle) -> np.ndarray:
-    """Return float32 crops, normalised, in the bundle's layout (N,3,S,S or N,S,S,3)."""
-    arr = to_array(image, bundle)
-    size, grid = bundle.crop.size, bundle.crop.grid
-    crops = [arr[y:y + size, x:x + size]
-             for y in grid_offsets(arr.shape[0], size, grid)
-             for x in grid_offsets(arr.shape[1], size, grid)]
-    pixels = np.stack(crops).astype(np.float32)
-    batch: np.ndarray = ((pixels - np.asarray(bundle.mean, np.float32))
-                         / np.asarray(bundle.std, np.float32))
+def dct_reduction(width: int, height: int, bundle: ModelBundle) -> int:
+    """The largest power of two dividing the bundle's reduction factor for this size.
+
+    A decoder may hand the classifier pixels reduced by this much (JPEG DCT scaling) and
+    :func:`to_array` reduces the rest by an integer factor: the total stays the bundle's.
+    """
+    factor = reduce_factor(width, height, bundle.crop.max_side)
+    return factor & -factor
+
+
+def make_crops(image: Image.Image, bundle: ModelBundle,
+               full_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Return float32 crops, normalised, in the bundle's layout (N,3,S,S or N,S,S,3).
+
+    One batch for one inference call; each crop is cast, centred and laid out in one
+    pass straight into it and scaled in place, so no float copy of the image is made.
+    """
+    arr = to_array(image, bundle, full_size)
+    size = bundle.crop.size
+    starts = [(y, x) for y in grid_offsets(arr.shape[0], size, crops_along(arr.shape[0], bundle))
+              for x in grid_offsets(arr.shape[1], size, crops_along(arr.shape[1], bundle))]
+    mean = np.asarray(bundle.mean, np.float32)
+    std = np.asarray(bundle.std, np.float32)
     if bundle.layout == "NCHW":
-        batch = batch.transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(batch)
+        batch = np.empty((len(starts), 3, size, size), np.float32)
+        for i, (y, x) in enumerate(starts):  # cast, centre and transpose in one pass
+            np.subtract(arr[y:y + size, x:x + size].transpose(2, 0, 1), mean[:, None, None],
+                        out=batch[i])
+        batch /= std[None, :, None, None]
+        return batch
+    batch = np.empty((len(starts), size, size, 3), np.float32)
+    for i, (y, x) in enumerate(starts):
+        np.subtract(arr[y:y + size, x:x + size], mean, out=batch[i])
+    batch /= std
+    return batch
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from moderation.conf import moderation_settings
 from moderation.constants import ProcessingState
 from moderation.models import Evidence, ModerationCase
+from moderation.reasons import CLASSIFIER_SKIPPED
 
 #: Age bands of cases still waiting for their scan, in seconds (upper bounds).
 WAITING_BANDS: tuple[tuple[str, float], ...] = (
@@ -93,8 +94,10 @@ def _latency() -> Metric:
                for i, edge in enumerate(LATENCY_BUCKETS)}
     # The bucket keys are built at run time, which the stubs' TypedDict rows cannot name.
     rows = cast(Iterable[dict[str, Any]], (
+        # A classifier skipped because provenance proved the work AI took no time.
         Evidence.objects.filter(created_at__gte=timezone.now() - RECENT)
-        .values("detector").annotate(total=Count("id"), **buckets).order_by("detector")))
+        .exclude(message=CLASSIFIER_SKIPPED.code).values("detector")
+        .annotate(total=Count("id"), **buckets).order_by("detector")))
     for row in rows:
         cumulative = [(str(edge), row[f"le_{i}"]) for i, edge in enumerate(LATENCY_BUCKETS)]
         family.add_metric([row["detector"]], [*cumulative, ("+Inf", row["total"])],

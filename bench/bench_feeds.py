@@ -96,11 +96,13 @@ FROM bench_gen g
 JOIN (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM auth_user) u ON u.rn = g.owner;
 SELECT setval(pg_get_serial_sequence('gallery_artwork', 'id'), {size});
 INSERT INTO moderation_moderationcase (
-  id, burst, transient_failures, object_id, file_name, content_sha256, state, attempts, rejection_reason, last_error,
+  id, burst, transient_failures, object_id, file_name, content_sha256, state, attempts,
+  rejection_reason, last_error,
   declaration, declared_tool, label, route, ai_score, generator, model_name, loras, reasons,
   needs_review, review_priority, undisclosed_ai, created_at, updated_at, scanned_at,
   content_type_id, owner_id)
-SELECT a.id, g.burst_first, 0, a.id::text, a.image, md5(a.id::text) || md5(a.id::text), 'done', 1, '', '',
+SELECT a.id, g.burst_first, 0, a.id::text, a.image, md5(a.id::text) || md5(a.id::text),
+       'done', 1, '', '',
        a.ai_declaration, a.ai_tool, g.label, g.route, NULL,
        CASE WHEN g.route = 'ai_feed' THEN 'ComfyUI' ELSE '' END,
        CASE WHEN g.route = 'ai_feed' THEN 'sd_xl_base_1.0' ELSE '' END, '[]'::jsonb,

@@ -39,6 +39,7 @@ from moderation.feeds import cursor as keyset
 from moderation.feeds.queries import annotate_moderation, feed_database
 from moderation.labels import prefetch_cases
 from moderation.models import ModerationCase
+from moderation.registry import registry
 from moderation.visibility import case_for_outer
 
 
@@ -285,11 +286,34 @@ def _batches(qs: QuerySet[Any], keys: list[keyset.Key], limit: int, page_size: i
 
 
 def _name_owners(tiles: list[Tile]) -> None:
+    """The "@name" of each tile that stands for more works.
+
+    Read from the work's owner relation when the feed query loaded it
+    (``select_related``); one query for the rest.
+    """
     ids = {t.owner_id for t in tiles if t.more and t.owner_id is not None}
     if not ids:
         return
-    user_model = get_user_model()
-    manager = user_model._default_manager.using(feed_database(user_model))
-    names = {u.pk: u.get_username() for u in manager.filter(pk__in=ids)}
+    names: dict[Any, str] = {}
+    for tile in tiles:
+        owner = _loaded_owner(tile.work)
+        if owner is not None and tile.owner_id in ids and owner.pk == tile.owner_id:
+            names[tile.owner_id] = owner.get_username()
+    missing = ids - names.keys()
+    if missing:
+        user_model = get_user_model()
+        manager = user_model._default_manager.using(feed_database(user_model))
+        names.update({u.pk: u.get_username() for u in manager.filter(pk__in=missing)})
     for tile in tiles:
         tile.owner_name = str(names.get(tile.owner_id, ""))
+
+
+def _loaded_owner(work: Any) -> Any:
+    """The registered owner of ``work`` if it is already loaded, else None (no query)."""
+    if not registry.is_registered(type(work)):
+        return None
+    field = type(work)._meta.get_field(registry.get_options(type(work)).owner_field)
+    if not getattr(field, "is_relation", False) or not field.is_cached(work):  # type: ignore[union-attr]
+        return None
+    owner = getattr(work, field.name)
+    return owner if isinstance(owner, get_user_model()) else None

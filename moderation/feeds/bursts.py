@@ -313,7 +313,7 @@ def _loaded_owner(work: Any) -> Any:
     if not registry.is_registered(type(work)):
         return None
     field = type(work)._meta.get_field(registry.get_options(type(work)).owner_field)
-    if not getattr(field, "is_relation", False) or not field.is_cached(work):  # type: ignore[union-attr]
+    if not getattr(field, "is_relation", False) or not field.is_cached(work):
         return None
     owner = getattr(work, field.name)
     return owner if isinstance(owner, get_user_model()) else None

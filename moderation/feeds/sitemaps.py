@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django.contrib.sitemaps import Sitemap
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db import models
 from django.db.models import QuerySet
 
@@ -101,9 +101,9 @@ class ModeratedSitemap(Sitemap):
         return integer and self.keyset is not False and not self.i18n
 
     @property
-    def paginator(self) -> Any:  # type: ignore[override]
+    def paginator(self) -> Any:
         if not self.uses_keyset():
-            return Paginator(self._items(), self.limit)
+            return super().paginator  # Django's offset pages (and i18n's item pairs)
         return PkRangePaginator(self.items(), self.limit)
 
     @classmethod

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.core.paginator import EmptyPage
+from django.core.paginator import EmptyPage, Paginator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -79,7 +79,9 @@ def test_an_empty_site_has_one_empty_page():
 
 
 def test_uuid_keys_and_i18n_keep_offset_pages():
-    assert not ModeratedSitemap.for_model(UUIDArtwork).uses_keyset()
+    uuid_map = ModeratedSitemap.for_model(UUIDArtwork)
+    assert not uuid_map.uses_keyset()
+    assert isinstance(uuid_map.paginator, Paginator) and uuid_map.paginator.num_pages == 1
     assert ModeratedSitemap.for_model(Artwork).uses_keyset()
 
     class Translated(ArtSitemap):

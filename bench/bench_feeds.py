@@ -53,7 +53,10 @@ BURST_BLOCK = 4000
 # by construction, and 10M deferred checks would queue in memory until commit.
 # One upload per 2.6 s on average; rows of a burst are every other upload for 400-1000
 # uploads (within half an hour); the rest get a route by a seeded random draw so that the
-# whole site is 64 % main / 30 % AI feed / 5 % held / 1 % hidden.
+# whole site is 64 % main / 30 % AI feed / 5 % held / 1 % hidden. A case's id is its
+# work's; the works of a generated burst carry the burst id the write path would have
+# given them (the pk of the burst's first case); the other cases have none and fold by
+# the time window, as cases from before burst ids do.
 GENERATE_SQL = """
 SET session_replication_role = replica;
 SELECT setseed(0.42);
@@ -62,11 +65,12 @@ INSERT INTO auth_user (password, last_login, is_superuser, username, first_name,
 SELECT '!', NULL, false, 'artist' || g, '', '', '', false, true, now()
 FROM generate_series(1, 2000) AS g;
 CREATE UNLOGGED TABLE bench_gen AS
-SELECT n, at, owner, route,
+SELECT n, at, owner, route, burst_first,
        CASE route WHEN 'ai_feed' THEN 'ai' WHEN 'main' THEN 'human' ELSE 'uncertain' END
          AS label
 FROM (
   SELECT n, at,
+         CASE WHEN burst THEN greatest(block * {block}, 2) END AS burst_first,
          CASE WHEN burst THEN 1 + ((block * 7919) % 2000)
               ELSE 1 + floor(2000 * power(r2, 3))::int END AS owner,
          CASE WHEN burst THEN 'ai_feed'
@@ -92,11 +96,13 @@ FROM bench_gen g
 JOIN (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM auth_user) u ON u.rn = g.owner;
 SELECT setval(pg_get_serial_sequence('gallery_artwork', 'id'), {size});
 INSERT INTO moderation_moderationcase (
-  object_id, file_name, content_sha256, state, attempts, rejection_reason, last_error,
+  id, burst, transient_failures, object_id, file_name, content_sha256, state, attempts,
+  rejection_reason, last_error,
   declaration, declared_tool, label, route, ai_score, generator, model_name, loras, reasons,
   needs_review, review_priority, undisclosed_ai, created_at, updated_at, scanned_at,
   content_type_id, owner_id)
-SELECT a.id::text, a.image, md5(a.id::text) || md5(a.id::text), 'done', 1, '', '',
+SELECT a.id, g.burst_first, 0, a.id::text, a.image, md5(a.id::text) || md5(a.id::text),
+       'done', 1, '', '',
        a.ai_declaration, a.ai_tool, g.label, g.route, NULL,
        CASE WHEN g.route = 'ai_feed' THEN 'ComfyUI' ELSE '' END,
        CASE WHEN g.route = 'ai_feed' THEN 'sd_xl_base_1.0' ELSE '' END, '[]'::jsonb,
@@ -104,6 +110,7 @@ SELECT a.id::text, a.image, md5(a.id::text) || md5(a.id::text), 'done', 1, '', '
        g.route = 'held', 0, false, a.created_at, a.created_at, a.created_at, {ct},
        a.author_id
 FROM gallery_artwork a JOIN bench_gen g ON g.n = a.id;
+SELECT setval(pg_get_serial_sequence('moderation_moderationcase', 'id'), {size});
 DROP TABLE bench_gen;
 SET session_replication_role = DEFAULT;
 """

@@ -94,6 +94,11 @@ class ModerationCase(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     scanned_at = models.DateTimeField(null=True, blank=True)
+    # Feed bursts: the pk of the first case of the owner's burst this work belongs to,
+    # set once when the work first enters a feed (moderation.feeds.burst_ids). Feeds
+    # fold works with the same burst into one tile; cases without one (from before the
+    # column, or bulk-created) fold by BURST_WINDOW_SECONDS at read time.
+    burst = models.BigIntegerField(null=True, blank=True, editable=False)
 
     objects = CaseQuerySet.as_manager()
 
@@ -113,8 +118,14 @@ class ModerationCase(models.Model):
             # probes are index-only and never touch the table (PostgreSQL; elsewhere a
             # plain index on the pair).
             models.Index(fields=["content_type", "object_id"],
-                         include=["route", "label", "owner", "created_at"],
+                         include=["route", "label", "owner", "created_at", "burst"],
                          name="moderation_feed_probe"),
+            # A new feed work looks up its owner's latest burst (and the quota counts
+            # an owner's uploads of the last day): one index range, not every case the
+            # owner ever opened.
+            models.Index(fields=["owner", "created_at"], name="moderation_owner_time"),
+            # The works of one burst ("+N more from @x" followed).
+            models.Index(fields=["burst"], name="moderation_burst"),
         ]
         permissions = [
             ("review_case", "Can review moderation cases"),

@@ -18,6 +18,7 @@ from django.db.models.signals import post_delete, post_init, post_save, pre_save
 from moderation import notify
 from moderation.conf import moderation_settings
 from moderation.constants import Route
+from moderation.feeds import burst_ids
 from moderation.feeds import cache as feed_cache
 from moderation.models import Appeal, ModerationCase, NotificationKind
 from moderation.optout import derivatives
@@ -163,6 +164,8 @@ def register_signal_handlers() -> None:
                       dispatch_uid="moderation.feeds.remember_route")
     post_save.connect(feed_cache.on_case_saved, sender=ModerationCase,
                       dispatch_uid="moderation.feeds.case_saved")
+    post_save.connect(burst_ids.on_case_saved, sender=ModerationCase,
+                      dispatch_uid="moderation.feeds.burst_ids")
     post_delete.connect(feed_cache.on_case_deleted, sender=ModerationCase,
                         dispatch_uid="moderation.feeds.case_deleted")
     verdict_changed.connect(feed_cache.on_verdict_changed,

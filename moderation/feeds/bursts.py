@@ -1,9 +1,11 @@
 """Burst collapsing: one account's flood of works costs a feed one tile, not ten pages.
 
-* :func:`collapse_page` turns a feed queryset into tiles; works one account posted within
-  ``BURST_WINDOW_SECONDS`` of the tile's newest work fold into it ("+12 more from @x"),
-  even when other accounts' works are interleaved, so one account posting 200 works an
-  hour costs new arrivals one tile instead of ten pages.
+* :func:`collapse_page` turns a feed queryset into tiles; works of the same burst fold
+  into one tile ("+12 more from @x"), even when other accounts' works are interleaved,
+  so one account posting 200 works an hour costs new arrivals one tile instead of ten
+  pages. A burst is decided when a work enters a feed (its case's ``burst`` id, see
+  :mod:`moderation.feeds.burst_ids`); works without an id fold when one account posted
+  them within ``BURST_WINDOW_SECONDS`` of the tile's newest work.
 * ``AI_FEED_SHARE_CAP`` bounds the share of AI tiles on one page of a mixed feed; capped
   works are still in the AI feed.
 
@@ -11,7 +13,9 @@ Pages follow a keyset cursor (:mod:`moderation.feeds.cursor`): each page reads r
 the previous page's last row, a few dozen at a time, by the host's feed ordering, so the
 cost of a page does not grow with the site or with how deep the page is. The cursor
 carries the bursts still open at the page's end, and the next page folds their remaining
-works away instead of opening a second tile for the same burst.
+works away instead of opening a second tile for the same burst; the database leaves out
+the works of carried bursts that have an id, so the rest of a 500-work burst is not
+read again on the next page.
 
 The upload-time limit on AI works per account is :mod:`moderation.feeds.quota`.
 """
@@ -25,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.utils.translation import ngettext
 
 from moderation.conf import moderation_settings
@@ -35,6 +39,7 @@ from moderation.feeds import cursor as keyset
 from moderation.feeds.queries import annotate_moderation, feed_database
 from moderation.labels import prefetch_cases
 from moderation.models import ModerationCase
+from moderation.registry import registry
 from moderation.visibility import case_for_outer
 
 
@@ -48,6 +53,8 @@ class Tile:
     is_ai: bool
     more: int = 0
     owner_name: str = ""
+    #: The write-time burst id of the works it folds (None: folds by the time window).
+    burst: int | None = None
 
     @property
     def work(self) -> Any:
@@ -78,7 +85,7 @@ class FeedPage:
     next_cursor: str = ""
     #: The last row the page consumed and the bursts still open after it.
     last_row: Any = None
-    open_bursts: list[tuple[str, datetime]] = field(default_factory=list)
+    open_bursts: list[tuple[str, datetime, int | None]] = field(default_factory=list)
 
 
 def _is_ai(work: Any) -> bool:
@@ -99,13 +106,23 @@ def _within(anchor: Any, when: Any, window: int) -> bool:
             and abs(anchor - when) <= timedelta(seconds=window))
 
 
+def _same_burst(tile: Tile, work: Any, when: Any, window: int) -> bool:
+    """Whether ``work`` folds into ``tile`` (same owner already checked): by burst id
+    when both have one, else by the time window around the tile's newest work."""
+    burst = getattr(work, "moderation_burst", None)
+    if tile.burst is not None and burst is not None:
+        return bool(tile.burst == burst)
+    return _within(tile.anchor, when, window)
+
+
 def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None = None,
              show: int | None = None, ai_share_cap: float | None = None,
-             carried: Iterable[tuple[str, datetime]] = ()) -> FeedPage:
+             carried: Iterable[tuple[str, datetime, int | None]] = ()) -> FeedPage:
     """Fold ``works`` (annotated by :func:`annotate_moderation`, in feed order) into at
     most ``page_size`` tiles; stops at the first work that would need one more tile.
 
-    ``carried`` are bursts a previous page showed (owner id as text, the tile's anchor):
+    ``carried`` are bursts a previous page showed (owner id as text, the tile's anchor,
+    its burst id or None):
     their remaining works are consumed without a tile, so a burst that straddles a page
     boundary is one tile, on the page where it starts.
     """
@@ -117,10 +134,10 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
     tiles: list[Tile] = []
     open_tiles: dict[str, Tile] = {}
     if window > 0:
-        for carried_owner, anchor in carried:
+        for carried_owner, anchor, burst in carried:
             # A tile of the previous page: folds works, is never shown again.
             open_tiles[carried_owner] = Tile(works=[], owner_id=carried_owner, anchor=anchor,
-                                             is_ai=False)
+                                             is_ai=False, burst=burst)
     scanned = capped = ai_tiles = 0
     exhausted = True
     last: Any = None
@@ -129,7 +146,7 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
         key = str(owner) if owner is not None else None
         when = getattr(work, "moderation_created_at", None)
         tile = open_tiles.get(key) if key is not None and window > 0 else None
-        if tile is not None and _within(tile.anchor, when, window):
+        if tile is not None and _same_burst(tile, work, when, window):
             scanned += 1
             last = work
             if not tile.works:
@@ -148,14 +165,17 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
         if is_ai and ai_tiles >= ai_slots:
             capped += 1
             continue
-        tile = Tile(works=[work], owner_id=owner, anchor=when, is_ai=is_ai)
+        tile = Tile(works=[work], owner_id=owner, anchor=when, is_ai=is_ai,
+                    burst=getattr(work, "moderation_burst", None))
         tiles.append(tile)
         ai_tiles += is_ai
         if key is not None:
             open_tiles[key] = tile
     _name_owners(tiles)
     last_when = getattr(last, "moderation_created_at", None)
-    still_open = [(key, t.anchor) for key, t in open_tiles.items()
+    # A burst's works all lie within the window of its newest one (an id's burst ends a
+    # window after its first work), so a tile further back than that is closed.
+    still_open = [(key, t.anchor, t.burst) for key, t in open_tiles.items()
                   if window > 0 and _within(t.anchor, last_when, window)]
     return FeedPage(tiles=tiles, next_start=scanned, has_more=not exhausted, capped=capped,
                     scanned=scanned, last_row=last, open_bursts=still_open)
@@ -193,12 +213,18 @@ def _build_page(qs: QuerySet[Any], keys: list[keyset.Key], page_size: int,
                 cursor: str | None, start: int, options: dict[str, Any]) -> FeedPage:
     limit = int(moderation_settings.FEED_SCAN_LIMIT)
     annotated = annotate_moderation(qs)
-    carried: list[tuple[str, datetime]] = []
+    carried: list[tuple[str, datetime, int | None]] = []
     if cursor:
         position = keyset.decode(cursor, keys)
         carried = position.bursts
-        rows = _batches(annotated.filter(keyset.after(keys, position.values)), keys,
-                        limit, page_size)
+        annotated = annotated.filter(keyset.after(keys, position.values))
+        done = [burst for _owner, _anchor, burst in carried if burst is not None]
+        if done:
+            # The previous page showed these bursts' tiles: the rest of their works
+            # would only be folded away, so the database leaves them out.
+            annotated = annotated.filter(Q(moderation_burst__isnull=True)
+                                         | ~Q(moderation_burst__in=done))
+        rows = _batches(annotated, keys, limit, page_size)
     else:
         rows = _batches(annotated, keys, limit, page_size, offset=max(0, start))
     page = collapse(rows, page_size=page_size, carried=carried, **options)
@@ -212,13 +238,18 @@ def _build_page(qs: QuerySet[Any], keys: list[keyset.Key], page_size: int,
     prefetch_cases([w for t in page.tiles for w in t.works], using=qs.db)
     return page
 
+
 def burst_of(qs: QuerySet[Any], anchor: Any) -> QuerySet[Any]:
-    """The works a tile headed by ``anchor`` stands for: ``qs`` narrowed to the same
-    account's works uploaded within ``BURST_WINDOW_SECONDS`` of it, either side (as
-    :func:`collapse` folds them). Empty when ``anchor`` has no case or owner."""
-    case = ModerationCase.objects.for_instance(anchor).only("owner_id", "created_at").first()
+    """The works a tile headed by ``anchor`` stands for: ``qs`` narrowed to the works of
+    ``anchor``'s burst (its burst id), or for a case without one the same account's works
+    uploaded within ``BURST_WINDOW_SECONDS`` of it, either side (as :func:`collapse`
+    folds them). Empty when ``anchor`` has no case or owner."""
+    case = (ModerationCase.objects.for_instance(anchor)
+            .only("owner_id", "created_at", "burst").first())
     if case is None or case.owner_id is None:
         return qs.none()
+    if case.burst is not None:
+        return qs.filter(Exists(case_for_outer(qs).filter(burst=case.burst)))
     window = timedelta(seconds=int(moderation_settings.BURST_WINDOW_SECONDS))
     cases = case_for_outer(qs).filter(
         owner_id=case.owner_id,
@@ -255,11 +286,34 @@ def _batches(qs: QuerySet[Any], keys: list[keyset.Key], limit: int, page_size: i
 
 
 def _name_owners(tiles: list[Tile]) -> None:
+    """The "@name" of each tile that stands for more works.
+
+    Read from the work's owner relation when the feed query loaded it
+    (``select_related``); one query for the rest.
+    """
     ids = {t.owner_id for t in tiles if t.more and t.owner_id is not None}
     if not ids:
         return
-    user_model = get_user_model()
-    manager = user_model._default_manager.using(feed_database(user_model))
-    names = {u.pk: u.get_username() for u in manager.filter(pk__in=ids)}
+    names: dict[Any, str] = {}
+    for tile in tiles:
+        owner = _loaded_owner(tile.work)
+        if owner is not None and tile.owner_id in ids and owner.pk == tile.owner_id:
+            names[tile.owner_id] = owner.get_username()
+    missing = ids - names.keys()
+    if missing:
+        user_model = get_user_model()
+        manager = user_model._default_manager.using(feed_database(user_model))
+        names.update({u.pk: u.get_username() for u in manager.filter(pk__in=missing)})
     for tile in tiles:
         tile.owner_name = str(names.get(tile.owner_id, ""))
+
+
+def _loaded_owner(work: Any) -> Any:
+    """The registered owner of ``work`` if it is already loaded, else None (no query)."""
+    if not registry.is_registered(type(work)):
+        return None
+    field = type(work)._meta.get_field(registry.get_options(type(work)).owner_field)
+    if not getattr(field, "is_relation", False) or not field.is_cached(work):
+        return None
+    owner = getattr(work, field.name)
+    return owner if isinstance(owner, get_user_model()) else None

@@ -10,7 +10,8 @@ answers by seeking, at the same cost on page 1 and page 10,000.
 
 The cursor is opaque to viewers: signed JSON (``django.core.signing``), so a tampered or
 truncated link is refused (:class:`InvalidCursor`) rather than turned into a query.
-It also carries the feed's open bursts (owner, newest work's time) so the next page
+It also carries the feed's open bursts (owner, newest work's time, burst id when the
+works have one) so the next page
 folds the rest of a burst that straddles the page boundary into the tile the previous
 page showed, instead of opening a second tile for it.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from django.core import signing
@@ -55,8 +56,9 @@ class Cursor:
     """Where a page stopped: the last row's ordering values and the open bursts."""
 
     values: list[Any]
-    #: (owner id as text, anchor time) of tiles the next page may still fold into.
-    bursts: list[tuple[str, datetime]] = field(default_factory=list)
+    #: (owner id as text, anchor time, burst id or None) of tiles the next page may
+    #: still fold into.
+    bursts: list[tuple[str, datetime, int | None]] = field(default_factory=list)
 
 
 def ordering_keys(qs: QuerySet[Any]) -> list[Key]:
@@ -121,9 +123,17 @@ def row_values(obj: Any, keys: list[Key]) -> list[Any]:
     return [obj.pk if k.name == "pk" else getattr(obj, k.name) for k in keys]
 
 
+def _exact(value: Any) -> Any:
+    # DjangoJSONEncoder cuts datetimes to milliseconds: a row 300 microseconds after the
+    # last one shown would fall between two pages. isoformat() keeps every digit.
+    return value.isoformat() if isinstance(value, datetime | time) else value
+
+
 def encode(cursor: Cursor) -> str:
-    payload = {"k": cursor.values,
-               "b": [[owner, when] for owner, when in cursor.bursts]}
+    payload = {"k": [_exact(v) for v in cursor.values],
+               "b": [[owner, _exact(when)] if burst is None
+                     else [owner, _exact(when), burst]
+                     for owner, when, burst in cursor.bursts]}
     return signing.dumps(json.loads(json.dumps(payload, cls=DjangoJSONEncoder)),
                          salt=SALT, compress=True)
 
@@ -137,12 +147,14 @@ def decode(token: str, keys: list[Key]) -> Cursor:
             raise InvalidCursor("the cursor belongs to a feed with another ordering")
         values = [key.field.to_python(value) for key, value in
                   zip(keys, raw_values, strict=True)]
-        bursts: list[tuple[str, datetime]] = []
-        for owner, when in payload.get("b", []):
+        bursts: list[tuple[str, datetime, int | None]] = []
+        for entry in payload.get("b", []):
+            # Two items in cursors made before write-time burst ids, three after.
+            owner, when, *rest = entry
             parsed = parse_datetime(str(when))
-            if parsed is None:
-                raise InvalidCursor("bad burst time")
-            bursts.append((str(owner), parsed))
+            if parsed is None or len(rest) > 1:
+                raise InvalidCursor("bad burst")
+            bursts.append((str(owner), parsed, int(rest[0]) if rest else None))
     except (signing.BadSignature, KeyError, TypeError, ValueError, ValidationError) as exc:
         if isinstance(exc, InvalidCursor):
             raise

@@ -1,0 +1,73 @@
+"""Evidence export downloads: the moderator's (case page) and the uploader's (status page).
+
+Both are POST: every export writes an audit entry, so a link in a foreign page must
+not be able to trigger one. The bundle is in the request's language unless the form
+names another of the site's languages (a creator may need an English copy for a
+platform abroad).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
+from django.utils.translation import get_language
+from django.views.decorators.http import require_POST
+
+from moderation.evidence_export import MODERATOR, UPLOADER, Bundle, Viewer, export_case
+from moderation.models import ModerationCase
+from moderation.permissions import can_view_private
+from moderation.registry import registry
+from moderation.views.appeals import _owned_case
+from moderation.views.common import moderator_required, signed_in
+from moderation.views.files import harden
+
+
+def export_language(request: HttpRequest) -> str:
+    """The posted ``language`` when the site offers it, else the request's language."""
+    wanted = str(request.POST.get("language") or "")
+    offered = {code for code, _name in settings.LANGUAGES}
+    if wanted in offered:
+        return wanted
+    current = get_language() or settings.LANGUAGE_CODE
+    return current if current in offered else settings.LANGUAGE_CODE
+
+
+def work_url(request: HttpRequest | None, case: ModerationCase) -> str:
+    """The work's page as an absolute address (a reader of the bundle is elsewhere)."""
+    host = case.host_instance()
+    if host is None:
+        return ""
+    url = registry.get_options(type(host)).get_url(host)
+    return request.build_absolute_uri(url) if url and request is not None else url
+
+
+def bundle_response(bundle: Bundle) -> HttpResponse:
+    """The ZIP as a download that never renders in the browser."""
+    response = HttpResponse(bundle.data, content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(True, bundle.filename)
+    return harden(response)
+
+
+@require_POST
+@moderator_required
+def case_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """A moderator's bundle of any case; prompts only when they may read them here."""
+    case = get_object_or_404(ModerationCase.objects.select_related("content_type"), pk=pk)
+    viewer = Viewer(MODERATOR, request.user, include_private=can_view_private(request.user,
+                                                                              case))
+    bundle = export_case(case, viewer, language=export_language(request),
+                         work_url=work_url(request, case), via="case_page")
+    return bundle_response(bundle)
+
+
+@require_POST
+@signed_in
+def work_export(request: HttpRequest, model: str, object_id: str) -> HttpResponse:
+    """The uploader's bundle of their own work (redacted); anyone else gets 404."""
+    case = _owned_case(request, model, object_id)
+    bundle = export_case(case, Viewer(UPLOADER, request.user),
+                         language=export_language(request),
+                         work_url=work_url(request, case), via="status_page")
+    return bundle_response(bundle)

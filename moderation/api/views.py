@@ -192,7 +192,8 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
                   if moderator else Viewer(UPLOADER, request.user))
         django_request = request._request
         bundle = export_case(case, viewer, language=export_language(django_request),
-                             work_url=work_url(django_request, case), via="api")
+                             work_url=work_url(django_request, case),
+                             site=django_request.get_host(), via="api")
         return bundle_response(bundle)
 
     def _act(self, name: str, **fixed: Any) -> Response:

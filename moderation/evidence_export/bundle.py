@@ -27,6 +27,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone, translation
 
+from moderation.conf import moderation_settings
 from moderation.constants import ProcessingState
 from moderation.evidence_export.document import (
     EXPORT_ACTION,
@@ -41,7 +42,6 @@ from moderation.evidence_export.timeline import verify_segment
 from moderation.exceptions import ImageRejected
 from moderation.internal.imaging import load_image
 from moderation.models import ModerationAction, ModerationCase
-from moderation.conf import moderation_settings
 from moderation.registry import registry
 
 #: States whose file the worker refused or that crashed it: hashed, never decoded.
@@ -115,12 +115,12 @@ def _zip_entry(name: str, when: tuple[int, int, int, int, int, int]) -> zipfile.
 
 
 def build_bundle(case: ModerationCase, viewer: Viewer, *, language: str,
-                 work_url: str = "") -> Bundle:
+                 work_url: str = "", site: str = "") -> Bundle:
     """Build the bundle of ``case`` for ``viewer`` in ``language`` (no audit entry)."""
     with translation.override(language):
         facts, preview = file_facts(case)
         first_row = case.actions.order_by("id").values_list("id", flat=True).first()
-        document = build_document(case, facts, viewer, work_url=work_url,
+        document = build_document(case, facts, viewer, work_url=work_url, site=site,
                                   segment=verify_segment(first_row))
         case_json = json.dumps(document, ensure_ascii=False, indent=2,
                                sort_keys=False).encode("utf-8") + b"\n"
@@ -151,10 +151,10 @@ def build_bundle(case: ModerationCase, viewer: Viewer, *, language: str,
 
 
 def export_case(case: ModerationCase, viewer: Viewer, *, language: str, work_url: str = "",
-                via: str = "") -> Bundle:
+                site: str = "", via: str = "") -> Bundle:
     """Build the bundle and write the export's audit entry; the entry is committed
     before the bundle is handed out, so no export goes unrecorded."""
-    bundle = build_bundle(case, viewer, language=language, work_url=work_url)
+    bundle = build_bundle(case, viewer, language=language, work_url=work_url, site=site)
     actor = viewer.user if getattr(viewer.user, "pk", None) else None
     with transaction.atomic():
         ModerationAction.objects.create(

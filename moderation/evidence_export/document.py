@@ -24,12 +24,12 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from moderation import __version__
 from moderation import actions as A
+from moderation.actions.strikes import STRIKE_REASONS
 from moderation.constants import (
     Declaration,
     DetectorMode,
@@ -367,6 +367,12 @@ def _actor_role(row: ModerationAction, case: ModerationCase) -> str:
     return "moderator"
 
 
+#: What a withheld field of an audit entry is, in words.
+WITHHELD_TEXT = {"actor": gettext_lazy("who acted"),
+                 "before": gettext_lazy("the state before"),
+                 "after": gettext_lazy("the state after"),
+                 "note": gettext_lazy("the note")}
+
 ROLE_TEXT = {"system": gettext_lazy("the system"), "uploader": gettext_lazy("the uploader"),
              "moderator": gettext_lazy("a moderator")}
 
@@ -413,6 +419,7 @@ def _timeline_entry(row: ModerationAction, case: ModerationCase, viewer: Viewer,
         "hash_verified": row_hash_ok(row),
         "canonical": None if withheld else canonical_text(row),
         "withheld": withheld,
+        "withheld_text": [str(WITHHELD_TEXT[f]) for f in withheld],
     }
     return entry
 
@@ -454,12 +461,16 @@ def _appeals(case: ModerationCase, viewer: Viewer,
     return out
 
 
+STRIKE_REASON_TEXT = dict(STRIKE_REASONS)
+
+
 def _strikes(case: ModerationCase, viewer: Viewer,
              usernames: Mapping[Any, str]) -> list[dict[str, Any]]:
     out = []
     for strike in Strike.objects.filter(case=case).order_by("created_at", "id"):
         out.append({
             "id": strike.pk, "recorded_at": iso(strike.created_at), "reason": strike.reason,
+            "reason_text": str(STRIKE_REASON_TEXT.get(strike.reason, strike.reason)),
             "note": strike.note if viewer.full else None,
             "recorded_by": usernames.get(strike.created_by_id) if viewer.full else None,
             "revoked_at": iso(strike.revoked_at), "lifted_at": iso(strike.lifted_at),
@@ -518,7 +529,8 @@ def _file(case: ModerationCase, facts: FileFacts) -> dict[str, Any]:
 
 
 def build_document(case: ModerationCase, facts: FileFacts, viewer: Viewer, *,
-                   work_url: str = "", segment: SegmentCheck) -> dict[str, Any]:
+                   work_url: str = "", site: str = "",
+                   segment: SegmentCheck) -> dict[str, Any]:
     """The ``case.json`` document of ``case`` for ``viewer``, in the active language."""
     if viewer.audience not in AUDIENCES:
         raise ValueError(f"unknown audience {viewer.audience!r}")
@@ -534,7 +546,7 @@ def build_document(case: ModerationCase, facts: FileFacts, viewer: Viewer, *,
     return {
         "format": FORMAT, "schema_version": SCHEMA_VERSION,
         "generated_at": iso(timezone.now()),
-        "generated_by": {"software": "Tegaki", "version": __version__},
+        "generated_by": {"software": "Tegaki", "version": __version__, "site": site},
         "language": get_language() or "en", "audience": viewer.audience,
         "redactions": ([] if viewer.full else
                        [{"code": r.code, "text": str(r.text)} for r in UPLOADER_REDACTIONS]),

@@ -30,7 +30,7 @@ _TIMELINE_ENTRY = {
     "type": "object",
     "required": ["id", "at", "action", "action_text", "actor", "changes", "before", "after",
                  "note", "note_text", "prev_hash", "row_hash", "hash_verified", "canonical",
-                 "withheld"],
+                 "withheld", "withheld_text"],
     "properties": {
         "id": {"type": "integer"}, "at": _TIME, "action": _TEXT, "action_text": _TEXT,
         "actor": _ACTOR, "changes": {"type": "array", "items": _TEXT},
@@ -39,6 +39,7 @@ _TIMELINE_ENTRY = {
         "prev_hash": _TEXT, "row_hash": _TEXT, "hash_verified": {"type": "boolean"},
         "canonical": {"type": ["string", "null"]},
         "withheld": {"type": "array", "items": {"enum": ["actor", "before", "after", "note"]}},
+        "withheld_text": {"type": "array", "items": _TEXT},
     },
 }
 
@@ -101,8 +102,8 @@ CASE_SCHEMA: dict[str, Any] = {
         "format": {"const": FORMAT},
         "schema_version": {"const": SCHEMA_VERSION},
         "generated_at": _TIME,
-        "generated_by": {"type": "object", "required": ["software", "version"],
-                         "properties": {"software": _TEXT, "version": _TEXT}},
+        "generated_by": {"type": "object", "required": ["software", "version", "site"],
+                         "properties": {"software": _TEXT, "version": _TEXT, "site": _TEXT}},
         "language": _TEXT,
         "audience": {"enum": ["moderator", "uploader", "operator"]},
         "redactions": {"type": "array", "items": {
@@ -175,8 +176,8 @@ CASE_SCHEMA: dict[str, Any] = {
                            "files": {"type": "array"}}}},
         "strikes": {"type": "array", "items": {
             "type": "object",
-            "required": ["id", "recorded_at", "reason", "note", "recorded_by", "revoked_at",
-                         "lifted_at"],
+            "required": ["id", "recorded_at", "reason", "reason_text", "note", "recorded_by",
+                         "revoked_at", "lifted_at"],
             "properties": {"note": {"type": ["string", "null"]},
                            "recorded_by": {"type": ["string", "null"]}}}},
         "timeline": {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 
@@ -74,7 +75,7 @@ def check_entry(entry: dict) -> list[str]:
 def check_links(entries: list[dict]) -> tuple[int, list[str]]:
     """(links checked, problems) for entries whose ids follow each other."""
     checked, problems = 0, []
-    for previous, entry in zip(entries, entries[1:], strict=False):
+    for previous, entry in pairwise(entries):
         if entry["id"] == previous["id"] + 1:
             checked += 1
             if entry["prev_hash"] != previous["row_hash"]:

@@ -58,7 +58,8 @@ def case_export(request: HttpRequest, pk: int) -> HttpResponse:
     viewer = Viewer(MODERATOR, request.user, include_private=can_view_private(request.user,
                                                                               case))
     bundle = export_case(case, viewer, language=export_language(request),
-                         work_url=work_url(request, case), via="case_page")
+                         work_url=work_url(request, case), site=request.get_host(),
+                         via="case_page")
     return bundle_response(bundle)
 
 
@@ -69,5 +70,6 @@ def work_export(request: HttpRequest, model: str, object_id: str) -> HttpRespons
     case = _owned_case(request, model, object_id)
     bundle = export_case(case, Viewer(UPLOADER, request.user),
                          language=export_language(request),
-                         work_url=work_url(request, case), via="status_page")
+                         work_url=work_url(request, case), site=request.get_host(),
+                         via="status_page")
     return bundle_response(bundle)

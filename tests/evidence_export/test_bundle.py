@@ -5,6 +5,7 @@ uploader's copy withholds other people's data."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -29,10 +30,11 @@ from moderation.evidence_export import (
     Viewer,
     build_bundle,
     export_case,
+    hashes,
 )
-from moderation.evidence_export import hashes
 from moderation.evidence_export.timeline import verify_segment
 from moderation.models import ModerationAction
+from tests.db_flush import AUDIT_TABLE
 from tests.evidence_export.conftest import (
     APPEAL_TEXT,
     DECISION_NOTE,
@@ -41,7 +43,6 @@ from tests.evidence_export.conftest import (
     Scenario,
     unzip,
 )
-from tests.db_flush import AUDIT_TABLE
 from tests.factories import png_bytes
 from tests.test_audit_chain import superuser_sql
 
@@ -122,8 +123,6 @@ def test_preview_carries_no_metadata(scenario):
     work.image.save("meta.png", ContentFile(png_bytes(pnginfo=info)), save=False)
     type(work).objects.filter(pk=work.pk).update(image=work.image.name)
     preview = bundle_files(scenario)["preview.jpg"]
-    import io
-
     image = Image.open(io.BytesIO(preview))
     assert image.format == "JPEG"
     assert not image.info.get("exif") and not image.info.get("icc_profile")
@@ -317,8 +316,10 @@ def test_export_writes_an_audit_entry_with_the_bundles_digests(scenario):
 
 def test_command_writes_the_bundle(scenario, tmp_path):
     out = tmp_path / "case.zip"
+    log = io.StringIO()
     call_command("moderation_export_case", str(scenario.case.pk), "--out", str(out),
-                 "--language", "ja", stdout=open(tmp_path / "log", "w"))
+                 "--language", "ja", stdout=log)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() in log.getvalue()
     files = unzip(out.read_bytes())
     document = json.loads(files["case.json"])
     assert document["audience"] == OPERATOR and document["language"] == "ja"
@@ -350,3 +351,48 @@ def test_a_deleted_work_still_exports_its_record(scenario):
     assert document["file"]["available"] is False
     assert document["file"]["sha256"] is None and "preview.jpg" not in files
     jsonschema.validate(document, CASE_SCHEMA)
+
+
+def test_uploader_copy_leaves_out_shadow_detectors(scenario):
+    from moderation.models import Evidence
+
+    Evidence.objects.create(
+        case=scenario.case, detector="trial_detector", detector_version="0", mode="shadow",
+        content_sha256="a" * 64, label="ai", strength="weak", message="classifier_score",
+        message_params={"score": "0.99", "threshold": "0.50", "one_in": "100"})
+    moderator_copy = json.loads(bundle_files(scenario)["case.json"])
+    uploader_copy = json.loads(bundle_files(scenario, UPLOADER)["case.json"])
+    assert "trial_detector" in {e["source"] for e in moderator_copy["evidence"]}
+    assert "trial_detector" not in {e["source"] for e in uploader_copy["evidence"]}
+
+
+def test_a_refused_file_is_hashed_but_never_decoded(scenario, monkeypatch):
+    from moderation.constants import ProcessingState
+    from moderation.evidence_export import bundle as bundle_module
+    from moderation.models import ModerationCase
+
+    ModerationCase.objects.filter(pk=scenario.case.pk).update(
+        state=ProcessingState.QUARANTINED)
+    scenario.case.refresh_from_db()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a quarantined file must not be decoded")
+
+    monkeypatch.setattr(bundle_module, "load_image", refuse)
+    files = bundle_files(scenario)
+    document = json.loads(files["case.json"])
+    assert document["file"]["sha256"] and document["file"]["pdq_status"] == "not_decoded"
+    assert "preview.jpg" not in files and document["file"]["preview"] is None
+
+
+def test_the_external_checkpoint_is_reported(scenario, settings, tmp_path):
+    from moderation.audit import write_checkpoint
+
+    path = tmp_path / "checkpoints.jsonl"
+    write_checkpoint(path)
+    settings.MODERATION = {**getattr(settings, "MODERATION", {}),
+                           "AUDIT_CHECKPOINT_FILE": str(path)}
+    document = json.loads(bundle_files(scenario)["case.json"])
+    checkpoint = document["timeline"]["chain"]["checkpoint"]
+    head = ModerationAction.objects.order_by("-id").first()
+    assert checkpoint["head"] == head.row_hash and checkpoint["reached"] is True

@@ -55,9 +55,12 @@ def test_report_opens_offline_and_prints(browser, scenario, tmp_path, lang):  # 
         # The preview is embedded and decodes; nothing else is fetched.
         assert page.evaluate("document.querySelector('#preview').naturalWidth") > 0
         assert page.locator(".match-row").count() == 2
-        save_screenshot(page, f"evidence-report-{audience}-{lang}.png", full_page=True)
+        save_screenshot(page, f"evidence-report-{audience}-{lang}.png")
+        # The whole document, on screen and as printed, for reviewing the layout (large:
+        # kept out of the screenshot folder that docs/screenshots is refreshed from).
+        page.screenshot(path=str(tmp_path / f"full-{audience}-{lang}.png"), full_page=True)
         page.emulate_media(media="print")
-        save_screenshot(page, f"evidence-report-{audience}-{lang}-print.png", full_page=True)
+        page.screenshot(path=str(tmp_path / f"print-{audience}-{lang}.png"), full_page=True)
         pdf = page.pdf(format="A4", print_background=True)
         assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
         (tmp_path / f"report-{audience}-{lang}.pdf").write_bytes(pdf)

@@ -396,3 +396,32 @@ def test_the_external_checkpoint_is_reported(scenario, settings, tmp_path):
     checkpoint = document["timeline"]["chain"]["checkpoint"]
     head = ModerationAction.objects.order_by("-id").first()
     assert checkpoint["head"] == head.row_hash and checkpoint["reached"] is True
+
+
+def test_without_pdqhash_the_report_says_so(monkeypatch, scenario):
+    monkeypatch.setattr(hashes, "pdqhash", None)
+    files = bundle_files(scenario)
+    document = json.loads(files["case.json"])
+    assert document["file"]["pdq"] is None and document["file"]["pdq_status"] == "unavailable"
+    assert "the PDQ library is not installed" in files["report.html"].decode()
+
+
+def test_real_pdq_of_a_textured_picture_is_usable():
+    pytest.importorskip("pdqhash")
+    import numpy as np
+    from PIL import Image
+
+    from moderation.internal.imaging import load_image
+
+    rng = np.random.default_rng(7)
+    pixels = (rng.random((96, 128, 3)) * 255).astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(pixels).resize((256, 192)).save(buf, "PNG")
+    pdq = hashes.pdq_of(load_image(buf.getvalue(), name="t.png"))
+    assert pdq is not None and len(pdq.hash) == 64 and int(pdq.hash, 16) > 0
+    assert pdq.quality >= 50
+    reencoded = io.BytesIO()
+    Image.open(io.BytesIO(buf.getvalue())).save(reencoded, "JPEG", quality=90)
+    again = hashes.pdq_of(load_image(reencoded.getvalue(), name="t.jpg"))
+    distance = bin(int(pdq.hash, 16) ^ int(again.hash, 16)).count("1")
+    assert distance <= 31  # a re-encoded copy stays within HMA's match distance

@@ -128,8 +128,10 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
                 not A.registry[name].moderator_only):
             self.throttle_scope = "moderation_appeal"  # the uploader's own actions
         if self.action == "export":
-            # Each export decodes the file and walks the audit log: the write rate.
-            self.throttle_scope = "moderation_write"
+            # Each export decodes the file and walks the audit log: moderators at the
+            # write rate, uploaders at the appeal rate (as on their status page).
+            self.throttle_scope = ("moderation_write" if rules.is_moderator(self.request.user)
+                                   else "moderation_appeal")
         return throttles
 
     def get_permissions(self) -> list[Any]:

@@ -8,11 +8,15 @@ platform abroad).
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.http import content_disposition_header
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from moderation.evidence_export import MODERATOR, UPLOADER, Bundle, Viewer, export_case
@@ -22,6 +26,30 @@ from moderation.registry import registry
 from moderation.views.appeals import _owned_case
 from moderation.views.common import moderator_required, signed_in
 from moderation.views.files import harden
+
+
+#: Exports allowed per account and window (count, seconds): each one reads and decodes the
+#: file and walks the audit log, so a loop of them is refused before it costs anything.
+EXPORT_LIMITS = {MODERATOR: (120, 60), UPLOADER: (20, 3600)}
+
+
+def over_limit(user: object, audience: str) -> bool:
+    """Count one export for ``user`` in the current window; True past the limit."""
+    limit, window = EXPORT_LIMITS[audience]
+    key = f"moderation:evidence-export:{audience}:{getattr(user, 'pk', '')}:" \
+          f"{int(time.time() // window)}"
+    cache.add(key, 0, window)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr: count this one as the first
+        cache.set(key, 1, window)
+        count = 1
+    return count > limit
+
+
+def too_many() -> HttpResponse:
+    return HttpResponse(_("Too many evidence exports in a short time; try again later."),
+                        status=429, content_type="text/plain; charset=utf-8")
 
 
 def export_language(request: HttpRequest) -> str:
@@ -55,6 +83,8 @@ def bundle_response(bundle: Bundle) -> HttpResponse:
 def case_export(request: HttpRequest, pk: int) -> HttpResponse:
     """A moderator's bundle of any case; prompts only when they may read them here."""
     case = get_object_or_404(ModerationCase.objects.select_related("content_type"), pk=pk)
+    if over_limit(request.user, MODERATOR):
+        return too_many()
     viewer = Viewer(MODERATOR, request.user, include_private=can_view_private(request.user,
                                                                               case))
     bundle = export_case(case, viewer, language=export_language(request),
@@ -68,6 +98,8 @@ def case_export(request: HttpRequest, pk: int) -> HttpResponse:
 def work_export(request: HttpRequest, model: str, object_id: str) -> HttpResponse:
     """The uploader's bundle of their own work (redacted); anyone else gets 404."""
     case = _owned_case(request, model, object_id)
+    if over_limit(request.user, UPLOADER):
+        return too_many()
     bundle = export_case(case, Viewer(UPLOADER, request.user),
                          language=export_language(request),
                          work_url=work_url(request, case), site=request.get_host(),

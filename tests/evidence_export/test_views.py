@@ -135,3 +135,14 @@ def test_export_shows_on_the_case_pages_timeline(scenario):
     client.post(f"/moderation/case/{scenario.case.pk}/export/")
     page = client.get(f"/moderation/case/{scenario.case.pk}/").content.decode()
     assert "Evidence exported" in page
+
+
+def test_a_loop_of_exports_is_refused(scenario, monkeypatch):
+    from moderation.views import export
+
+    monkeypatch.setitem(export.EXPORT_LIMITS, UPLOADER, (2, 3600))
+    client = Client()
+    client.force_login(scenario.uploader)
+    codes = [client.post(status_path(scenario) + "export/").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert exports() == 2

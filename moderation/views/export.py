@@ -27,7 +27,6 @@ from moderation.views.appeals import _owned_case
 from moderation.views.common import moderator_required, signed_in
 from moderation.views.files import harden
 
-
 #: Exports allowed per account and window (count, seconds): each one reads and decodes the
 #: file and walks the audit log, so a loop of them is refused before it costs anything.
 EXPORT_LIMITS = {MODERATOR: (120, 60), UPLOADER: (20, 3600)}

@@ -174,7 +174,10 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
         return Response(S.AuditSerializer(entries, many=True).data)
 
     @extend_schema(
-        request=None,
+        request={"application/json": {
+            "type": "object", "properties": {"language": {
+                "type": "string", "description": "one of the site's LANGUAGES; default: "
+                                                 "the request's language"}}}},
         responses={(200, "application/zip"): OpenApiResponse(
             response=OpenApiTypes.BINARY,
             description="the evidence bundle (case.json, report.html, preview, SHA256SUMS)"),
@@ -193,7 +196,10 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
                          include_private=rules.can_view_private(request.user, case))
                   if moderator else Viewer(UPLOADER, request.user))
         django_request = request._request
-        bundle = export_case(case, viewer, language=export_language(django_request),
+        # Parsed by DRF (a malformed body is a 400); a JSON list or text carries no choice.
+        data = request.data
+        wanted = data.get("language") if hasattr(data, "get") else ""
+        bundle = export_case(case, viewer, language=export_language(wanted),
                              work_url=work_url(django_request, case),
                              site=django_request.get_host(), via="api")
         return bundle_response(bundle)

@@ -51,9 +51,10 @@ def too_many() -> HttpResponse:
                         status=429, content_type="text/plain; charset=utf-8")
 
 
-def export_language(request: HttpRequest) -> str:
-    """The posted ``language`` when the site offers it, else the request's language."""
-    wanted = str(request.POST.get("language") or "")
+def export_language(wanted: object = "") -> str:
+    """``wanted`` (the posted ``language``) when the site offers it, else the request's
+    language."""
+    wanted = str(wanted or "")
     offered = {code for code, _name in settings.LANGUAGES}
     if wanted in offered:
         return wanted
@@ -86,7 +87,8 @@ def case_export(request: HttpRequest, pk: int) -> HttpResponse:
         return too_many()
     viewer = Viewer(MODERATOR, request.user, include_private=can_view_private(request.user,
                                                                               case))
-    bundle = export_case(case, viewer, language=export_language(request),
+    language = export_language(request.POST.get("language"))
+    bundle = export_case(case, viewer, language=language,
                          work_url=work_url(request, case), site=request.get_host(),
                          via="case_page")
     return bundle_response(bundle)
@@ -100,7 +102,7 @@ def work_export(request: HttpRequest, model: str, object_id: str) -> HttpRespons
     if over_limit(request.user, UPLOADER):
         return too_many()
     bundle = export_case(case, Viewer(UPLOADER, request.user),
-                         language=export_language(request),
+                         language=export_language(request.POST.get("language")),
                          work_url=work_url(request, case), site=request.get_host(),
                          via="status_page")
     return bundle_response(bundle)

@@ -146,3 +146,16 @@ def test_a_loop_of_exports_is_refused(scenario, monkeypatch):
     codes = [client.post(status_path(scenario) + "export/").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert exports() == 2
+
+
+def test_api_takes_the_language_from_the_body(scenario):
+    client = APIClient()
+    client.force_authenticate(scenario.uploader)
+    res = client.post(f"/api/moderation/{scenario.case.pk}/export/", {"language": "ja"},
+                      format="json")
+    assert res.status_code == 200 and document_of(res)["language"] == "ja"
+    broken = client.generic("POST", f"/api/moderation/{scenario.case.pk}/export/",
+                            b"--x\r\nbroken", content_type="multipart/form-data; boundary=x")
+    assert broken.status_code in (200, 400)  # parsed by DRF: never a server error
+    res = client.post(f"/api/moderation/{scenario.case.pk}/export/", ["ja"], format="json")
+    assert res.status_code == 200 and document_of(res)["language"] == "en"

@@ -106,6 +106,10 @@ DEFAULTS: dict[str, Any] = {
     # JSON object a line; keep it where the database's superuser cannot write (another
     # host, a write-once bucket mounted here). None = checkpoints are only logged.
     "AUDIT_CHECKPOINT_FILE": None,
+    # An evidence export re-checks the audit log's hash chain from the case's first entry
+    # to the head, up to this many rows; past it the bundle says the walk stopped there
+    # (``manage.py moderation_verify_audit`` checks the whole log).
+    "EVIDENCE_EXPORT_VERIFY_MAX_ROWS": 200_000,
     # --- moderators (moderation.actions, moderation.strikes) ---
     # What the Nth active strike does to an account: "warn" (nothing but a notice),
     # "hold" (new uploads held for review for STRIKE_HOLD_DAYS) or "suspend" (new

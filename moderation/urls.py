@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from moderation.views import accuracy, appeals, case, queue
+from moderation.views import accuracy, appeals, case, export, queue
 
 app_name = "moderation"
 urlpatterns = [
@@ -15,6 +15,9 @@ urlpatterns = [
     path("case/<int:pk>/image/<str:variant>/", case.case_image, name="case_image"),
     path("case/<int:pk>/actions/<str:name>/", case.case_action, name="case_action"),
     path("case/<int:pk>/proof/<int:file_id>/", case.appeal_file, name="appeal_file"),
+    path("case/<int:pk>/export/", export.case_export, name="case_export"),
     path("my/<int:pk>/", appeals.my_case, name="my_case"),
     path("my/work/<str:model>/<str:object_id>/", appeals.work_status, name="work_status"),
+    path("my/work/<str:model>/<str:object_id>/export/", export.work_export,
+         name="work_export"),
 ]

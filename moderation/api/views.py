@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -31,8 +33,10 @@ from moderation.api.pagination import ModerationPagination
 from moderation.api.permissions import CaseAccess, IsModerator
 from moderation.api.throttling import ModerationScopedThrottle
 from moderation.constants import DetectorMode, Label, ProcessingState, Route
+from moderation.evidence_export import MODERATOR, UPLOADER, Viewer, export_case
 from moderation.models import Appeal, AppealFile, AppealStatus, ModerationCase
 from moderation.queue import QueueFilters, review_queue
+from moderation.views.export import bundle_response, export_language, work_url
 from moderation.views.files import private_file_response
 
 SCANNING = (ProcessingState.PENDING, ProcessingState.RUNNING)
@@ -123,6 +127,11 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
         if self.action == "run_named_action" and name in A.registry and (
                 not A.registry[name].moderator_only):
             self.throttle_scope = "moderation_appeal"  # the uploader's own actions
+        if self.action == "export":
+            # Each export decodes the file and walks the audit log: moderators at the
+            # write rate, uploaders at the appeal rate (as on their status page).
+            self.throttle_scope = ("moderation_write" if rules.is_moderator(self.request.user)
+                                   else "moderation_appeal")
         return throttles
 
     def get_permissions(self) -> list[Any]:
@@ -163,6 +172,37 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
         case = self.get_object()
         entries = case.actions.select_related("actor").order_by("created_at", "id")
         return Response(S.AuditSerializer(entries, many=True).data)
+
+    @extend_schema(
+        request={"application/json": {
+            "type": "object", "properties": {"language": {
+                "type": "string", "description": "one of the site's LANGUAGES; default: "
+                                                 "the request's language"}}}},
+        responses={(200, "application/zip"): OpenApiResponse(
+            response=OpenApiTypes.BINARY,
+            description="the evidence bundle (case.json, report.html, preview, SHA256SUMS)"),
+            404: OpenApiResponse(description="no such case, or not yours")})
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def export(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """Export the case's evidence bundle (a ZIP) in the request's language.
+
+        Moderators get the full bundle (prompts only when they may read them); the
+        uploader gets their own case's bundle with other people's data withheld. Each
+        export is recorded in the audit log.
+        """
+        case = self.get_object()
+        moderator = rules.is_moderator(request.user)
+        viewer = (Viewer(MODERATOR, request.user,
+                         include_private=rules.can_view_private(request.user, case))
+                  if moderator else Viewer(UPLOADER, request.user))
+        django_request = request._request
+        # Parsed by DRF (a malformed body is a 400); a JSON list or text carries no choice.
+        data = request.data
+        wanted = data.get("language") if hasattr(data, "get") else ""
+        bundle = export_case(case, viewer, language=export_language(wanted),
+                             work_url=work_url(django_request, case),
+                             site=django_request.get_host(), via="api")
+        return bundle_response(bundle)
 
     def _act(self, name: str, **fixed: Any) -> Response:
         case = self.get_object()

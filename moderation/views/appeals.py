@@ -156,6 +156,7 @@ def work_status(request: HttpRequest, model: str, object_id: str) -> HttpRespons
         "can_appeal": can_appeal(request.user, case) and open_appeal is None,
         "open_appeal": open_appeal, "appeals": appeals,
         "standing": standing(request.user),
+        "export_url": reverse("moderation:work_export", args=[model, object_id]),
     }, status=400 if error else 200)
     return response
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from moderation.constants import DetectorMode, Label, Route
+from moderation.evidence_export import EXPORT_ACTION
 from moderation.labels import evidence_text, finding_text
 from moderation.models import Evidence
 from moderation.reasons import get_reason
@@ -157,6 +158,7 @@ PIPELINE_EVENTS = {
     "resubmitted": gettext_lazy("New file uploaded"),
     "rejected": gettext_lazy("File refused"),
     "quarantined": gettext_lazy("Scan gave up (quarantined)"),
+    EXPORT_ACTION: gettext_lazy("Evidence exported"),
 }
 
 

@@ -400,7 +400,8 @@ def _fits(size: tuple[int, int], max_pixels: int) -> bool:
 def candidate_sizes(width: int, height: int, *, max_pixels: int,
                     rescale: bool = True) -> list[tuple[int, int]]:
     """The native size, then every rescaling back to a generator short side
-    (:data:`GENERATOR_SIDES`; a 0.75× copy of a 1024-px render is tried at 1024 px).
+    (:data:`GENERATOR_SIDES`, the long side a multiple of 8; a 0.75× copy of a 1024-px
+    render is tried at 1024 px).
 
     :func:`decode` keeps the :data:`MAX_RESCALES` rescalings whose grid score is best. A
     native size over ``max_pixels`` is not decoded (the cost grows with the area), but its
@@ -413,8 +414,10 @@ def candidate_sizes(width: int, height: int, *, max_pixels: int,
     for side in GENERATOR_SIDES:
         if side == short:
             continue
-        factor = side / short
-        size = (round(width * factor), round(height * factor))
+        # The long side to the nearest multiple of 8: generators render those (diffusers
+        # requires them), and a rescaled copy rounds its sides.
+        long_side = max(BLOCK, round(max(width, height) * side / short / BLOCK) * BLOCK)
+        size = (side, long_side) if width <= height else (long_side, side)
         if size not in sizes and _fits(size, max_pixels):
             sizes.append(size)
     return sizes

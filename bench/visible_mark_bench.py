@@ -11,8 +11,8 @@ Usage::
 templates, as a real generator's would be: the sparkle with another curve, in
 translucent white; the DALL·E bar with jittered colours; the Meta label in DejaVu Sans
 (the detector's template uses Pillow's bundled font) with a drop shadow; the "AI生成"
-labels in Noto Sans CJK **Bold** (the templates are Regular) and "Grok" in DejaVu Sans
-Bold, translucent white over a shadow, bottom right. Each marked
+labels in Noto Sans CJK **Bold** (the templates are Regular), translucent white over a
+shadow, bottom right. Each marked
 copy is then saved as lossless PNG, JPEG q85 and q75, and resized to 0.75×. The tables
 give recall per mark and perturbation (weak or strong, and strong alone) and, per
 hand-made source, the highest score of each template and how many images reach weak
@@ -100,7 +100,6 @@ def _meta(image: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 #: Another weight than the CJK templates (Noto Sans CJK Regular): fonts-noto-cjk.
 CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
-BOLD_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 
 def _corner_text(text: str, font_path: str, index: int = 0
@@ -126,8 +125,7 @@ def _corner_text(text: str, font_path: str, index: int = 0
 STAMPS: dict[str, Callable[[Image.Image, np.random.Generator], Image.Image]] = {
     "gemini_sparkle": _sparkle, "dalle_bar": _dalle, "meta_imagined": _meta,
     "cjk_ai_generated": _corner_text("AI生成", CJK_FONT, 1),
-    "cjk_ai_generated_spaced": _corner_text("AI 生成", CJK_FONT, 2),
-    "grok_wordmark": _corner_text("Grok", BOLD_FONT)}
+    "cjk_ai_generated_spaced": _corner_text("AI 生成", CJK_FONT, 2)}
 
 
 

@@ -21,7 +21,6 @@ from moderation.scanning import scan_bytes
 pytest.importorskip("cv2", reason="the watermark extra is not installed")
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-DEJAVU_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 #: Another weight than the template's (Noto Sans CJK Regular): Debian's fonts-noto-cjk.
 NOTO_CJK_BOLD = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
 
@@ -165,14 +164,7 @@ def test_cjk_ai_label_in_another_weight_is_found():
     assert result.label == EvidenceLabel.AI
     assert result.details["mark"].startswith("cjk_ai_generated")
     assert result.generator == "AI-generated label (AI生成)"
-
-
-@pytest.mark.skipif(not __import__("os").path.exists(DEJAVU_BOLD), reason="DejaVu missing")
-def test_grok_wordmark_is_weak_at_most():
-    font = ImageFont.truetype(DEJAVU_BOLD, 22)
-    result = detect(png(stamp_text(painting((1024, 1024)), "Grok", font)))
-    assert result.label == EvidenceLabel.AI and result.strength == Strength.WEAK
-    assert result.details["mark"] == "grok_wordmark"
+    assert result.strength == Strength.WEAK  # until measured on the hand-made sets
 
 
 def test_cjk_templates_are_the_committed_drawings():

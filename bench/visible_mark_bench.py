@@ -10,7 +10,9 @@ Usage::
 ``human``). The marks stamped here are drawn **differently** from the detector's
 templates, as a real generator's would be: the sparkle with another curve, in
 translucent white; the DALL·E bar with jittered colours; the Meta label in DejaVu Sans
-(the detector's template uses Pillow's bundled font) with a drop shadow. Each marked
+(the detector's template uses Pillow's bundled font) with a drop shadow; the "AI生成"
+labels in Noto Sans CJK **Bold** (the templates are Regular), translucent white over a
+shadow, bottom right. Each marked
 copy is then saved as lossless PNG, JPEG q85 and q75, and resized to 0.75×. The tables
 give recall per mark and perturbation (weak or strong, and strong alone) and, per
 hand-made source, the highest score of each template and how many images reach weak
@@ -96,8 +98,34 @@ def _meta(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return out
 
 
+#: Another weight than the CJK templates (Noto Sans CJK Regular): fonts-noto-cjk.
+CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
+
+
+def _corner_text(text: str, font_path: str, index: int = 0
+                 ) -> Callable[[Image.Image, np.random.Generator], Image.Image]:
+    """``text`` bottom right, translucent white over a soft shadow, 1.8-3 % high."""
+    def stamp(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+        height = max(12, round(image.height * rng.uniform(0.018, 0.03)))
+        font = ImageFont.truetype(font_path, height, index=index)
+        left, top, right, bottom = font.getbbox(text)
+        margin = round(image.width * rng.uniform(0.01, 0.025))
+        x = image.width - margin - (right - left) - left
+        y = image.height - margin - (bottom - top) - top
+        shadow = Image.new("L", image.size, 0)
+        ImageDraw.Draw(shadow).text((x + 1, y + 1), text, font=font, fill=150)
+        out = image.copy()
+        out.paste(Image.new("RGB", image.size, (0, 0, 0)), (0, 0),
+                  shadow.filter(ImageFilter.GaussianBlur(1)))
+        ImageDraw.Draw(out, "RGBA").text((x, y), text, font=font, fill=(255, 255, 255, 230))
+        return out
+    return stamp
+
+
 STAMPS: dict[str, Callable[[Image.Image, np.random.Generator], Image.Image]] = {
-    "gemini_sparkle": _sparkle, "dalle_bar": _dalle, "meta_imagined": _meta}
+    "gemini_sparkle": _sparkle, "dalle_bar": _dalle, "meta_imagined": _meta,
+    "cjk_ai_generated": _corner_text("AI生成", CJK_FONT, 1),
+    "cjk_ai_generated_spaced": _corner_text("AI 生成", CJK_FONT, 2)}
 
 
 
@@ -142,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         digest = file_digest(item.path)
         marked: Image.Image | None = None
         for name, perturb in PERTURBATIONS.items():
-            cache_key = f"vm-det:{digest}:{key}:{name}"
+            cache_key = f"vm-det2:{digest}:{key}:{name}"
             row = cache.get(cache_key)
             if row is None:
                 if marked is None:
@@ -169,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     per_source: dict[str, dict] = defaultdict(lambda: {"images": 0, "max": defaultdict(float),
                                                        "weak": 0, "strong": 0, "hits": []})
     for item in tqdm(images, desc="hand-made images", unit="img"):
-        cache_key = f"vm-fp:{file_digest(item.path)}"
+        cache_key = f"vm-fp2:{file_digest(item.path)}"
         row = cache.get(cache_key)
         if row is None:
             row = {"key": cache_key, "marks": _scores(rgb(item.path))}

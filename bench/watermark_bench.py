@@ -16,12 +16,20 @@ labelled ``human`` are used. Give it as often as there are sources.
   (:func:`moderation.internal.watermark.decode`, default options); the table gives per
   source the images checked, those too small to check (under 256×256), the most agreeing
   bits seen per payload, and the images that matched (must be 0).
-* **Detection:** ``--carriers`` hand-made images of 512×512 up to about a megapixel, the
-  sizes generators render (a deterministic sample, spread over the sources), are marked
-  here with ``invisible-watermark`` itself, each with every payload, in the channel
-  order its generator uses (BGR for the reference scripts, RGB for diffusers' SDXL),
-  then perturbed: lossless PNG, JPEG q95, q85 and q75, a 0.75× resize, a centre crop to
-  90 %, and a crop of the bottom 10 % (which keeps the block grid). ``--write-marked DIR``
+* **Detection:** ``--carriers`` hand-made images of 512×512 up to about a megapixel,
+  cut (from the top left) to multiples of 64 pixels as generators render them (a
+  deterministic sample, spread over the sources), are marked here with
+  ``invisible-watermark`` itself, each with every payload, in the channel order its
+  generator uses (BGR for the reference scripts, RGB for diffusers' SDXL), then
+  perturbed: lossless PNG, JPEG q95, q85 and q75, resizes of 0.9×, 0.8×, 0.75×, 0.66× and
+  1.25×, a centre crop to 90 % (shifts the block grid), a crop of the bottom 10 % (keeps
+  it) and the centre crop saved as JPEG q95. The table says which stage found each mark
+  (aligned grid or shifted grid).
+* **Bit errors:** where the geometry is known (clean, JPEG, the crops) the mark is read
+  at the true grid and numbering and the table gives, per perturbation, the share of
+  blocks whose hard vote is wrong, the share of payload bits wrong when every bit's mean
+  soft score is cut at 0, and the mean best-cut agreement: what any decoder of this
+  embedding has to work with. ``--write-marked DIR``
   also writes the clean marked PNGs, for ``manage.py moderation_scan --json
   --no-classifier DIR``.
 
@@ -111,10 +119,21 @@ def roundtrip(image: Image.Image, fmt: str, **kwargs: object) -> Image.Image:
         return im.convert("RGB")
 
 
-def _crop_centre(image: Image.Image) -> Image.Image:
+def _centre_box(image: Image.Image) -> tuple[int, int, int, int]:
     w, h = image.size
     dx, dy = w // 20, h // 20
-    return image.crop((dx, dy, w - dx, h - dy))
+    return dx, dy, w - dx, h - dy
+
+
+def _bottom_box(image: Image.Image) -> tuple[int, int, int, int]:
+    return 0, 0, image.width, image.height - image.height // 10
+
+
+def _scale(factor: float) -> Callable[[Image.Image], Image.Image]:
+    def scaled(im: Image.Image) -> Image.Image:
+        return im.resize((round(im.width * factor), round(im.height * factor)),
+                         Image.Resampling.LANCZOS)
+    return scaled
 
 
 PERTURBATIONS: dict[str, Callable[[Image.Image], Image.Image]] = {
@@ -122,11 +141,48 @@ PERTURBATIONS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "JPEG q95": lambda im: roundtrip(im, "JPEG", quality=95),
     "JPEG q85": lambda im: roundtrip(im, "JPEG", quality=85),
     "JPEG q75": lambda im: roundtrip(im, "JPEG", quality=75),
-    "resize 0.75×": lambda im: im.resize((round(im.width * 0.75), round(im.height * 0.75)),
-                                         Image.Resampling.LANCZOS),
-    "crop centre 90 %": _crop_centre,
-    "crop bottom 10 %": lambda im: im.crop((0, 0, im.width, im.height - im.height // 10)),
+    "resize 0.9×": _scale(0.9),
+    "resize 0.8×": _scale(0.8),
+    "resize 0.75×": _scale(0.75),
+    "resize 0.66×": _scale(0.66),
+    "resize 1.25×": _scale(1.25),
+    "crop centre 90 %": lambda im: im.crop(_centre_box(im)),
+    "crop bottom 10 %": lambda im: im.crop(_bottom_box(im)),
+    "crop centre + JPEG q95": lambda im: roundtrip(im.crop(_centre_box(im)), "JPEG",
+                                                   quality=95),
 }
+#: Perturbations whose geometry is known, with the crop box (None: the whole picture).
+KNOWN_GEOMETRY: dict[str, Callable[[Image.Image], tuple[int, int, int, int]] | None] = {
+    "clean PNG": None, "JPEG q95": None, "JPEG q85": None, "JPEG q75": None,
+    "crop centre 90 %": _centre_box, "crop bottom 10 %": _bottom_box,
+    "crop centre + JPEG q95": _centre_box,
+}
+#: Bumped when the decoder changes, so cached rows of an older decoder are not reused.
+DECODER_VERSION = "2"
+
+
+def bit_errors(image: Image.Image, payload: watermark.Payload, order: str,
+               original_width: int, left: int, top: int) -> dict[str, float]:
+    """Errors of the mark read at its true grid and numbering (crop at ``left, top`` of a
+    picture ``original_width`` wide)."""
+    rgb_pixels = np.asarray(image.convert("RGB"))
+    phase = ((-top) % watermark.BLOCK, (-left) % watermark.BLOCK)
+    blocks = watermark.read_blocks(watermark.chroma_plane(rgb_pixels, order),
+                                   watermark.saturated_pixels(rgb_pixels), phase)
+    n, columns = payload.length, original_width // watermark.BLOCK
+    first_row, first_col = -(-top // watermark.BLOCK), -(-left // watermark.BLOCK)
+    delta, shift = columns % n, (first_row * columns + first_col) % n
+    rows, cols = blocks.shape
+    i, j = np.indices((rows, cols))
+    bits = np.asarray(payload.bits)[(j + i * delta + shift) % n]
+    usable = blocks.usable if blocks.usable.sum() >= 4 * n else np.ones_like(blocks.usable)
+    hard = (blocks.soft() > 0).astype(int)
+    shares = watermark.fold(blocks, n, delta, shift)
+    return {
+        "block_error": float((hard != bits)[usable].mean()),
+        "bit_error": float(((shares > 0).astype(int) != np.asarray(payload.bits)).mean()),
+        "agreement": watermark.best_agreement(shares, payload.bits) / n,
+    }
 
 
 class Cache:
@@ -157,7 +213,9 @@ def file_digest(path: Path) -> str:
 
 
 def _summary(matches: list[watermark.Match]) -> dict:
-    return {"agreeing": {m.payload.key: m.agreeing for m in matches},
+    # The gap to the threshold of the stage that got closest (negative: no match).
+    return {"agreeing": {m.payload.key: m.agreeing - (m.needed or m.payload.length + 1)
+                         for m in matches},
             "detected": [m.payload.key for m in matches if m.detected],
             "checked": bool(matches)}
 
@@ -165,9 +223,9 @@ def _summary(matches: list[watermark.Match]) -> dict:
 def false_positives(images: list[HumanImage], cache: Cache) -> dict[str, dict]:
     per_source: dict[str, dict] = defaultdict(lambda: {
         "images": 0, "checked": 0, "too_small": 0, "matched": 0,
-        "max": defaultdict(int), "matched_files": []})
+        "max": defaultdict(lambda: -10**6), "matched_files": []})
     for item in tqdm(images, desc="hand-made images", unit="img"):
-        key = f"fp:{file_digest(item.path)}"
+        key = f"fp{DECODER_VERSION}:{file_digest(item.path)}"
         row = cache.get(key)
         if row is None:
             image = rgb(item.path)
@@ -203,35 +261,58 @@ def carriers(images: list[HumanImage], count: int) -> list[HumanImage]:
     return chosen
 
 
-def detection(chosen: list[HumanImage], cache: Cache,
-              write_marked: Path | None) -> dict[str, dict[str, list[int]]]:
-    table: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+def generator_sized(image: Image.Image) -> Image.Image:
+    """The top-left part whose sides are multiples of 64, as generators render."""
+    return image.crop((0, 0, image.width // 64 * 64, image.height // 64 * 64))
+
+
+Table = dict[str, dict[str, list[int]]]
+
+
+def detection(chosen: list[HumanImage], cache: Cache, write_marked: Path | None
+              ) -> tuple[Table, dict[str, dict[str, int]], dict[str, list[dict[str, float]]]]:
+    table: Table = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    stages: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    errors: dict[str, list[dict[str, float]]] = defaultdict(list)
     jobs = [(c, p) for c in chosen for p in watermark.PAYLOADS]
     for item, payload in tqdm(jobs, desc="marked copies", unit="copy"):
         digest = file_digest(item.path)
+        order = "rgb" if payload.key == "sdxl" else "bgr"
         marked: Image.Image | None = None
         for name, perturb in PERTURBATIONS.items():
-            key = f"det:{digest}:{payload.key}:{name}"
+            key = f"det{DECODER_VERSION}:{digest}:{payload.key}:{name}"
             row = cache.get(key)
             if row is None or (write_marked and name == "clean PNG"):
                 if marked is None:
-                    marked = embed(rgb(item.path), payload)
+                    marked = embed(generator_sized(rgb(item.path)), payload)
                     if write_marked is not None:
                         write_marked.mkdir(parents=True, exist_ok=True)
                         marked.save(write_marked / f"{digest}_{payload.key}.png")
                 if row is None:
-                    found = watermark.decode(perturb(marked))
+                    perturbed = perturb(marked)
+                    found = watermark.decode(perturbed)
                     best = next((m for m in found if m.payload.key == payload.key), None)
                     row = {"key": key, "agreeing": best.agreeing if best else None,
-                           "detected": payload.key in [m.payload.key for m in found
-                                                       if m.detected],
+                           "detected": bool(best and best.detected),
+                           "stage": best.stage if best and best.detected else None,
                            "other": [m.payload.key for m in found
                                      if m.detected and m.payload.key != payload.key]}
+                    box_of = KNOWN_GEOMETRY.get(name, False)
+                    if box_of is not False:
+                        left, top = box_of(marked)[:2] if box_of is not None else (0, 0)
+                        row["errors"] = bit_errors(perturbed, payload, order, marked.width,
+                                                   left, top)
                     cache.put(row)
             cell = table[name][payload.key]
             cell[0] += int(row["detected"])
             cell[1] += 1
-    return table
+            if row["detected"]:
+                stages[name][row["stage"]] += 1
+            if "errors" in row:
+                errors[name].append(row["errors"])
+            if row["other"]:
+                stages[name]["wrong payload"] += 1
+    return table, stages, errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,34 +324,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=REPO / "var" / "wm-bench.jsonl")
     parser.add_argument("--write-marked", type=Path, default=None,
                         help="also write the clean marked PNGs here")
+    parser.add_argument("--only", choices=("detection", "fp"), default=None,
+                        help="run one of the two tables")
     args = parser.parse_args(argv)
 
     images = [i for folder in args.human for i in human_images(folder)]
     cache = Cache(args.cache)
-    print("Thresholds (agreeing bits needed; family-wise chance per unmarked image, "
-          f"{watermark.TESTS_PER_IMAGE} tests):")
-    for key, (k, n, chance) in watermark.thresholds().items():
-        print(f"  {key:5} {k}/{n}  P < {chance:.2e}")
+    print("Thresholds (agreeing bits needed; chance per unmarked image at that threshold; "
+          f"aligned: {watermark.ALIGNED_TESTS} tests in "
+          f"{watermark.stage_alpha(watermark.ALIGNED):.0e}, shifted: payloads × orders × L² "
+          f"tests in {watermark.stage_alpha(watermark.SHIFTED):.0e}):")
+    for stage, table_ in watermark.thresholds().items():
+        for key, entry in table_.items():
+            if entry is None:
+                print(f"  {stage:8} {key:5} cannot reach the budget (not searched)")
+            else:
+                k, n, chance = entry
+                print(f"  {stage:8} {key:5} {k}/{n}  P < {chance:.2e}")
 
-    chosen = carriers(images, args.carriers)
-    table = detection(chosen, cache, args.write_marked)
     keys = [p.key for p in watermark.PAYLOADS]
-    print(f"\nDetection on {len(chosen)} hand-made carriers marked here "
-          "(detected / marked copies):")
-    print("| perturbation | " + " | ".join(keys) + " | all |")
-    print("|---" * (len(keys) + 2) + "|")
-    for name in PERTURBATIONS:
-        cells = [table[name][k] for k in keys]
-        total = [sum(c[0] for c in cells), sum(c[1] for c in cells)]
-        print(f"| {name} | " + " | ".join(f"{d}/{n}" for d, n in cells)
-              + f" | {total[0]}/{total[1]} ({100 * total[0] / max(total[1], 1):.0f} %) |")
+    if args.only != "fp":
+        chosen = carriers(images, args.carriers)
+        table, stages, errors = detection(chosen, cache, args.write_marked)
+        print(f"\nDetection on {len(chosen)} hand-made carriers marked here "
+              "(detected / marked copies; stage that found them):")
+        print("| perturbation | " + " | ".join(keys) + " | all | aligned / shifted |")
+        print("|---" * (len(keys) + 3) + "|")
+        for name in PERTURBATIONS:
+            cells = [table[name][k] for k in keys]
+            total = [sum(c[0] for c in cells), sum(c[1] for c in cells)]
+            print(f"| {name} | " + " | ".join(f"{d}/{n}" for d, n in cells)
+                  + f" | {total[0]}/{total[1]} ({100 * total[0] / max(total[1], 1):.0f} %) | "
+                  f"{stages[name].get('aligned', 0)} / {stages[name].get('shifted', 0)} |")
+        wrong = sum(s.get("wrong payload", 0) for s in stages.values())
+        print(f"Copies where another payload also matched: {wrong}")
+        print("\nErrors at the true grid (mean over copies; median in brackets):")
+        print("| perturbation | block votes wrong | payload bits wrong (cut at 0) | "
+              "best-cut agreement |")
+        print("|---|---|---|---|")
+        for name, rows in errors.items():
+            cols = []
+            for field in ("block_error", "bit_error", "agreement"):
+                values = np.asarray([r[field] for r in rows])
+                cols.append(f"{100 * values.mean():.1f} % ({100 * np.median(values):.1f} %)")
+            print(f"| {name} | " + " | ".join(cols) + " |")
 
+    if args.only == "detection":
+        return 0
     fps = false_positives(images, cache)
     print("\nFalse positives on hand-made images (matched must be 0):")
-    print("| source | images | checked | under 256² | max agreeing bits "
-          + " / ".join(f"{k} (need {watermark.payload_threshold(p)}/{p.length})"
-                       for k, p in zip(keys, watermark.PAYLOADS, strict=True))
-          + " | matched |")
+    print("| source | images | checked | under 256² | closest approach (agreeing bits "
+          "minus bits needed, best stage) " + " / ".join(keys) + " | matched |")
     print("|---|---|---|---|---|---|")
     total_matched = 0
     for source in sorted(fps):

@@ -1,11 +1,13 @@
 """Invisible-watermark detector: the DWT-DCT marks of Stable Diffusion, SDXL and FLUX.
 
 These marks live in the pixels, so they survive the commonest evasion, stripping the
-metadata (and a lossless re-save); they do not survive much more (strong JPEG, a crop
-that shifts the block grid). A match is **strong** evidence, never proof: anyone can
-embed the public payloads, as anyone can write a generation record. Decoding is
-:mod:`moderation.internal.watermark` (payload sources and the threshold's derivation are
-documented there); this class turns its best match into evidence.
+metadata, and also a lossless re-save, light JPEG (q95), a crop (the grid phase is
+estimated) and a rescaling back to a generator size; they do not survive JPEG at quality
+85 or below (``bench/watermark_bench.py`` measures the bit errors). A match is
+**strong** evidence, never proof: anyone can embed the public payloads, as anyone can
+write a generation record. Decoding is :mod:`moderation.internal.watermark` (payload
+sources and the thresholds' derivation are documented there); this class turns its best
+match into evidence.
 
 Needs the ``watermark`` extra (``invisible-watermark`` installed without its
 dependencies, ``opencv-python-headless``, ``PyWavelets``); without it the detector is
@@ -50,7 +52,9 @@ def missing_modules() -> list[str]:
 class InvisibleWatermarkDetector(BaseDetector):
     """Decode the known generator watermarks at native size and common re-scalings."""
 
-    version = "1"
+    #: 2: soft decisions, saturated blocks left out, sizes and grid phase estimated,
+    #: shifted-grid search after crops (thresholds of both stages in the decoder's doc).
+    version = "2"
     needs_pixels = True
     #: A decoder of a known mark, not a learned classifier: it runs under --no-classifier.
     classifier = False
@@ -88,8 +92,7 @@ class InvisibleWatermarkDetector(BaseDetector):
                                    rescale=self.options["RESCALE"])
         details: dict[str, Any] = {
             "checked": [{"payload": m.payload.key, "agreeing_bits": m.agreeing,
-                         "bits": m.payload.length,
-                         "needed": watermark.payload_threshold(m.payload)}
+                         "bits": m.payload.length, "needed": m.needed, "stage": m.stage}
                         for m in matches],
         }
         found = [m for m in matches if m.detected]
@@ -103,6 +106,8 @@ class InvisibleWatermarkDetector(BaseDetector):
             "bits": best.payload.length, "channel_order": best.order,
             "decoded_size": list(best.size), "rescaled": best.size != image.image.size,
             "chance_probability": best.chance, "payload_source": best.payload.source,
+            "stage": best.stage, "grid_phase": list(best.phase),
+            "numbering": list(best.numbering),
         })
         return EvidenceResult(
             self.alias, self.get_version(), EvidenceLabel.AI, Strength.STRONG,

@@ -8,6 +8,10 @@ Templates are drawn here, never cropped from anyone's images: Pillow's bundled f
   so this template alone never gives more than weak evidence.
 * ``dalle_bar`` — DALL·E 2's row of five coloured squares, bottom right (matched in colour).
 * ``meta_imagined`` — Meta AI's "Imagined with AI" label, bottom left.
+* ``cjk_ai_generated`` / ``cjk_ai_generated_spaced`` — the "AI生成" / "AI 生成" ("AI
+  generated") labels Chinese and Japanese platforms stamp in a corner. Pillow's font has
+  no CJK glyphs, so these two are PNGs in ``moderation/data/marks/`` drawn with Noto Sans
+  CJK by ``scripts/draw_mark_templates.py`` (committed, deterministic).
 
 Matching is OpenCV's normalised cross-correlation (``TM_CCOEFF_NORMED``) in the corner
 regions, over a range of template sizes relative to the picture (scale-tolerant), on a
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -73,7 +78,18 @@ MARKS: tuple[MarkSpec, ...] = (
              weak_at=0.80, strong_at=0.90, colour=True, min_height=5),
     MarkSpec("meta_imagined", "Meta AI", ("bl",), (0.5, 0.15), (0.12, 0.30),
              weak_at=0.82, strong_at=0.88, text=True, min_height=MIN_TEXT_HEIGHT),
+    # An explicit "AI generated" label, small, bottom right as the platforms stamp it.
+    # Weak at most until bench/visible_mark_bench.py has measured these two templates on
+    # the hand-made sets (their false-positive table is not in yet).
+    MarkSpec("cjk_ai_generated", "AI-generated label (AI生成)", ("br",), (0.25, 0.12),
+             (0.04, 0.14), weak_at=0.88, strong_at=None, text=True,
+             min_height=MIN_TEXT_HEIGHT),
+    MarkSpec("cjk_ai_generated_spaced", "AI-generated label (AI生成)", ("br",),
+             (0.25, 0.12), (0.045, 0.16), weak_at=0.88, strong_at=None, text=True,
+             min_height=MIN_TEXT_HEIGHT),
 )
+#: Drawn templates shipped as PNGs (see ``scripts/draw_mark_templates.py``).
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "data" / "marks"
 
 
 def _sparkle(size: int = 96) -> Image.Image:
@@ -120,6 +136,9 @@ def template(key: str) -> Image.Image:
         return _dalle_bar()
     if key == "meta_imagined":
         return _text("Imagined with AI")
+    if key in ("cjk_ai_generated", "cjk_ai_generated_spaced"):
+        with Image.open(TEMPLATE_DIR / f"{key}.png") as drawn:
+            return drawn.convert("L")
     raise KeyError(key)
 
 

@@ -21,6 +21,8 @@ from moderation.scanning import scan_bytes
 pytest.importorskip("cv2", reason="the watermark extra is not installed")
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+#: Another weight than the template's (Noto Sans CJK Regular): Debian's fonts-noto-cjk.
+NOTO_CJK_BOLD = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
 
 
 def painting(size: tuple[int, int] = (768, 768), seed: int = 5) -> Image.Image:
@@ -121,7 +123,7 @@ def test_flat_corners_do_not_match():
     assert all(m.score == 0.0 for m in vm.find_marks(flat))
 
 
-def test_templates_are_drawn_not_loaded():
+def test_templates_are_drawn_or_shipped_drawings():
     assert vm.template("dalle_bar").size == (80, 16)
     assert vm.template("gemini_sparkle").mode == "L"
     assert vm.template("meta_imagined").getbbox() is not None
@@ -139,3 +141,35 @@ def test_a_visible_mark_alone_is_never_proof(settings):
     weak = scan_bytes(png(stamp_sparkle(painting(), 40)), use_classifier=False)
     assert weak.decision is not None and weak.decision.label == "uncertain"
     assert weak.decision.needs_review
+
+
+def stamp_text(image: Image.Image, text: str, font: ImageFont.FreeTypeFont) -> Image.Image:
+    """``text`` bottom right, translucent white over a soft shadow."""
+    left, top, right, bottom = font.getbbox(text)
+    x, y = image.width - 16 - (right - left) - left, image.height - 16 - (bottom - top) - top
+    shadow = Image.new("L", image.size, 0)
+    ImageDraw.Draw(shadow).text((x + 1, y + 1), text, font=font, fill=150)
+    out = image.copy()
+    out.paste(Image.new("RGB", image.size, (0, 0, 0)), (0, 0),
+              shadow.filter(ImageFilter.GaussianBlur(1)))
+    ImageDraw.Draw(out, "RGBA").text((x, y), text, font=font, fill=(255, 255, 255, 230))
+    return out
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(NOTO_CJK_BOLD),
+                    reason="fonts-noto-cjk missing")
+def test_cjk_ai_label_in_another_weight_is_found():
+    font = ImageFont.truetype(NOTO_CJK_BOLD, 18, index=1)  # the Korean face's glyph forms
+    result = detect(png(stamp_text(painting((1024, 1024)), "AI生成", font)))
+    assert result.label == EvidenceLabel.AI
+    assert result.details["mark"].startswith("cjk_ai_generated")
+    assert result.generator == "AI-generated label (AI生成)"
+    assert result.strength == Strength.WEAK  # until measured on the hand-made sets
+
+
+def test_cjk_templates_are_the_committed_drawings():
+    for key in ("cjk_ai_generated", "cjk_ai_generated_spaced"):
+        drawn = vm.template(key)
+        assert drawn.mode == "L" and drawn.getbbox() is not None
+        # The text's ink plus 4 pixels each side, about 48 pixels high, wider than high.
+        assert 40 <= drawn.height <= 64 and drawn.width > 2 * drawn.height

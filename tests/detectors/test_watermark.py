@@ -71,15 +71,42 @@ def test_payloads_are_the_generators_bits():
     assert PAYLOADS["flux"].length == 46 and PAYLOADS["flux"].bits[0] == 1
 
 
-def test_thresholds_are_the_smallest_below_one_in_a_million():
+def test_thresholds_are_the_smallest_within_each_stage_budget():
     table = wm.thresholds()
-    assert {k: v[0] for k, v in table.items()} == {"sd1": 103, "sd2": 32, "sdxl": 44,
-                                                    "flux": 43}
-    for payload in wm.PAYLOADS:
-        k = wm.payload_threshold(payload)
-        w = sum(payload.bits)
-        assert wm.chance_probability(payload.length, w, k) < wm.FALSE_MATCH_PROBABILITY
-        assert wm.chance_probability(payload.length, w, k - 1) >= wm.FALSE_MATCH_PROBABILITY
+    assert {k: v[0] for k, v in table["aligned"].items()} == {
+        "sd1": 104, "sd2": 32, "sdxl": 44, "flux": 43}
+    shifted = table["shifted"]
+    assert shifted["sd2"] is None  # 32 bits cannot reach the shifted budget
+    assert {k: v[0] for k, v in shifted.items() if v} == {"sd1": 107, "sdxl": 45, "flux": 44}
+    assert wm.ALIGNED_TESTS == 40 and wm.shifted_tests(48) == 4 * 2 * 48
+    for stage in (wm.ALIGNED, wm.SHIFTED):
+        alpha = wm.stage_alpha(stage)
+        for payload in wm.PAYLOADS:
+            k = wm.payload_threshold(payload, stage)
+            if k is None:
+                assert wm.payload_chance(payload, payload.length, stage) >= alpha
+                continue
+            assert wm.payload_chance(payload, k, stage) < alpha
+            assert wm.payload_chance(payload, k - 1, stage) >= alpha
+    # The two stages share the family-wise budget: both halves add up to it.
+    assert wm.stage_alpha(wm.ALIGNED) + wm.stage_alpha(wm.SHIFTED) == pytest.approx(
+        wm.FALSE_MATCH_PROBABILITY)
+
+
+def test_vectorised_blocks_read_the_library_votes():
+    """The decoder's own block reading gives the library's votes on a marked image."""
+    import cv2
+    import pywt
+    from imwatermark.maxDct import EmbedMaxDct
+
+    rgb = np.asarray(mark(carrier(), PAYLOADS["sdxl"]))
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    approx, _ = pywt.dwt2(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)[:, :, 1], "haar")
+    library = np.asarray(EmbedMaxDct(wmLen=1).decode_frame(approx, wm.SCALE, [[]])[0])
+    blocks = wm.read_blocks(wm.chroma_plane(rgb, "bgr"), wm.saturated_pixels(rgb))
+    ours = (blocks.soft() > 0).ravel().astype(int)
+    assert ours.size == library.size
+    assert (ours == library).mean() > 0.97  # float U versus the library's uint8 U
 
 
 def test_chance_bound_holds_on_random_votes():
@@ -108,14 +135,62 @@ def test_best_cut_reads_skewed_votes():
 
 
 def test_candidate_sizes():
-    assert wm.candidate_sizes(1024, 1024, max_pixels=4_200_000) == [
-        (1024, 1024), (512, 512), (768, 768)]
-    assert wm.candidate_sizes(768, 768, max_pixels=4_200_000)[:2] == [(768, 768), (512, 512)]
+    sizes = wm.candidate_sizes(1024, 1024, max_pixels=4_200_000)
+    assert sizes[0] == (1024, 1024) and (512, 512) in sizes and (768, 768) in sizes
+    assert all(min(s) % 64 == 0 and max(s) % 8 == 0 for s in sizes[1:])
+    # A 0.9x copy of a 1152x896 render is tried back at its own size.
+    assert (1152, 896) in wm.candidate_sizes(1037, 806, max_pixels=4_200_000)
     assert wm.candidate_sizes(200, 200, max_pixels=4_200_000) == []
     big = wm.candidate_sizes(4096, 4096, max_pixels=4_200_000)
     assert (4096, 4096) not in big and (1024, 1024) in big
     assert wm.candidate_sizes(1024, 1024, max_pixels=4_200_000, rescale=False) == [
         (1024, 1024)]
+
+
+def test_saturated_blocks_are_left_out():
+    rgb = np.full((64, 64, 3), 128, dtype=np.uint8)
+    rgb[:8, :8] = 255
+    blocks = wm.read_blocks(wm.chroma_plane(rgb, "bgr"), wm.saturated_pixels(rgb))
+    assert blocks.shape == (8, 8)
+    assert not blocks.usable[0, 0] and blocks.usable.sum() == 63
+
+
+def test_the_grid_phase_and_row_step_are_estimated_without_the_payload():
+    marked = mark(carrier((768, 768)), PAYLOADS["sdxl"], order="rgb")
+    cropped = np.asarray(marked.crop((37, 21, 700, 740)))
+    plane, saturated = wm.chroma_plane(cropped, "rgb"), wm.saturated_pixels(cropped)
+    grids = wm.estimate_grids(plane, saturated, wm.grid_scores(cropped, "rgb"), [48])
+    _blocks, phase, delta = grids[48]
+    # The crop starts 21 and 37 pixels in: the grid restarts 3 pixels later each way;
+    # the original rows had 96 blocks, 96 mod 48 = 0.
+    assert phase == (3, 3) and delta == 0
+
+
+@pytest.mark.parametrize("key,order", [("sd1", "bgr"), ("sdxl", "rgb"), ("flux", "bgr")])
+def test_a_crop_that_shifts_the_grid_is_found_shifted(key, order):
+    payload = PAYLOADS[key]
+    marked = mark(carrier((768, 768)), payload, order=order)
+    result = detect(png(marked.crop((37, 21, 700, 740))))
+    assert result.label == EvidenceLabel.AI and result.generator == payload.generator
+    assert result.details["stage"] == "shifted"
+    assert result.details["grid_phase"] == [3, 3]
+    assert result.details["agreeing_bits"] >= wm.payload_threshold(payload, wm.SHIFTED)
+    assert result.details["chance_probability"] < wm.stage_alpha(wm.SHIFTED)
+
+
+def test_odd_rescalings_are_found_at_the_generator_size():
+    marked = mark(carrier((768, 768)), PAYLOADS["flux"])
+    for side in (691, 614, 960):  # 0.9x, 0.8x, 1.25x
+        result = detect(png(marked.resize((side, side), Image.Resampling.LANCZOS)))
+        assert result.label == EvidenceLabel.AI, side
+        assert result.details["decoded_size"] == [768, 768]
+
+
+def test_jpeg_q95_is_still_read_with_soft_decisions():
+    marked = mark(carrier((768, 768)), PAYLOADS["sdxl"], order="rgb")
+    buf = io.BytesIO()
+    marked.save(buf, "JPEG", quality=95)
+    assert detect(buf.getvalue()).label == EvidenceLabel.AI
 
 
 # ------------------------------------------------------------------ detection
@@ -132,6 +207,7 @@ def test_marked_images_are_strong_ai(key, order):
     assert result.details["payload"] == key and result.details["channel_order"] == order
     assert result.details["agreeing_bits"] >= wm.payload_threshold(payload)
     assert result.details["chance_probability"] < 1e-6
+    assert result.details["stage"] == "aligned"
     assert "CompVis" in result.details["payload_source"] or key != "sd1"
 
 

@@ -78,7 +78,35 @@ def test_generic_json_names_tool_settings_and_groups(table):
     assert set(finding.details["groups"]) == {"sampler", "steps", "seed", "cfg", "model"}
     unnamed = next(f for f in read(gf.png_with_text({"parameters": json.dumps(cf.GRADIO_JSON)}),
                                    table) if f.source == "png:parameters")
-    assert unnamed.reason == "generation_json" and unnamed.generator == ""
+    # No tool named: the checkpoint's family names the generator, the model stays.
+    assert unnamed.reason == "generation_json"
+    assert unnamed.generator == "Pony Diffusion (SDXL)"
+    assert unnamed.model == "ponyDiffusionV6XL"
+    assert unnamed.details["model_family"] == "Pony Diffusion (SDXL)"
+
+
+@pytest.mark.parametrize("model,generator", [
+    ("sdxl_base", "Stable Diffusion XL"),
+    ("models/Stable-diffusion/sd_xl_base_1.0.safetensors [31e35c80fc]", "Stable Diffusion XL"),
+    ("v1-5-pruned-emaonly.ckpt", "Stable Diffusion 1.x"),
+    ("flux1-dev-fp8.safetensors", "FLUX.1"),
+    ("noobaiXLNAIXL_vPred10", "Illustrious XL (SDXL)"),
+    ("dreamshaper_8.safetensors", "dreamshaper_8"),  # no family: the checkpoint itself
+])
+def test_generic_json_without_a_tool_is_named_by_its_checkpoint(table, model, generator):
+    record = {"prompt": "a fox in the snow", "sampler": "Euler a", "seed": 4, "Model": model}
+    data = gf.png_with_text({"parameters": json.dumps(record)})
+    finding = next(f for f in read(data, table) if f.source == "png:parameters")
+    assert finding.reason == "generation_json" and finding.label == "ai"
+    assert finding.generator == generator
+    assert finding.model == model
+
+
+def test_generic_json_without_tool_or_model_stays_unnamed(table):
+    record = {"prompt": "a fox in the snow", "sampler": "Euler a", "seed": 4}
+    data = gf.png_with_text({"parameters": json.dumps(record)})
+    finding = next(f for f in read(data, table) if f.source == "png:parameters")
+    assert finding.reason == "generation_json" and finding.generator == ""
 
 
 def test_nested_generic_record(table):
@@ -235,3 +263,28 @@ def test_moderation_scan_labels_every_matrix_file_ai(tmp_path: Path):
     assert len(rows) == len(paths) == len(CASES)
     wrong = [(Path(r["path"]).name, r["label"], r["error"]) for r in rows if r["label"] != "ai"]
     assert not wrong
+
+
+@settings(max_examples=200, deadline=None)
+@given(model=st.text(max_size=60))
+def test_checkpoint_naming_never_crashes(model):
+    name = generation_json.checkpoint_name(model)
+    assert len(name) <= 200 and "/" not in name
+    family = generation_json.model_family(model)
+    assert family in {f for _p, f in generation_json.MODEL_FAMILIES} | {""}
+    generator = generation_json.generator_of(model)
+    assert (generator == "") == (not model.strip())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=st.text(min_size=1, max_size=40).filter(str.strip),
+       where=st.sampled_from(["parameters", "UserComment"]))
+def test_generic_record_names_a_generator_from_any_model(model, where):
+    text = json.dumps({"prompt": "a fox", "steps": 20, "seed": 1, "model": model})
+    if where == "parameters":
+        data = gf.png_with_text({"parameters": text})
+    else:
+        data = cf._exif("JPEG", comment=cf.user_comment(text, "unicode_be"))
+    findings = [f for f in read_generator_metadata(data, None, load_generator_table())
+                if f.reason == "generation_json"]
+    assert findings and all(f.generator for f in findings)

@@ -12,6 +12,10 @@ Two shapes went through as "no provenance metadata" before this module:
   prose a person may write (a caption, an alt text); a prompt with sampling settings is
   the output of a diffusion sampler.
 
+A record that names no tool is still named: by the model family its checkpoint belongs to
+(``"Model": "sdxl_base"`` -> Stable Diffusion XL, see :data:`MODEL_FAMILIES`), else by the
+checkpoint itself, so the label says which model made the picture.
+
 Keys are compared after folding case and dropping punctuation (``CFG scale``, ``cfg_scale``
 and ``cfgScale`` are one key). Pure functions over parsed JSON; no I/O.
 """
@@ -44,6 +48,28 @@ NESTED_KEYS = ("parameters", "params", "meta", "generation", "generation_data",
 TOOL_KEYS = ("software", "Software", "app", "App", "generator", "Generator", "tool")
 
 _FOLD_RE = re.compile(r"[^a-z0-9]")
+
+#: Checkpoint-name patterns (searched in the lower-cased name) and the family they name,
+#: most specific first: fine-tunes say their base (``ponyDiffusionV6XL`` is SDXL-based,
+#: but Pony is what its users call it).
+MODEL_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), family) for pattern, family in (
+        (r"pony", "Pony Diffusion (SDXL)"),
+        (r"illustrious|noobai|noob_?ai", "Illustrious XL (SDXL)"),
+        (r"animagine", "Animagine XL (SDXL)"),
+        (r"flux", "FLUX.1"),
+        (r"sd3|sd_3|stable[-_ ]?diffusion[-_ ]?3|sd35", "Stable Diffusion 3"),
+        (r"hunyuan", "Hunyuan-DiT"),
+        (r"kolors", "Kolors"),
+        (r"pixart", "PixArt"),
+        (r"auraflow", "AuraFlow"),
+        (r"hidream", "HiDream"),
+        (r"qwen[-_ ]?image", "Qwen-Image"),
+        (r"sdxl|(?:^|[^a-z])xl(?:[^a-z]|$)|xl(?:_|-)?v?\d|[a-z]xl(?:$|[^a-z])",
+         "Stable Diffusion XL"),
+        (r"sd[-_ ]?2|v2[-_ ]?[01]|stable[-_ ]?diffusion[-_ ]?2", "Stable Diffusion 2.x"),
+        (r"sd[-_ ]?1|v1[-_ ]?[45]|stable[-_ ]?diffusion[-_ ]?(?:v?1)", "Stable Diffusion 1.x"),
+    ))
 
 
 def fold(key: str) -> str:
@@ -159,3 +185,28 @@ def scalar_settings(record: dict[str, Any]) -> dict[str, Any]:
             out[str(key)[:100]] = value
     return out
 
+
+
+def checkpoint_name(value: str) -> str:
+    """``models/Stable-diffusion/sdxl_base.safetensors [31e35c80fc]`` -> ``sdxl_base``."""
+    name = re.sub(r"\s*\[[0-9a-fA-F]{6,}\]\s*$", "", value.strip())
+    name = re.split(r"[\\/]", name)[-1]
+    return re.sub(r"\.(?:safetensors|ckpt|pt|pth|bin|gguf|sft)$", "", name,
+                  flags=re.IGNORECASE)[:200]
+
+
+def model_family(value: str) -> str:
+    """The model family a checkpoint name belongs to, or "" when it says none."""
+    name = checkpoint_name(value).lower()
+    for pattern, family in MODEL_FAMILIES:
+        if pattern.search(name):
+            return family
+    return ""
+
+
+def generator_of(model: str) -> str:
+    """What to call the generator of a record that names no tool: the family of its
+    checkpoint, else the checkpoint itself, else ""."""
+    if not model.strip():
+        return ""
+    return model_family(model) or checkpoint_name(model) or model.strip()[:200]

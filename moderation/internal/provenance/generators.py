@@ -313,13 +313,18 @@ def _add_generic_json(c: _Collector, source: str, obj: dict[str, Any]) -> bool:
     generator = pattern.generator if pattern is not None else named
     model_value = generation_json.folded_get(record, generation_json.SETTING_GROUPS["model"])
     model = _first_str({"m": model_value}, ("m",)) if model_value is not None else ""
+    family = generation_json.model_family(model) if model else ""
+    if not generator:
+        # No tool named: the checkpoint says which model made it (as A1111 text does).
+        generator = generation_json.generator_of(model)
     prompt = generation_json.record_prompt(record)
     negative = _first_str(record, NEGATIVE_KEYS)
     c.add(source=source, reason="generation_json", label=AI, strength=STRONG,
           params={"app": generator} if generator else {},
           generator=generator, model=model, loras=tuple(_lora_names(record)),
           details={"settings": generation_json.scalar_settings(record),
-                   "groups": generation_json.generation_groups(record)},
+                   "groups": generation_json.generation_groups(record),
+                   "model_family": family},
           private={"prompt": prompt, "negative_prompt": negative})
     return True
 

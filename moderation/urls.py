@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from moderation.views import accuracy, appeals, case, queue
+from moderation.views import accuracy, appeals, case, queue, reports
 
 app_name = "moderation"
 urlpatterns = [
@@ -17,4 +17,9 @@ urlpatterns = [
     path("case/<int:pk>/proof/<int:file_id>/", case.appeal_file, name="appeal_file"),
     path("my/<int:pk>/", appeals.my_case, name="my_case"),
     path("my/work/<str:model>/<str:object_id>/", appeals.work_status, name="work_status"),
+    path("report/<str:model>/<str:object_id>/", reports.report_work, name="report_work"),
+    path("reports/sent/<int:pk>/", reports.report_sent, name="report_sent"),
+    path("reports/mine/", reports.my_reports, name="my_reports"),
+    path("case/<int:pk>/report-original/<int:report_id>/", reports.report_original,
+         name="report_original"),
 ]

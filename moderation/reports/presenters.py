@@ -18,8 +18,8 @@ from moderation.conf import moderation_settings
 from moderation.models import ModerationCase, Report, ReportStatus
 from moderation.reasons import get_reason
 from moderation.reports.forms import REASON_CHOICES
-from moderation.reports.reputation import Reputation, reputation, track_records
 from moderation.reports.outcomes import REJECTED_EVENT, UPHELD_EVENT
+from moderation.reports.reputation import Reputation, reputation, track_records
 from moderation.reports.scoring import HOLD_EVENT, REVIEW_EVENT, Score, case_score
 from moderation.reports.submit import REPORT_EVENT
 from moderation.visibility import can_view

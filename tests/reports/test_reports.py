@@ -455,3 +455,17 @@ def test_confirmed_reports_feed_the_site_training_labels() -> None:
     assert confirmed_ai_cases() == {case_of(hidden).pk, case_of(relabelled).pk}
     A.Restore(mod, case_of(hidden)).run()  # published again as hand-made: no longer AI
     assert confirmed_ai_cases() == {case_of(relabelled).pk}
+
+
+def test_site_loop_collects_confirmed_reports_as_ai_labels() -> None:
+    site = pytest.importorskip("moderation.training.site")
+    artist, mod = make_user("artist"), make_user("mod", moderator=True)
+    hidden, cleared = make_work(artist), make_work(artist)
+    viewer = trusted("v")
+    for work in (hidden, cleared):
+        submit_report(case_of(work), Reporter(user=viewer), reason="report_undisclosed_ai")
+    A.Hide(mod, case_of(hidden)).run()  # hidden without relabelling: label still hand-made
+    A.MarkHuman(mod, case_of(cleared)).run()
+    examples = {e.case_id: (e.label, e.kind) for e in site.collect(progress=lambda _m: None)}
+    assert examples[case_of(hidden).pk] == (1, "report")
+    assert examples[case_of(cleared).pk] == (0, "moderator")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.utils.datastructures import MultiValueDict
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import APIException, NotFound
@@ -151,10 +152,11 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         ser.is_valid(raise_exception=True)
         case = visible_case(request, ser.validated_data["content_type"],
                             ser.validated_data["object_id"])
+        files: MultiValueDict[str, Any] = MultiValueDict()
+        if "original_file" in request.FILES:
+            files.setlist("original_file", [request.FILES["original_file"]])
         form = ReportForm({k: v for k, v in request.data.items()
-                           if k in {"reason", "note", "original_url"}},
-                          {"original_file": request.FILES["original_file"]}
-                          if "original_file" in request.FILES else None)
+                           if k in {"reason", "note", "original_url"}}, files)
         if not form.is_valid():
             raise serializers.ValidationError(
                 {name: [str(m) for m in msgs] for name, msgs in form.errors.items()})

@@ -27,7 +27,7 @@ from moderation.registry import registry
 from moderation.reports.clusters import anonymous_key, cluster_keys
 from moderation.reports.forms import ReportForm
 from moderation.reports.presenters import my_record, my_report_rows, viewer_reason
-from moderation.reports.reputation import track_records
+from moderation.reports.reputation import precision, track_records
 from moderation.reports.submit import Reporter, ReportRefused, already_reported, submit_report
 from moderation.views.common import moderator_required, signed_in, with_csp
 from moderation.views.files import harden
@@ -136,15 +136,17 @@ def report_sent(request: HttpRequest, pk: int) -> HttpResponseBase:
 @signed_in
 def my_reports(request: HttpRequest) -> HttpResponse:
     """The reporter's own reports with their outcomes and what their reports count for."""
-    reports = Report.objects.filter(reporter=request.user).select_related(
+    user_id = int(request.user.pk or 0)
+    reports = Report.objects.filter(reporter_id=user_id).select_related(
         "case", "case__content_type").order_by("-created_at", "-id")
     page = Paginator(reports, 50).get_page(request.GET.get("page"))
-    record = track_records([request.user.pk]).get(request.user.pk, {})
+    record = track_records([user_id]).get(user_id, {})
     return render(request, "moderation/my_reports.html", {
         "base_template": moderation_settings.PAGE_BASE_TEMPLATE, "page": page,
         "rows": my_report_rows(request.user, list(page.object_list)),
         "counts": my_record(request.user),
         "record": [(viewer_reason(code), rep) for code, rep in sorted(record.items())],
+        "start": round(precision(0, 0) * 100),
     })
 
 

@@ -469,3 +469,17 @@ def test_site_loop_collects_confirmed_reports_as_ai_labels() -> None:
     examples = {e.case_id: (e.label, e.kind) for e in site.collect(progress=lambda _m: None)}
     assert examples[case_of(hidden).pk] == (1, "report")
     assert examples[case_of(cleared).pk] == (0, "moderator")
+
+
+def test_api_repost_with_an_uploaded_original() -> None:
+    work = make_work(make_user("artist"))
+    client = login(make_user("painter"))
+    url = reverse("moderation-api:moderation-report-list")
+    base = {"content_type": work_path(work), "object_id": str(work.pk),
+            "reason": "report_repost"}
+    refused = client.post(url, base)
+    assert refused.status_code == 400 and "original_url" in refused.json()
+    upload = SimpleUploadedFile("mine.png", png_bytes(), content_type="image/png")
+    made = client.post(url, {**base, "original_file": upload})
+    assert made.status_code == 201, made.content
+    assert len(Report.objects.get().original_sha256) == 64

@@ -90,14 +90,17 @@ def report_score() -> Coalesce:
 
 def review_queue(filters: QueueFilters | None = None, *, user: Any = None) -> QuerySet[Any]:
     """Cases needing review, annotated with ``has_open_appeal``, ``waiting_since`` (the
-    open appeal's date for an appealed case, else the upload's) and ``report_score``
-    (viewers' weighted reports), highest priority first; within one priority, the
-    higher report score first, then the longest-waiting."""
+    open appeal's date for an appealed case, else the upload's), ``report_score``
+    (viewers' weighted reports) and ``report_burst`` (a burst against the artist is
+    among them), highest priority first; within one priority, the higher report score
+    first, then the longest-waiting."""
     f = filters or QueueFilters()
     qs = (ModerationCase.objects.filter(needs_review=True)
           .annotate(has_open_appeal=open_appeal_exists(),
                     waiting_since=Coalesce(open_appeal_since(), F("created_at")),
-                    report_score=report_score())
+                    report_score=report_score(),
+                    report_burst=Exists(Report.objects.filter(
+                        case=OuterRef("pk"), status=ReportStatus.OPEN, in_burst=True)))
           .select_related("owner", "claimed_by", "content_type"))
     if f.category == APPEAL.key:
         qs = qs.filter(has_open_appeal=True)

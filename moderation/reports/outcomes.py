@@ -64,6 +64,37 @@ def resolve_reports(case: ModerationCase, actor: Any) -> list[Report]:
     return settled
 
 
+def reassess_reports(case: ModerationCase, actor: Any) -> list[Report]:
+    """After an appeal corrected the verdict, turn the case's settled reports whose
+    outcome the new verdict reverses, moving their reporters' reputation back.
+
+    A report the moderators first upheld and then overturned on appeal was wrong; one
+    the first verdict rejected but the corrected verdict bears out was right.
+    """
+    flipped = []
+    reporters: set[int] = set()
+    rows = Report.objects.select_for_update().filter(
+        case=case, status__in=[ReportStatus.UPHELD, ReportStatus.REJECTED])
+    for report in rows:
+        ok = upheld(report, case)
+        if ok == (report.status == ReportStatus.UPHELD):
+            continue
+        report.status = ReportStatus.UPHELD if ok else ReportStatus.REJECTED
+        report.resolved_by = actor if getattr(actor, "pk", None) else None
+        report.resolved_at = timezone.now()
+        report.save(update_fields=["status", "resolved_by", "resolved_at"])
+        if report.reporter_id is not None:
+            record_outcome(report.reporter_id, report.reason, upheld=ok, reverse=True)
+            reporters.add(report.reporter_id)
+        ModerationAction.objects.create(
+            case=case, actor=report.resolved_by, action=UPHELD_EVENT if ok else REJECTED_EVENT,
+            after={"report": report.pk, "reason": report.reason, "status": report.status,
+                   "appeal": True}, note=report.reason)
+        flipped.append(report)
+    rescore_many(cases_with_open_reports_by(reporters) - {case.pk})
+    return flipped
+
+
 def confirmed_ai_cases() -> set[int]:
     """Cases a moderator confirmed AI through an upheld "undisclosed AI" report and that
     no later verdict published as hand-made (marked hand-made, or restored with a

@@ -68,8 +68,15 @@ def track_records(user_ids: Iterable[int]) -> dict[int, dict[str, Reputation]]:
     return out
 
 
-def record_outcome(user_id: int, reason: str, *, upheld: bool) -> None:
-    """Count one moderator outcome in the reporter's record (atomic increment)."""
+def record_outcome(user_id: int, reason: str, *, upheld: bool, reverse: bool = False) -> None:
+    """Count one moderator outcome in the reporter's record (atomic increment).
+
+    ``reverse``: the outcome replaces the opposite one counted before (an appeal
+    corrected the verdict), which is taken back.
+    """
     row, _created = ReporterReputation.objects.get_or_create(user_id=user_id, reason=reason)
-    field = "upheld" if upheld else "rejected"
-    ReporterReputation.objects.filter(pk=row.pk).update(**{field: F(field) + 1})
+    field, other = ("upheld", "rejected") if upheld else ("rejected", "upheld")
+    changes: dict[str, Any] = {field: F(field) + 1}
+    if reverse and getattr(row, other) > 0:
+        changes[other] = F(other) - 1
+    ReporterReputation.objects.filter(pk=row.pk).update(**changes)

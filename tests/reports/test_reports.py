@@ -25,13 +25,14 @@ from moderation.models import (
     ReportStatus,
     Strike,
 )
-from moderation.queue import review_queue
+from moderation.queue import category_of, review_queue
 from moderation.reasons import REPORTS_THRESHOLD, reason_table
 from moderation.reports.clusters import ip_prefix
 from moderation.reports.outcomes import confirmed_ai_cases
 from moderation.reports.reputation import precision, reputation_of
 from moderation.reports.submit import Reporter, submit_report
 from moderation.reports.weighting import age_factor, cluster_factors
+from moderation.signals import case_scanned
 from tests.factories import case_of, make_user, make_work, png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -483,3 +484,50 @@ def test_api_repost_with_an_uploaded_original() -> None:
     made = client.post(url, {**base, "original_file": upload})
     assert made.status_code == 201, made.content
     assert len(Report.objects.get().original_sha256) == 64
+
+
+def test_a_rescan_does_not_release_a_work_held_by_reports() -> None:
+    work = make_work(make_user("artist"))
+    for name in ("t1", "t2"):
+        submit_report(case_of(work), Reporter(user=trusted(name)),
+                      reason="report_undisclosed_ai")
+    ModerationCase.objects.filter(pk=case_of(work).pk).update(route=Route.MAIN,
+                                                              needs_review=False)
+    case_scanned.send(sender=ModerationCase, case=case_of(work), decision=None)
+    assert (case_of(work).route, case_of(work).needs_review) == (Route.HELD, True)
+
+
+def test_an_overturned_appeal_reverses_the_reports_it_upheld() -> None:
+    artist, mod = make_user("artist"), make_user("mod", moderator=True)
+    work = make_work(artist)
+    reporters = [trusted("t1"), trusted("t2")]
+    for user in reporters:
+        submit_report(case_of(work), Reporter(user=user), reason="report_undisclosed_ai")
+    A.MarkAI(mod, case_of(work), strike=False).run()
+    assert ReporterReputation.objects.get(user=reporters[0]).upheld == 21
+    appeal = A.SubmitAppeal(artist, case_of(work), message="my layers").run().extra["appeal"]
+    A.DecideAppeal(mod, case_of(work), appeal=appeal, outcome="overturned").run()
+    assert set(Report.objects.values_list("status", flat=True)) == {ReportStatus.REJECTED}
+    rep = ReporterReputation.objects.get(user=reporters[0])
+    assert (rep.upheld, rep.rejected) == (20, 1)
+    assert ModerationAction.objects.filter(action="report_rejected").count() == 2
+
+
+def test_real_person_reports_file_with_the_deepfake_risks() -> None:
+    work = make_work(make_user("artist"))
+    submit_report(case_of(work), Reporter(user=trusted("t1", reason="report_real_person")),
+                  reason="report_real_person")
+    case = case_of(work)
+    assert case.needs_review and case.review_priority >= 900
+    assert category_of(case).key == "deepfake"
+
+
+def test_the_queue_flags_a_burst() -> None:
+    artist = make_user("artist")
+    work = make_work(artist)
+    for i in range(5):
+        submit_report(case_of(work), Reporter(user=make_user(f"b{i}")),
+                      reason="report_undisclosed_ai")
+    assert review_queue().get(pk=case_of(work).pk).report_burst
+    page = login(make_user("mod", moderator=True)).get(reverse("moderation:queue"))
+    assert 'class="summary warn report-burst"' in page.content.decode()

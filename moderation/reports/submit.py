@@ -99,6 +99,8 @@ def submit_report(case: ModerationCase, who: Reporter, *, reason: str, note: str
                 case=case, actor=who.user if who.signed_in else None, action=REPORT_EVENT,
                 after={"report": report.pk, "reason": reason,
                        "anonymous": not who.signed_in}, note=reason)
+            # Cases whose reports newly joined a burst are rescored too (the burst puts
+            # them in the queue); the rest of the artist's reports only lost weight.
             others = refresh_burst(case.owner_id) - {case.pk}
             score = rescore(case.pk)
             rescore_many(others)

@@ -82,20 +82,28 @@ def reweigh_case(case_id: int, now: datetime | None = None) -> float:
     records = track_records(r.reporter_id for r in reports if r.reporter_id)
     clusters = cluster_factors(reports)
     total = 0.0
+    changed = []
     for report in reports:
         rep = records.get(report.reporter_id or 0, {}).get(report.reason) or reputation(
             report.reason)
         weight = weigh(report, rep, clusters[report.pk], now)
         parts = {**(report.weight_parts or {}), **weight.as_dict()}
         if parts != report.weight_parts or weight.value != report.weight:
-            Report.objects.filter(pk=report.pk).update(weight=weight.value, weight_parts=parts)
+            report.weight, report.weight_parts = weight.value, parts
+            changed.append(report)
         total += weight.value
+    Report.objects.bulk_update(changed, ["weight", "weight_parts"], batch_size=500)
     return round(total, 6)
 
 
 def refresh_burst(artist_id: int | None, now: datetime | None = None) -> set[int]:
     """Mark the first-time reports against ``artist_id`` within the window as a burst
-    when there are enough of them; return the case ids whose weights changed."""
+    when there are enough of them, and lower their weights to the burst's share.
+
+    Returns the cases with a report that newly joined the burst: those need a rescore
+    (a burst is shown to moderators). The others' weights only fell, which changes no
+    route, so their stored weights are updated here without one.
+    """
     if artist_id is None:
         return set()
     now = now or timezone.now()
@@ -106,7 +114,8 @@ def refresh_burst(artist_id: int | None, now: datetime | None = None) -> set[int
     size = len(reporters)
     if size < int(moderation_settings.REPORT_BURST_MIN_REPORTERS):
         return set()
-    changed: set[int] = set()
+    changed = []
+    joined: set[int] = set()
     share = round(1.0 / size, 6)
     for report in fresh:
         parts = dict(report.weight_parts or {})
@@ -116,6 +125,15 @@ def refresh_burst(artist_id: int | None, now: datetime | None = None) -> set[int
             continue
         parts["burst"] = new_share
         parts["burst_size"] = max(size, int(parts.get("burst_size", 0)))
-        Report.objects.filter(pk=report.pk).update(in_burst=True, weight_parts=parts)
-        changed.add(report.case_id)
-    return changed
+        if "reputation" in parts:  # weighed before: the same product with the new share
+            parts["value"] = Weight(float(parts["reputation"]), float(parts["age"]),
+                                    new_share, float(parts["cluster"]),
+                                    bool(parts.get("floor"))).value
+            report.weight = parts["value"]
+        if not report.in_burst:
+            joined.add(report.case_id)
+        report.in_burst, report.weight_parts = True, parts
+        changed.append(report)
+    Report.objects.bulk_update(changed, ["in_burst", "weight", "weight_parts"],
+                               batch_size=500)
+    return joined

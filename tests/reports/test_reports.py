@@ -30,8 +30,9 @@ from moderation.reasons import REPORTS_THRESHOLD, reason_table
 from moderation.reports.clusters import ip_prefix
 from moderation.reports.outcomes import confirmed_ai_cases
 from moderation.reports.reputation import precision, reputation_of
+from moderation.reports.scoring import case_score
 from moderation.reports.submit import Reporter, submit_report
-from moderation.reports.weighting import age_factor, cluster_factors
+from moderation.reports.weighting import age_factor, cluster_factors, reweigh_case
 from moderation.signals import case_scanned
 from tests.factories import case_of, make_user, make_work, png_bytes
 
@@ -252,6 +253,9 @@ def test_fifty_first_time_accounts_against_one_artist_hold_nothing_and_flag_a_bu
     assert Report.objects.filter(in_burst=True).count() == 50
     total = sum(Report.objects.values_list("weight", flat=True))
     assert total < 0.5
+    for work in works:  # the stored weights are what a full reweigh gives
+        stored = case_score(case_of(work).pk).value
+        assert reweigh_case(case_of(work).pk) == pytest.approx(stored)
     client = login(mod)
     page = client.get(reverse("moderation:case", args=[case_of(works[0]).pk]))
     assert 'id="report-burst"' in page.content.decode()

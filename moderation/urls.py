@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from moderation.views import accuracy, appeals, case, export, queue
-
-from moderation.views import accuracy, appeals, case, queue, reports
+from moderation.views import accuracy, appeals, case, export, queue, reports
 
 app_name = "moderation"
 urlpatterns = [

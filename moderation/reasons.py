@@ -134,11 +134,30 @@ ACCOUNT_ON_HOLD = Reason("account_on_hold",
 ACCOUNT_SUSPENDED = Reason("account_suspended", _("Uploads from this account are suspended."),
                            category=ACCOUNT.key)
 
+# Fingerprint matches (moderation.fingerprints): the upload's PDQ hash is close to a hash
+# in one of the banks. Parameters: ``artist`` (the other work's account), ``distance``
+# (PDQ bits of 256), ``title`` (a protected work's title).
+POSSIBLE_REPOST = Reason("possible_repost",
+                         _("Looks like a repost of another account's work."),
+                         category=REPOST.key,
+                         detail=_("Possible repost of @{artist}'s work (PDQ distance "
+                                  "{distance})."))
+BANNED_REUPLOAD = Reason("banned_reupload", _("Matches a work moderators removed."),
+                         category=REPOST.key,
+                         detail=_("Matches a work moderators removed (PDQ distance "
+                                  "{distance})."))
+PROTECTED_WORK_MATCH = Reason("protected_work_match",
+                              _("Matches a work its creator protects."),
+                              category=REPOST.key,
+                              detail=_("Matches “{title}”, a work @{artist} protects (PDQ "
+                                       "distance {distance})."))
+
 BUILTIN_REASONS: tuple[Reason, ...] = (
     SELF_DECLARED_AI, SELF_DECLARED_AI_ASSISTED, UNDISCLOSED_AI, PROVENANCE_PROOF,
     PROVENANCE_STRONG, WEAK_AI_SIGNAL, NO_AI_EVIDENCE, PROVENANCE_NOT_AI, DETECTOR_SIGNAL,
     DETECTOR_FAILED, MODERATOR,
     APPEAL_OVERTURNED, ACCOUNT_ON_HOLD, ACCOUNT_SUSPENDED,
+    POSSIBLE_REPOST, BANNED_REUPLOAD, PROTECTED_WORK_MATCH,
 )
 
 

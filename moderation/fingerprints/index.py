@@ -199,7 +199,10 @@ class HashIndex:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, flat_max: int | None = None) -> HashIndex:
-        """Read an index :meth:`save` wrote; raise ValueError if the file is not one."""
+        """Read an index :meth:`save` wrote; raise FileNotFoundError when there is none
+        and ValueError if the file is not one."""
+        if not Path(path).exists():
+            raise FileNotFoundError(str(path))
         try:
             with np.load(Path(path), allow_pickle=False) as data:
                 header = json.loads(bytes(data["header"]).decode())

@@ -114,6 +114,7 @@ def sync(index: HashIndex) -> int:
 
 
 def _load_or_build() -> HashIndex:
+    """Load the saved index, or build one (and save it, so the next start loads it)."""
     path = moderation_settings.FINGERPRINT_INDEX_PATH
     if path:
         try:
@@ -122,7 +123,9 @@ def _load_or_build() -> HashIndex:
             pass
         except ValueError as exc:
             logger.warning("fingerprint index %s unusable (%s); rebuilding", path, exc)
-    return build()
+    index = build()
+    save(index)
+    return index
 
 
 def get_index() -> HashIndex:

@@ -140,3 +140,17 @@ def test_a_deleted_work_leaves_the_site_bank() -> None:
     assert entry.removed_at is not None
     copy = scanned(make_user("bob"), repost(artwork(11)), name="c.jpg")
     assert copy.route == Route.MAIN
+
+
+def test_the_case_page_lists_the_similar_work_with_its_distance_owner_link_and_time(
+        client: Any) -> None:
+    ann, bob, mod = make_user("ann"), make_user("bob"), make_user("mod", moderator=True)
+    original = scanned(ann, encode(artwork(12)))
+    copy = scanned(bob, repost(artwork(12)), name="copy.jpg")
+    distance = FingerprintMatch.objects.get(case=copy).distance
+    client.force_login(mod)
+    page = client.get(f"/moderation/case/{copy.pk}/").content.decode()
+    assert 'id="similar-works"' in page and "@ann" in page
+    assert f'data-distance="{distance}"' in page and f"{distance} / 256" in page
+    assert f'href="/moderation/case/{original.pk}/"' in page
+    assert "Possible repost of @ann" in page

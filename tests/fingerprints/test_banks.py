@@ -154,3 +154,29 @@ def test_the_case_page_lists_the_similar_work_with_its_distance_owner_link_and_t
     assert f'data-distance="{distance}"' in page and f"{distance} / 256" in page
     assert f'href="/moderation/case/{original.pk}/"' in page
     assert "Possible repost of @ann" in page
+
+
+@pytest.mark.urls("tests.fingerprints.urls")
+def test_a_creator_protects_a_work_on_their_page_and_sees_its_match(
+        client: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    creator = make_user("dee")
+    client.force_login(creator)
+    page = client.get("/creator/protected/")
+    assert page.status_code == 200 and b'id="protect-form"' in page.content
+    flat = client.post("/creator/protected/", {
+        "title": "flat", "image": SimpleUploadedFile("f.png", png_bytes((300, 300)))})
+    assert b"too plain" in flat.content and not BankEntry.objects.exists()
+    done = client.post("/creator/protected/", {
+        "title": "Night", "source_url": "https://example.com/night",
+        "image": SimpleUploadedFile("n.png", encode(artwork(13)))})
+    assert done.status_code == 302
+    entry = BankEntry.objects.get(bank=FingerprintBank.PROTECTED, owner=creator)
+    with django_capture_on_commit_callbacks(execute=True):
+        scanned(make_user("eve"), repost(artwork(13)), name="x.jpg")
+    page = client.get("/creator/protected/").content.decode()
+    assert f'data-entry="{entry.pk}"' in page and '<td class="matches">1</td>' in page
+    client.post(f"/creator/protected/{entry.pk}/remove/")
+    entry.refresh_from_db()
+    assert entry.removed_at is not None

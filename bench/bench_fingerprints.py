@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from moderation.fingerprints.index import HashIndex  # noqa: E402
+from moderation.fingerprints.index import HashIndex
 
 THRESHOLD = 31
 CHUNK = 250_000

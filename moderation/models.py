@@ -506,6 +506,7 @@ class FingerprintBank(models.TextChoices):
     SITE = "site", _("Published works on this site")
     BANNED = "banned", _("Works moderators removed")
     PROTECTED = "protected", _("Works their creators protect")
+    SHARED = "shared", _("Hashes other sites shared")
 
 
 class WorkFingerprint(models.Model):
@@ -557,6 +558,8 @@ class BankEntry(models.Model):
                              related_name="bank_entries", verbose_name=_("case"))
     title = models.CharField(_("title"), max_length=200, blank=True)
     source_url = models.URLField(_("where it is published"), max_length=500, blank=True)
+    #: A shared entry's origin: the name its list was imported under.
+    source = models.CharField(_("source"), max_length=200, blank=True)
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="+",
                                  verbose_name=_("added by"))

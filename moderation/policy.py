@@ -36,13 +36,14 @@ from moderation.reasons import (
     BANNED_REUPLOAD,
     DETECTOR_SIGNAL,
     NO_AI_EVIDENCE,
+    PROTECTED_WORK_MATCH,
     PROVENANCE_NOT_AI,
     PROVENANCE_PROOF,
     PROVENANCE_STRONG,
-    PROTECTED_WORK_MATCH,
     REPOST,
     SELF_DECLARED_AI,
     SELF_DECLARED_AI_ASSISTED,
+    SHARED_BAN_MATCH,
     UNDISCLOSED_AI,
     WEAK_AI_SIGNAL,
     Priority,
@@ -51,7 +52,8 @@ from moderation.reasons import (
 
 #: Where a matched upload sorts inside the repost band: a removed work coming back
 #: first, then a creator's protected work, then another account's published work.
-MATCH_PRIORITY: dict[str, int] = {BANNED_REUPLOAD.code: 60, PROTECTED_WORK_MATCH.code: 40}
+MATCH_PRIORITY: dict[str, int] = {BANNED_REUPLOAD.code: 60, SHARED_BAN_MATCH.code: 50,
+                                  PROTECTED_WORK_MATCH.code: 40}
 
 
 class BasePolicy(ABC):

@@ -136,7 +136,8 @@ ACCOUNT_SUSPENDED = Reason("account_suspended", _("Uploads from this account are
 
 # Fingerprint matches (moderation.fingerprints): the upload's PDQ hash is close to a hash
 # in one of the banks. Parameters: ``artist`` (the other work's account), ``distance``
-# (PDQ bits of 256), ``title`` (a protected work's title).
+# (PDQ bits of 256), ``title`` (a protected work's title), ``source`` (the site a
+# shared list came from).
 POSSIBLE_REPOST = Reason("possible_repost",
                          _("Looks like a repost of another account's work."),
                          category=REPOST.key,
@@ -151,13 +152,18 @@ PROTECTED_WORK_MATCH = Reason("protected_work_match",
                               category=REPOST.key,
                               detail=_("Matches “{title}”, a work @{artist} protects (PDQ "
                                        "distance {distance})."))
+SHARED_BAN_MATCH = Reason("shared_ban_match",
+                          _("Matches a hash another site shared as a known repost."),
+                          category=REPOST.key,
+                          detail=_("Matches a hash shared by {source} (PDQ distance "
+                                   "{distance})."))
 
 BUILTIN_REASONS: tuple[Reason, ...] = (
     SELF_DECLARED_AI, SELF_DECLARED_AI_ASSISTED, UNDISCLOSED_AI, PROVENANCE_PROOF,
     PROVENANCE_STRONG, WEAK_AI_SIGNAL, NO_AI_EVIDENCE, PROVENANCE_NOT_AI, DETECTOR_SIGNAL,
     DETECTOR_FAILED, MODERATOR,
     APPEAL_OVERTURNED, ACCOUNT_ON_HOLD, ACCOUNT_SUSPENDED,
-    POSSIBLE_REPOST, BANNED_REUPLOAD, PROTECTED_WORK_MATCH,
+    POSSIBLE_REPOST, BANNED_REUPLOAD, PROTECTED_WORK_MATCH, SHARED_BAN_MATCH,
 )
 
 

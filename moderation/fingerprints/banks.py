@@ -38,13 +38,13 @@ def current_fingerprint(case: ModerationCase) -> WorkFingerprint | None:
 
 def add(bank: str, fingerprint: Fingerprint | WorkFingerprint, *, owner: Any = None,
         case: ModerationCase | None = None, added_by: Any = None, title: str = "",
-        source_url: str = "") -> BankEntry:
+        source_url: str = "", source: str = "") -> BankEntry:
     """Write one entry; the index picks it up on its next sync."""
     return BankEntry.objects.create(
         bank=bank, pdq=fingerprint.pdq, quality=fingerprint.quality,
         crops=list(fingerprint.crops), owner=owner, case=case,
         added_by=added_by if getattr(added_by, "pk", None) else None, title=title[:200],
-        source_url=source_url[:500])
+        source_url=source_url[:500], source=source[:200])
 
 
 def remove(entries: QuerySet[BankEntry]) -> int:

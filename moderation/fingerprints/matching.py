@@ -32,7 +32,12 @@ from moderation.models import (
     NotificationKind,
     WorkFingerprint,
 )
-from moderation.reasons import BANNED_REUPLOAD, POSSIBLE_REPOST, PROTECTED_WORK_MATCH
+from moderation.reasons import (
+    BANNED_REUPLOAD,
+    POSSIBLE_REPOST,
+    PROTECTED_WORK_MATCH,
+    SHARED_BAN_MATCH,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +47,12 @@ SOURCE = "fingerprints"
 VERSION = "pdq-1"
 #: The reason each bank's match carries, most serious first.
 BANK_REASONS = {FingerprintBank.BANNED: BANNED_REUPLOAD,
+                FingerprintBank.SHARED: SHARED_BAN_MATCH,
                 FingerprintBank.PROTECTED: PROTECTED_WORK_MATCH,
                 FingerprintBank.SITE: POSSIBLE_REPOST}
 _ORDER = {bank: n for n, bank in enumerate(BANK_REASONS)}
+#: Banks of someone's own works: that account re-uploading them is no repost.
+OWNED_BANKS = frozenset({FingerprintBank.SITE, FingerprintBank.PROTECTED})
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ def find_matches(hashes: list[str], quality: int, *, owner_id: int | None,
         entry = entries.get(hit.id)
         if entry is None or (case_id is not None and entry.case_id == case_id):
             continue
-        if entry.bank != FingerprintBank.BANNED and owner_id is not None \
+        if entry.bank in OWNED_BANKS and owner_id is not None \
                 and entry.owner_id == owner_id:
             continue
         if entry.bank == FingerprintBank.SITE and entry.case_id is None:
@@ -126,14 +134,15 @@ def evidence_for(fp: WorkFingerprint, matches: list[Match]) -> EvidenceResult:
         detector=SOURCE, version=VERSION, label=EvidenceLabel.NONE, strength=Strength.WEAK,
         message=reason.code,
         message_params={"artist": artist(top.entry), "distance": top.distance,
-                        "title": top.entry.title},
+                        "title": top.entry.title, "source": top.entry.source},
         reasons=codes,
         details={"pdq": fp.pdq, "quality": fp.quality, "matches": [
             {"entry": m.entry.pk, "bank": m.entry.bank, "distance": m.distance,
              "variant": m.variant, "reason": BANK_REASONS[FingerprintBank(m.entry.bank)].code,
              "artist": artist(m.entry), "case": m.entry.case_id,
              "object_id": m.entry.case.object_id if m.entry.case else "",
-             "title": m.entry.title, "added_at": m.entry.created_at.isoformat()}
+             "title": m.entry.title, "source": m.entry.source,
+             "added_at": m.entry.created_at.isoformat()}
             for m in matches]})
 
 

@@ -25,6 +25,7 @@ class SimilarWork:
     work_url: str
     title: str
     source_url: str
+    source: str
     created_at: datetime
     removed: bool
 
@@ -65,6 +66,7 @@ def similar_works(case: ModerationCase) -> list[SimilarWork]:
             owner=entry.owner.get_username() if entry.owner is not None else "",
             case_id=other.pk if other is not None else None, case_url=_case_url(other),
             work_url=_work_url(other), title=entry.title, source_url=entry.source_url,
+            source=entry.source,
             created_at=other.created_at if other is not None else entry.created_at,
             removed=entry.removed_at is not None))
     return found

@@ -37,3 +37,12 @@ def repost(picture: Image.Image) -> bytes:
     edited = edited.resize((edited.width * 3 // 5, edited.height * 3 // 5),
                            Image.Resampling.LANCZOS)
     return encode(edited, "JPEG", quality=75)
+
+
+def mirrored_copy(picture: Image.Image) -> bytes:
+    """A lighter edit: mirrored, resized to 60% and re-encoded, not trimmed (a shared
+    list carries one hash per work, without the centre crops a local bank entry has)."""
+    edited = ImageOps.mirror(picture)
+    edited = edited.resize((edited.width * 3 // 5, edited.height * 3 // 5),
+                           Image.Resampling.LANCZOS)
+    return encode(edited, "JPEG", quality=75)

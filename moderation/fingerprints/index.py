@@ -17,6 +17,7 @@ decides what goes in, and the benchmark drives this class directly.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
@@ -37,9 +38,16 @@ FILE_FORMAT = 1
 
 
 def _faiss() -> Any:
-    import faiss  # optional dependency (the ``match`` extra); loaded on first use
+    return importlib.import_module("faiss")  # the ``match`` extra; loaded on first use
 
-    return faiss
+
+def available() -> bool:
+    """Whether ``faiss-cpu`` is installed (the ``match`` extra)."""
+    try:
+        _faiss()
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from moderation import notify
 from moderation.conf import moderation_settings
 from moderation.constants import EvidenceLabel, Strength
 from moderation.evidence import EvidenceResult, ImageInput
-from moderation.fingerprints import banks, pdq, store
+from moderation.fingerprints import banks, index, pdq, store
 from moderation.models import (
     BankEntry,
     FingerprintBank,
@@ -64,7 +64,7 @@ class Match:
 
 def enabled() -> bool:
     """Fingerprinting is on and its packages are installed."""
-    return bool(moderation_settings.FINGERPRINTS) and pdq.available()
+    return bool(moderation_settings.FINGERPRINTS) and pdq.available() and index.available()
 
 
 def fingerprint(case: ModerationCase, image: ImageInput) -> WorkFingerprint:

@@ -180,3 +180,14 @@ def test_a_creator_protects_a_work_on_their_page_and_sees_its_match(
     client.post(f"/creator/protected/{entry.pk}/remove/")
     entry.refresh_from_db()
     assert entry.removed_at is not None
+
+
+def test_without_the_match_extra_a_check_warns_and_uploads_go_through(monkeypatch) -> None:
+    from moderation.checks import check_fingerprints
+    from moderation.fingerprints import pdq
+
+    assert check_fingerprints() == []
+    monkeypatch.setattr(pdq, "available", lambda: False)
+    assert [m.id for m in check_fingerprints()] == ["moderation.W050"]
+    case = scanned(make_user("ann"), encode(artwork(14)))
+    assert case.route == Route.MAIN and not WorkFingerprint.objects.exists()

@@ -154,10 +154,11 @@ def check_feed_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 def check_fingerprints(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn when fingerprints are on but the ``match`` extra is missing: uploads would be
     neither hashed nor matched against the banks."""
-    from moderation.conf import moderation_settings
+    from django.conf import settings as django_settings
 
-    if not moderation_settings.FINGERPRINTS:
-        return []
+    user = getattr(django_settings, "MODERATION", {}) or {}
+    if not isinstance(user, dict) or not user.get("FINGERPRINTS", DEFAULTS["FINGERPRINTS"]):
+        return []  # a MODERATION that is not a dict is E001's to report
     missing = [name for name, ok in (("pdqhash", pdq.available()),
                                      ("faiss-cpu", fingerprint_index.available())) if not ok]
     if not missing:

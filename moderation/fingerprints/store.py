@@ -65,8 +65,12 @@ def build(progress: Callable[[int], None] | None = None) -> HashIndex:
         last = rows[-1][0]
         if progress is not None:
             progress(len(rows))
-    index.meta = {"high": int(high), "missing": [], "removed_checked": started.isoformat(),
-                  "unsaved": 0}
+    # Ids near the top the build did not see may belong to transactions still open.
+    recent = set(BankEntry.objects.filter(pk__gt=high - GAP_WINDOW, pk__lte=high)
+                 .values_list("pk", flat=True))
+    missing = [i for i in range(max(1, high - GAP_WINDOW + 1), high + 1) if i not in recent]
+    index.meta = {"high": int(high), "missing": missing,
+                  "removed_checked": started.isoformat(), "unsaved": 0}
     # Rows removed while the build ran are discarded by the first sync (removed_checked).
     return index
 

@@ -108,3 +108,27 @@ def test_rebuild_command_builds_saves_and_reports(tmp_path: Path) -> None:
         call_command("moderation_fingerprint_index", "--no-progress")
         loaded = HashIndex.load(path)
     assert len(loaded) == 9  # three works, each with two centre crops
+
+
+@pytest.mark.django_db
+def test_backfill_hashes_works_scanned_before_fingerprints_were_on(tmp_path: Path) -> None:
+    from django.core.management import call_command
+
+    from moderation import pipeline
+    from moderation.models import ModerationCase, WorkFingerprint
+    from tests.factories import case_of, upload
+    from tests.fingerprints.images import encode
+
+    detectors = {"provenance": {
+        "BACKEND": "moderation.detectors.provenance.ProvenanceDetector"}}
+    with override_settings(MODERATION={"DETECTORS": detectors, "FINGERPRINTS": False}):
+        work = upload(make_user("ann"), encode(artwork(30)))
+        pipeline.scan(case_of(work).pk)
+    assert not WorkFingerprint.objects.exists()
+    with override_settings(MODERATION={"DETECTORS": detectors,
+                                       "FINGERPRINT_INDEX_PATH": str(tmp_path / "i.npz")}):
+        call_command("moderation_fingerprint_index", "--no-progress", "--backfill")
+    case = ModerationCase.objects.get(pk=case_of(work).pk)
+    assert WorkFingerprint.objects.filter(case=case, content_sha256=case.content_sha256).exists()
+    assert BankEntry.objects.filter(bank=FingerprintBank.SITE, case=case).exists()
+    assert len(HashIndex.load(tmp_path / "i.npz")) == 3

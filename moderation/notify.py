@@ -84,10 +84,11 @@ def record(user: Any, case: ModerationCase | None, kind: str, outcome: str = "")
         with translation.override(settings.LANGUAGE_CODE):
             subject = _("News about your work #%(id)s") % {
                 "id": case.object_id if case else "?"}
-            if kind == NotificationKind.PROTECTED_MATCH:
-                subject = _("An upload matches a work you protect")
             body = notice_text(notice) + "\n\n" + _(
                 "Open “My works” on the site to see what was found and how to appeal.")
+            if kind == NotificationKind.PROTECTED_MATCH:  # about someone else's upload
+                subject = _("An upload matches a work you protect")
+                body = notice_text(notice)
         _send(user, subject, body)
     return notice
 

@@ -135,9 +135,10 @@ ACCOUNT_SUSPENDED = Reason("account_suspended", _("Uploads from this account are
                            category=ACCOUNT.key)
 
 # Fingerprint matches (moderation.fingerprints): the upload's PDQ hash is close to a hash
-# in one of the banks. Parameters: ``artist`` (the other work's account), ``distance``
-# (PDQ bits of 256), ``title`` (a protected work's title), ``source`` (the site a
-# shared list came from).
+# in one of the banks. Parameters: ``artist`` (the published work's account),
+# ``distance`` (PDQ bits of 256), ``source`` (the site a shared list came from). The
+# sentences reach the uploader too, so a removed work's uploader and a protecting
+# creator are never named in them (moderators see them in the similar-works panel).
 POSSIBLE_REPOST = Reason("possible_repost",
                          _("Looks like a repost of another account's work."),
                          category=REPOST.key,
@@ -150,7 +151,7 @@ BANNED_REUPLOAD = Reason("banned_reupload", _("Matches a work moderators removed
 PROTECTED_WORK_MATCH = Reason("protected_work_match",
                               _("Matches a work its creator protects."),
                               category=REPOST.key,
-                              detail=_("Matches “{title}”, a work @{artist} protects (PDQ "
+                              detail=_("Matches a work its creator protects (PDQ "
                                        "distance {distance})."))
 SHARED_BAN_MATCH = Reason("shared_ban_match",
                           _("Matches a hash another site shared as a known repost."),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -124,6 +125,18 @@ def artist(entry: BankEntry) -> str:
     return owner.get_username() if owner is not None else "?"
 
 
+def _params(match: Match) -> dict[str, Any]:
+    """The sentence's parameters: the published work's account (it is public), the
+    distance and a shared list's source; never a removed work's uploader or a
+    protecting creator, because the uploader reads this sentence too."""
+    params: dict[str, Any] = {"distance": match.distance}
+    if match.entry.bank == FingerprintBank.SITE:
+        params["artist"] = artist(match.entry)
+    if match.entry.bank == FingerprintBank.SHARED:
+        params["source"] = match.entry.source
+    return params
+
+
 def evidence_for(fp: WorkFingerprint, matches: list[Match]) -> EvidenceResult:
     """One evidence result naming every match; its message is the most serious one."""
     top = matches[0]
@@ -133,10 +146,11 @@ def evidence_for(fp: WorkFingerprint, matches: list[Match]) -> EvidenceResult:
     return EvidenceResult(
         detector=SOURCE, version=VERSION, label=EvidenceLabel.NONE, strength=Strength.WEAK,
         message=reason.code,
-        message_params={"artist": artist(top.entry), "distance": top.distance,
-                        "title": top.entry.title, "source": top.entry.source},
+        message_params=_params(top),
         reasons=codes,
-        details={"pdq": fp.pdq, "quality": fp.quality, "matches": [
+        details={"pdq": fp.pdq, "quality": fp.quality, "matched": len(matches)},
+        # Who owns the other works and what creators protect: moderators only.
+        private={"matches": [
             {"entry": m.entry.pk, "bank": m.entry.bank, "distance": m.distance,
              "variant": m.variant, "reason": BANK_REASONS[FingerprintBank(m.entry.bank)].code,
              "artist": artist(m.entry), "case": m.entry.case_id,
@@ -173,7 +187,7 @@ def after_scan(case: ModerationCase, sha256: str) -> None:
     evidence = case.evidence.filter(detector=SOURCE, detector_version=VERSION,
                                     content_sha256=sha256).first()
     notices: list[tuple[Any, int]] = []
-    for found in (evidence.details.get("matches", []) if evidence is not None else []):
+    for found in (evidence.private.get("matches", []) if evidence is not None else []):
         entry = BankEntry.objects.filter(pk=found.get("entry")).first()
         if entry is None:
             continue
@@ -185,7 +199,7 @@ def after_scan(case: ModerationCase, sha256: str) -> None:
             notices.append((entry.owner, case.pk))
     banks.sync_site_entry(case)
     for owner, case_id in notices:
-        transaction.on_commit(lambda o=owner, c=case_id: _notify(o, c))
+        transaction.on_commit(partial(_notify, owner, case_id))
 
 
 def _notify(owner: Any, case_id: int) -> None:

@@ -107,8 +107,20 @@ def test_a_protected_bank_match_notifies_the_creator(django_capture_on_commit_ca
     with django_capture_on_commit_callbacks(execute=True):
         copy = scanned(thief, repost(artwork(5)), name="x.jpg")
     assert copy.route == Route.HELD and "protected_work_match" in copy.reasons
+    # The uploader may read the evidence row's sentence and details: neither names the
+    # creator or the work's title (moderators read them from the match list).
+    row = copy.evidence.get(detector="fingerprints")
+    public = repr((describe(row.message, row.message_params), row.message_params,
+                   row.details))
+    assert "dee" not in public and "Summer" not in public
+    assert row.private["matches"][0]["artist"] == "dee"
     notice = Notification.objects.get(user=creator, kind=NotificationKind.PROTECTED_MATCH)
     assert notice.case == copy
+    from django.core import mail
+
+    (sent,) = [m for m in mail.outbox if m.to == [creator.email]]
+    assert sent.subject == "An upload matches a work you protect"
+    assert "appeal" not in sent.body and "#" not in sent.body  # nothing of the uploader's
     # The creator uploading their own protected work is not held.
     own = scanned(creator, encode(artwork(5)))
     assert own.route == Route.MAIN

@@ -12,6 +12,7 @@ site bank and works moderators hid join the removed-works bank.
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Any
 
@@ -27,6 +28,14 @@ from moderation.models import BankEntry, ModerationCase, WorkFingerprint
 from moderation.pipeline import read_case_bytes
 
 
+def _tqdm() -> Any:
+    """tqdm's progress bar class (the ``match`` extra installs it), or None."""
+    try:
+        return importlib.import_module("tqdm").tqdm
+    except ImportError:
+        return None
+
+
 class Command(BaseCommand):
     help = "Rebuild the fingerprint banks' FAISS index from the database and save it."
 
@@ -39,16 +48,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not moderation_settings.FINGERPRINT_INDEX_PATH:
             raise CommandError('Set MODERATION["FINGERPRINT_INDEX_PATH"] to save the index.')
-        try:
-            from tqdm import tqdm  # optional: the ``match`` extra installs it
-        except ImportError:  # pragma: no cover - the match extra brings it
-            tqdm = None
+        tqdm = None if options["no_progress"] else _tqdm()
         if options["backfill"]:
-            self.backfill(tqdm if not options["no_progress"] else None)
+            self.backfill(tqdm)
         total = BankEntry.objects.filter(store.matchable()).count()
         started = time.perf_counter()
-        bar = None if options["no_progress"] or tqdm is None else tqdm(
-            total=total, unit="entry", desc="fingerprint index")
+        bar = None if tqdm is None else tqdm(total=total, unit="entry",
+                                             desc="fingerprint index")
         try:
             index = store.build(progress=bar.update if bar is not None else None)
         finally:

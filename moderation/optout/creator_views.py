@@ -114,7 +114,8 @@ def protected_works(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Protected. Uploads that match it will be held for "
                                         "review and you will be told."))
             return HttpResponseRedirect(reverse("moderation_creator:protected"))
-    Notification.objects.filter(user=request.user, kind=NotificationKind.PROTECTED_MATCH,
+    Notification.objects.filter(user_id=int(request.user.pk or 0),
+                                kind=NotificationKind.PROTECTED_MATCH,
                                 read_at__isnull=True).update(read_at=timezone.now())
     entries = list(banks.protected_by(request.user))
     counts: dict[int, int] = {}

@@ -21,8 +21,8 @@ CORPUS_CACHE ?= $(HOME)/.cache/tegaki/pillow-corpus
 # Extras installed into .venv by the test, lint and bench targets; "train" brings torch
 # (CPU) for the classifier-loop tests, "watermark" the invisible-watermark detector's
 # OpenCV and PyWavelets. `make demo` installs only what the demo site runs.
-EXTRAS      ?= dev,train,demo,watermark
-DEMO_EXTRAS := demo,watermark
+EXTRAS      ?= dev,train,demo,watermark,match
+DEMO_EXTRAS := demo,watermark,match
 # Tests of the demo site (tests/demo/, marker demo_site) need its settings: `make test`
 # runs everything else first, then those with --ds=tests.demo_settings -m demo_site.
 

@@ -12,6 +12,8 @@ from moderation.constants import Route
 from moderation.detectors import detectors
 from moderation.exceptions import InvalidDetectorConfig
 from moderation.feeds.indexes import missing_feed_index
+from moderation.fingerprints import index as fingerprint_index
+from moderation.fingerprints import pdq
 from moderation.policy import BasePolicy
 from moderation.registry import registry
 
@@ -146,6 +148,26 @@ def check_feed_indexes(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
             messages.append(checks.Warning(missing.message, hint=missing.hint,
                                            id="moderation.W040", obj=model))
     return messages
+
+
+@checks.register("moderation")
+def check_fingerprints(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when fingerprints are on but the ``match`` extra is missing: uploads would be
+    neither hashed nor matched against the banks."""
+    from django.conf import settings as django_settings
+
+    user = getattr(django_settings, "MODERATION", {}) or {}
+    if not isinstance(user, dict) or not user.get("FINGERPRINTS", DEFAULTS["FINGERPRINTS"]):
+        return []  # a MODERATION that is not a dict is E001's to report
+    missing = [name for name, ok in (("pdqhash", pdq.available()),
+                                     ("faiss-cpu", fingerprint_index.available())) if not ok]
+    if not missing:
+        return []
+    return [checks.Warning(
+        f"Fingerprints are on but {', '.join(missing)} is not installed: uploads are not "
+        "matched against the hash banks.",
+        hint="pip install 'django-tegaki[match]', or set MODERATION['FINGERPRINTS'] = False.",
+        id="moderation.W050")]
 
 
 # Deployment checks of the REST_FRAMEWORK settings (permission, throttle, pagination and

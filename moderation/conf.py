@@ -189,6 +189,26 @@ DEFAULTS: dict[str, Any] = {
     # CrawlerHit rows older than this many days are deleted by
     # ``manage.py moderation_prune_crawler_hits``; None keeps them forever.
     "CRAWLER_HIT_RETENTION_DAYS": 365,
+    # --- fingerprints and hash banks (moderation.fingerprints) ---
+    # Compute each upload's PDQ hash and match it against the banks (needs the ``match``
+    # extra: pdqhash and faiss-cpu; without them nothing is hashed and a check warns).
+    "FINGERPRINTS": True,
+    # PDQ quality (0-100) below which a hash is kept but never matched: flat images (a
+    # solid colour, a near-empty canvas) have hashes that collide with each other.
+    "FINGERPRINT_MIN_QUALITY": 50,
+    # Largest Hamming distance (of 256 bits) between two PDQ hashes that counts as a match.
+    "FINGERPRINT_MATCH_DISTANCE": 31,
+    # File the FAISS index of the banks is saved to and loaded from at start (workers then
+    # catch up from the database); None = built from the database in each process.
+    "FINGERPRINT_INDEX_PATH": None,
+    # Below this many hashes the index is searched exhaustively; from it on it is a
+    # multi-hash index (exact as well, much faster on large banks).
+    "FINGERPRINT_INDEX_FLAT_MAX": 100_000,
+    # A process saves the index after this many entries came in since its last save
+    # (``manage.py moderation_fingerprint_index`` saves after a rebuild).
+    "FINGERPRINT_INDEX_SAVE_EVERY": 1000,
+    # Works one creator may protect (upload to the protected bank).
+    "FINGERPRINT_PROTECTED_MAX": 1000,
     # Bearer token a Prometheus scraper must send to /metrics; None leaves it open (restrict
     # it at the proxy instead).
     "METRICS_TOKEN": None,

@@ -477,6 +477,7 @@ class NotificationKind(models.TextChoices):
     HELD = "held", _("Held for review")
     DECIDED = "decided", _("A moderator decided")
     APPEAL_DECIDED = "appeal_decided", _("Appeal decided")
+    PROTECTED_MATCH = "protected_match", _("An upload matches a work you protect")
 
 
 class Notification(models.Model):
@@ -613,3 +614,105 @@ class ReporterReputation(models.Model):
 
     def __str__(self) -> str:
         return f"reputation {self.user_id} {self.reason}: +{self.upheld} -{self.rejected}"
+
+# --- fingerprints and hash banks (issue 12) -----------------------------------------
+
+
+class FingerprintBank(models.TextChoices):
+    """Which bank a hash belongs to; each bank means something else when matched."""
+
+    SITE = "site", _("Published works on this site")
+    BANNED = "banned", _("Works moderators removed")
+    PROTECTED = "protected", _("Works their creators protect")
+    SHARED = "shared", _("Hashes other sites shared")
+
+
+class WorkFingerprint(models.Model):
+    """The PDQ hash of one version of one case's content, with its quality and the eight
+    dihedral variants (rotations and mirrors) a mirrored or turned repost is matched by."""
+
+    case = models.ForeignKey(ModerationCase, on_delete=models.CASCADE,
+                             related_name="fingerprints")
+    content_sha256 = models.CharField(max_length=64)
+    pdq = models.CharField(_("PDQ hash"), max_length=64)
+    quality = models.PositiveSmallIntegerField(_("PDQ quality"))
+    dihedral = models.JSONField(default=list, blank=True)
+    #: Hashes of the central crops (``moderation.fingerprints.pdq.CROPS``).
+    crops = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("work fingerprint")
+        verbose_name_plural = _("work fingerprints")
+        constraints = [
+            models.UniqueConstraint(fields=["case", "content_sha256"],
+                                    name="moderation_one_fingerprint_per_content"),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} pdq={self.pdq[:12]}… q={self.quality}"
+
+
+class BankEntry(models.Model):
+    """One hash in one bank: a published work, a removed work or a protected work.
+
+    Rows are never edited once written: leaving a bank sets ``removed_at`` and coming back
+    writes a new row, so the FAISS index follows the table by primary key alone (new ids
+    are added, removed ones discarded). ``owner`` is whose work it is (the uploader, or
+    the creator who protects it); a removed work's entry outlives the work itself.
+    """
+
+    bank = models.CharField(_("bank"), max_length=16, choices=FingerprintBank.choices,
+                            db_index=True)
+    pdq = models.CharField(_("PDQ hash"), max_length=64)
+    quality = models.PositiveSmallIntegerField(_("PDQ quality"))
+    #: Hashes of the work's central crops, indexed under the same entry so that a
+    #: trimmed repost still finds it.
+    crops = models.JSONField(default=list, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("owner"))
+    case = models.ForeignKey(ModerationCase, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="bank_entries", verbose_name=_("case"))
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    source_url = models.URLField(_("where it is published"), max_length=500, blank=True)
+    #: A shared entry's origin: the name its list was imported under.
+    source = models.CharField(_("source"), max_length=200, blank=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+",
+                                 verbose_name=_("added by"))
+    created_at = models.DateTimeField(_("added at"), auto_now_add=True)
+    removed_at = models.DateTimeField(_("removed at"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("hash bank entry")
+        verbose_name_plural = _("hash bank entries")
+        indexes = [models.Index(fields=["bank", "owner"], name="moderation_bank_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.bank} {self.pdq[:12]}… owner={self.owner_id}"
+
+
+class FingerprintMatch(models.Model):
+    """One bank entry an upload's content matched, with the PDQ distance and which
+    dihedral variant of the upload matched (``original`` unless mirrored or turned)."""
+
+    case = models.ForeignKey(ModerationCase, on_delete=models.CASCADE,
+                             related_name="fingerprint_matches")
+    entry = models.ForeignKey(BankEntry, on_delete=models.CASCADE, related_name="matches")
+    content_sha256 = models.CharField(max_length=64)
+    distance = models.PositiveSmallIntegerField(_("distance"))
+    variant = models.CharField(_("variant"), max_length=16, default="original")
+    created_at = models.DateTimeField(_("matched at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("fingerprint match")
+        verbose_name_plural = _("fingerprint matches")
+        ordering = ["distance", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "entry", "content_sha256"],
+                                    name="moderation_one_match_per_entry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} ~ entry {self.entry_id} d={self.distance}"

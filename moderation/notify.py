@@ -56,6 +56,11 @@ def appeal_decided(appeal: Any) -> bool:
 
 def notice_text(notice: Notification) -> str:
     """The notice as a sentence in the active language."""
+    if notice.kind == NotificationKind.PROTECTED_MATCH:
+        # Written to the protecting creator about someone else's upload: its number and
+        # status page are the uploader's, so the notice names neither.
+        return _("A new upload matches one of the works you protect. Moderators are "
+                 "reviewing it; see your protected works.")
     number = notice.case.object_id if notice.case_id and notice.case else "?"
     if notice.kind == NotificationKind.HELD:
         return _("Work #%(id)s is held for review: only you can see it until a moderator "
@@ -81,6 +86,9 @@ def record(user: Any, case: ModerationCase | None, kind: str, outcome: str = "")
                 "id": case.object_id if case else "?"}
             body = notice_text(notice) + "\n\n" + _(
                 "Open “My works” on the site to see what was found and how to appeal.")
+            if kind == NotificationKind.PROTECTED_MATCH:  # about someone else's upload
+                subject = _("An upload matches a work you protect")
+                body = notice_text(notice)
         _send(user, subject, body)
     return notice
 

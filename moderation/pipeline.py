@@ -20,6 +20,7 @@ from moderation.conf import moderation_settings
 from moderation.constants import TERMINAL_STATES, ProcessingState, RejectionReason
 from moderation.evidence import Decision, EvidenceResult
 from moderation.exceptions import ImageRejected
+from moderation.fingerprints import matching as fingerprints
 from moderation.internal.imaging import load_image
 from moderation.models import Evidence, ModerationAction, ModerationCase
 from moderation.policy import get_policy
@@ -111,6 +112,7 @@ def run_attempt(case: ModerationCase) -> str:
               Evidence.objects.filter(case_id=case.pk, content_sha256=image.sha256)]
     done = frozenset((e.detector, e.version) for e in stored)
     results = run_detectors(image, detectors, skip=done, prior=stored)
+    results += fingerprints.scan_step(case, image, skip=done)
     return finish(case.pk, image.sha256, results)
 
 
@@ -135,6 +137,7 @@ def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:
         if case.decided_at is None:  # a moderator's verdict on this content stands
             apply_decision(case, decision)
         case.save()
+        fingerprints.after_scan(case, sha256)
         after = case.snapshot()
         ModerationAction.objects.create(case=case, action="scan", before=before, after=after,
                                         note=", ".join(decision.reasons)[:2000])

@@ -33,17 +33,27 @@ from moderation.evidence import CLEAN_STANDING, Decision, EvidenceResult, Routin
 from moderation.reasons import (
     ACCOUNT_ON_HOLD,
     ACCOUNT_SUSPENDED,
+    BANNED_REUPLOAD,
     DETECTOR_SIGNAL,
     NO_AI_EVIDENCE,
+    PROTECTED_WORK_MATCH,
     PROVENANCE_NOT_AI,
     PROVENANCE_PROOF,
     PROVENANCE_STRONG,
+    REPOST,
     SELF_DECLARED_AI,
     SELF_DECLARED_AI_ASSISTED,
+    SHARED_BAN_MATCH,
     UNDISCLOSED_AI,
     WEAK_AI_SIGNAL,
     Priority,
+    reason_table,
 )
+
+#: Where a matched upload sorts inside the repost band: a removed work coming back
+#: first, then a creator's protected work, then another account's published work.
+MATCH_PRIORITY: dict[str, int] = {BANNED_REUPLOAD.code: 60, SHARED_BAN_MATCH.code: 50,
+                                  PROTECTED_WORK_MATCH.code: 40}
 
 
 class BasePolicy(ABC):
@@ -112,6 +122,26 @@ class BasePolicy(ABC):
         """Review priority of an appealed case: after every risk category."""
         return Priority.APPEAL
 
+    def apply_matches(self, decision: Decision, evidence: Iterable[EvidenceResult]) -> Decision:
+        """Hold an upload whose enforcing evidence names a repost reason (its fingerprint
+        matched another account's work, a removed work or a protected one).
+
+        Only tightens, like :meth:`apply_standing`: a hidden decision stays hidden, the
+        label is the one the content earned, and the review priority is the repost band
+        unless the case already sorts higher.
+        """
+        codes = set(reason_table.codes_in(REPOST.key))
+        found = [r for e in evidence if e.mode == DetectorMode.ENFORCE and not e.error
+                 for r in e.reasons if r in codes]
+        if not found:
+            return decision
+        priority = int(Priority.REPOST) + max(MATCH_PRIORITY.get(r, 20) for r in found)
+        route = decision.route if decision.route == Route.HIDDEN else Route.HELD
+        reasons = (*decision.reasons, *dict.fromkeys(r for r in found
+                                                     if r not in decision.reasons))
+        return replace(decision, route=route, needs_review=True, reasons=reasons,
+                       review_priority=max(decision.review_priority, priority))
+
     def apply_standing(self, decision: Decision, standing: Standing) -> Decision:
         """Hold (or, when suspended, hide) a held or suspended account's new upload.
 
@@ -135,9 +165,10 @@ class DefaultPolicy(BasePolicy):
     def decide(self, declaration: str | None, evidence: Iterable[EvidenceResult],
                settings: Any, *, declared_tool: str = "",
                standing: Standing = CLEAN_STANDING) -> Decision:
-        decision = self.decide_content(declaration, list(evidence), settings,
+        evidence = list(evidence)
+        decision = self.decide_content(declaration, evidence, settings,
                                        declared_tool=declared_tool)
-        return self.apply_standing(decision, standing)
+        return self.apply_standing(self.apply_matches(decision, evidence), standing)
 
     def decide_content(self, declaration: str | None, evidence: list[EvidenceResult],
                        settings: Any, *, declared_tool: str = "") -> Decision:

@@ -175,12 +175,38 @@ REPORTS_THRESHOLD = Reason("reports_threshold",
                            detail=_("Viewers' weighted reports ({score}) passed the review "
                                     "threshold ({threshold})."))
 
+# Fingerprint matches (moderation.fingerprints): the upload's PDQ hash is close to a hash
+# in one of the banks. Parameters: ``artist`` (the published work's account),
+# ``distance`` (PDQ bits of 256), ``source`` (the site a shared list came from). The
+# sentences reach the uploader too, so a removed work's uploader and a protecting
+# creator are never named in them (moderators see them in the similar-works panel).
+POSSIBLE_REPOST = Reason("possible_repost",
+                         _("Looks like a repost of another account's work."),
+                         category=REPOST.key,
+                         detail=_("Possible repost of @{artist}'s work (PDQ distance "
+                                  "{distance})."))
+BANNED_REUPLOAD = Reason("banned_reupload", _("Matches a work moderators removed."),
+                         category=REPOST.key,
+                         detail=_("Matches a work moderators removed (PDQ distance "
+                                  "{distance})."))
+PROTECTED_WORK_MATCH = Reason("protected_work_match",
+                              _("Matches a work its creator protects."),
+                              category=REPOST.key,
+                              detail=_("Matches a work its creator protects (PDQ "
+                                       "distance {distance})."))
+SHARED_BAN_MATCH = Reason("shared_ban_match",
+                          _("Matches a hash another site shared as a known repost."),
+                          category=REPOST.key,
+                          detail=_("Matches a hash shared by {source} (PDQ distance "
+                                   "{distance})."))
+
 BUILTIN_REASONS: tuple[Reason, ...] = (
     SELF_DECLARED_AI, SELF_DECLARED_AI_ASSISTED, UNDISCLOSED_AI, PROVENANCE_PROOF,
     PROVENANCE_STRONG, WEAK_AI_SIGNAL, NO_AI_EVIDENCE, PROVENANCE_NOT_AI, DETECTOR_SIGNAL,
     DETECTOR_FAILED, CLASSIFIER_SKIPPED, MODERATOR,
     APPEAL_OVERTURNED, ACCOUNT_ON_HOLD, ACCOUNT_SUSPENDED,
     *REPORT_REASONS, REPORTS_THRESHOLD,
+    POSSIBLE_REPOST, BANNED_REUPLOAD, PROTECTED_WORK_MATCH, SHARED_BAN_MATCH,
 )
 
 

@@ -13,13 +13,14 @@ import logging
 from typing import Any
 
 from django.db import DatabaseError, models, transaction
-from django.db.models.signals import post_delete, post_init, post_save, pre_save
+from django.db.models.signals import post_delete, post_init, post_save, pre_delete, pre_save
 
 from moderation import notify
 from moderation.conf import moderation_settings
 from moderation.constants import Route
 from moderation.feeds import burst_ids
 from moderation.feeds import cache as feed_cache
+from moderation.fingerprints import banks as fingerprint_banks
 from moderation.models import Appeal, ModerationCase, NotificationKind, Report, ReportStatus
 from moderation.optout import derivatives
 from moderation.registry import registry
@@ -178,6 +179,8 @@ def register_signal_handlers() -> None:
                         dispatch_uid="moderation.feeds.case_deleted")
     verdict_changed.connect(feed_cache.on_verdict_changed,
                             dispatch_uid="moderation.feeds.verdict_changed")
+    pre_delete.connect(fingerprint_banks.on_case_deleted, sender=ModerationCase,
+                       dispatch_uid="moderation.fingerprints.case_deleted")
     case_scanned.connect(on_case_scanned, dispatch_uid="moderation.notice.scanned")
     case_scanned.connect(on_case_scanned_reports, dispatch_uid="moderation.reports.scanned")
     action_taken.connect(on_action_taken, dispatch_uid="moderation.notice.action")

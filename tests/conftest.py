@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from moderation.feeds.cache import invalidate as invalidate_feed_pages
+from moderation.fingerprints import store as fingerprint_store
 from tests.celery_publisher import publishing_to
 from tests.db_flush import flushable_audit_log
 
@@ -38,6 +39,13 @@ def _fresh_feed_cache() -> None:
     """Each test starts with no cached feed page: the local-memory cache outlives a
     test's database, and a page cached by one test could show another test's rows."""
     invalidate_feed_pages()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fingerprint_index() -> None:
+    """Each test's database starts a new bank table (ids reused after a rollback), so the
+    process's fingerprint index is dropped and rebuilt from it on first use."""
+    fingerprint_store.reset()
 
 
 

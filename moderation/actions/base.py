@@ -29,6 +29,7 @@ from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext_lazy as _
 
 from moderation.constants import NOTE_MAX
+from moderation.fingerprints import banks as fingerprint_banks
 from moderation.models import ModerationAction, ModerationCase
 from moderation.permissions import conflict_of_interest, held_by_other, is_moderator
 from moderation.policy import BasePolicy, get_policy
@@ -183,6 +184,8 @@ class BaseAction(ABC):
             self.after_save(case, entry)
             if self.resolves_reports:
                 resolve_reports(case, self.actor)
+            if self.decides:  # hiding bans the hash; the site bank follows the verdict
+                fingerprint_banks.on_moderator_verdict(case, before, after, self.actor)
             transaction.on_commit(lambda: self._send(case, entry, before, after))
         self.case = case
         return ActionResult(case, entry, extra)

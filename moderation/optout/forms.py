@@ -20,3 +20,13 @@ class WorkTrainingForm(forms.Form):
 
     training = forms.ChoiceField(label=_("AI training of this work"),
                                  choices=TrainingChoice.choices)
+
+
+class ProtectWorkForm(forms.Form):
+    """A creator's own work to protect: the image (hashed, never kept), a title and
+    where it is published (this site or elsewhere)."""
+
+    image = forms.FileField(label=_("Image of your work"))
+    title = forms.CharField(label=_("Title"), max_length=200)
+    source_url = forms.URLField(label=_("Where it is published (optional)"), required=False,
+                                max_length=500, assume_scheme="https")

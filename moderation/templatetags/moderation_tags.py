@@ -40,7 +40,7 @@ from moderation.constants import AIFilter, TrainingChoice
 from moderation.feeds.queries import viewer_ai_filter
 from moderation.feeds.views import FEED_TITLES, FEEDS
 from moderation.labels import LabelInfo, case_of, label_for, viewer_sees_why
-from moderation.models import Notification
+from moderation.models import Notification, NotificationKind
 from moderation.notify import notice_text
 from moderation.optout import crawlers, headers
 from moderation.optout.forms import TrainingForm, WorkTrainingForm
@@ -228,7 +228,12 @@ def moderation_notices(context: template.Context, user: Any, limit: int = 10) ->
     notices = []
     for notice in rows:
         url = ""
-        if notice.case is not None:
+        if notice.kind == NotificationKind.PROTECTED_MATCH:
+            try:  # the creator's own page, never the other uploader's status page
+                url = reverse("moderation_creator:protected")
+            except NoReverseMatch:
+                url = ""
+        elif notice.case is not None:
             try:
                 url = status_url(notice.case)
             except NoReverseMatch:

@@ -23,6 +23,7 @@ from moderation.actions.strikes import STRIKE_REASONS
 from moderation.conf import moderation_settings
 from moderation.constants import Declaration, Label, ProcessingState, Route
 from moderation.exceptions import ImageRejected
+from moderation.fingerprints.panel import similar_works
 from moderation.internal.imaging import load_image, probe_image
 from moderation.models import AppealFile, AppealStatus, ModerationCase, Strike
 from moderation.permissions import (
@@ -70,6 +71,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "appeals": appeals, "open_appeal": open_appeal, "history": history,
         "strikes": strikes, "standing": standing(case.owner) if case.owner_id else None,
         "cards": [evidence_card(v) for v in evidence],
+        "similar": similar_works(case),
         "audit": audit_entries(
             case.actions.select_related("actor").order_by("-created_at", "-id")[:200],
             {**REPORT_EVENTS, **{name: cls.verbose_name for name, cls in A.registry.items()}}),

@@ -149,6 +149,7 @@ def present_evidence(rows: list[Evidence], *, show_private: bool) -> list[Eviden
 SOURCE_TITLES = {
     "provenance": gettext_lazy("File metadata and provenance"),
     "classifier": gettext_lazy("Image classifier"),
+    "fingerprints": gettext_lazy("Fingerprint matches (PDQ)"),
 }
 #: C2PA validation states as a moderator reads them.
 TRUST_STATES = {
@@ -158,7 +159,8 @@ TRUST_STATES = {
 }
 #: Bookkeeping a card never shows (the raw block below it still lists the rest).
 HIDDEN_DETAIL_KEYS = frozenset({"logits", "crops", "thresholds", "kind", "fpr_meaning",
-                                "photo_probability", "findings", "truncated", "errors"})
+                                "photo_probability", "findings", "truncated", "errors",
+                                "matches"})  # fingerprint matches: the similar-works panel
 #: Audit rows written by the pipeline rather than an action class.
 PIPELINE_EVENTS = {
     "scan": gettext_lazy("Scan finished"),

@@ -1,0 +1,118 @@
+"""PDQ perceptual hashes: the 256-bit hash, its quality and the eight dihedral variants.
+
+PDQ (Meta's open perceptual hash, the one Hasher-Matcher-Actioner exchanges) survives
+re-encoding, resizing, small crops and colour changes; the eight dihedral variants
+(rotations by 90° and mirrors) let an upload that was flipped or turned still find its
+original. Hashes travel as the 64-character hex string PDQ's reference tools print and
+are stored and indexed as 32 bytes. A quality under ``FINGERPRINT_MIN_QUALITY`` marks a
+hash of a flat image (a solid colour, a near-empty canvas): such hashes collide with
+each other, so they are stored but never matched.
+
+``pdqhash`` is an optional dependency (the ``match`` extra); :func:`available` says
+whether it is installed, and nothing here imports it at module load.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+#: Bits in a PDQ hash.
+BITS = 256
+#: Bytes in a PDQ hash.
+BYTES = BITS // 8
+#: Longest side the image is reduced to before hashing. PDQ itself box-filters to 64x64,
+#: so detail above this size does not change the hash beyond a bit or two; it bounds
+#: the time a 60-megapixel upload takes (about 1 s at full size, 15 ms at 512).
+HASH_MAX_SIDE = 512
+#: The order pdqhash returns the dihedral variants in.
+VARIANTS: tuple[str, ...] = ("original", "rot90", "rot180", "rot270",
+                             "flip_x", "flip_y", "flip_plus1", "flip_minus1")
+
+
+#: Central crops (share of each side kept) hashed besides the whole image. PDQ is
+#: fragile to cropping (a 5% margin cut from each side moves a hash 60-90 bits), so a
+#: bank entry also carries the hashes of its centre at these sizes: a repost trimmed by
+#: 10% or 20% around lands within a few bits of one of them. A crop from one side only
+#: is still missed.
+CROPS: tuple[float, ...] = (0.9, 0.8)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """One image's PDQ hash (hex), its quality (0-100), the eight dihedral hashes and the
+    hashes of its central crops (:data:`CROPS`)."""
+
+    pdq: str
+    quality: int
+    dihedral: tuple[str, ...]
+    crops: tuple[str, ...] = ()
+
+
+def _module() -> Any:
+    return importlib.import_module("pdqhash")
+
+
+def available() -> bool:
+    """Whether the ``pdqhash`` package is installed (the ``match`` extra)."""
+    try:
+        _module()
+    except ImportError:
+        return False
+    return True
+
+
+def vector_to_hex(vector: Any) -> str:
+    """pdqhash's 256 bits (most significant first) as PDQ's canonical 64-char hex."""
+    bits = np.asarray(vector, dtype=np.uint8).reshape(BITS)
+    return np.packbits(bits).tobytes().hex()
+
+
+def hex_to_bytes(value: str) -> bytes:
+    """Parse a PDQ hex string; raise ValueError unless it is 64 hex digits."""
+    text = value.strip().lower()
+    if len(text) != BYTES * 2:
+        raise ValueError(f"a PDQ hash has {BYTES * 2} hex digits, got {len(text)}")
+    return bytes.fromhex(text)
+
+
+def hex_to_array(values: list[str]) -> np.ndarray:
+    """Hex hashes as the (n, 32) uint8 array FAISS binary indexes take."""
+    if not values:
+        return np.zeros((0, BYTES), dtype=np.uint8)
+    return np.frombuffer(b"".join(hex_to_bytes(v) for v in values),
+                         dtype=np.uint8).reshape(-1, BYTES)
+
+
+def distance(a: str, b: str) -> int:
+    """Hamming distance of two hex hashes (0-256)."""
+    return int.bit_count(int.from_bytes(hex_to_bytes(a), "big")
+                         ^ int.from_bytes(hex_to_bytes(b), "big"))
+
+
+def _prepare(image: Image.Image) -> np.ndarray:
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    if max(rgb.size) > HASH_MAX_SIDE:
+        rgb = rgb.copy()
+        rgb.thumbnail((HASH_MAX_SIDE, HASH_MAX_SIDE), Image.Resampling.BOX)
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+
+
+def _centre(pixels: np.ndarray, keep: float) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    dy, dx = round(h * (1 - keep) / 2), round(w * (1 - keep) / 2)
+    return np.ascontiguousarray(pixels[dy:h - dy or h, dx:w - dx or w])
+
+
+def compute(image: Image.Image) -> Fingerprint:
+    """Hash ``image`` (the pipeline's decoded RGB frame); raise ImportError without pdqhash."""
+    module = _module()
+    pixels = _prepare(image)
+    vectors, quality = module.compute_dihedral(pixels)
+    hexes = tuple(vector_to_hex(v) for v in vectors)
+    crops = tuple(vector_to_hex(module.compute(_centre(pixels, keep))[0]) for keep in CROPS)
+    return Fingerprint(pdq=hexes[0], quality=int(quality), dihedral=hexes, crops=crops)

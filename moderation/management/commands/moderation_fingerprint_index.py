@@ -1,0 +1,96 @@
+"""Rebuild the FAISS index of the fingerprint banks from the table and save it.
+
+``manage.py moderation_fingerprint_index`` reads every live, matchable bank entry in
+batches (with a progress bar), writes ``FINGERPRINT_INDEX_PATH`` atomically and prints
+what it holds. Workers load the new file when they next start; running ones keep their
+own index, which they keep in step incrementally anyway.
+
+``--backfill`` first hashes the finished cases that have no fingerprint of their current
+content (works scanned before fingerprints were turned on), so published works join the
+site bank and works moderators hid join the removed-works bank.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Exists, OuterRef
+
+from moderation.conf import moderation_settings
+from moderation.constants import ProcessingState, Route
+from moderation.exceptions import ImageRejected
+from moderation.fingerprints import banks, matching, store
+from moderation.internal.imaging import load_image
+from moderation.models import BankEntry, ModerationCase, WorkFingerprint
+from moderation.pipeline import read_case_bytes
+
+
+def _tqdm() -> Any:
+    """tqdm's progress bar class (the ``match`` extra installs it), or None."""
+    try:
+        return importlib.import_module("tqdm").tqdm
+    except ImportError:
+        return None
+
+
+class Command(BaseCommand):
+    help = "Rebuild the fingerprint banks' FAISS index from the database and save it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-progress", action="store_true",
+                            help="Do not draw a progress bar (logs, cron).")
+        parser.add_argument("--backfill", action="store_true",
+                            help="First hash finished cases that have no fingerprint.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not moderation_settings.FINGERPRINT_INDEX_PATH:
+            raise CommandError('Set MODERATION["FINGERPRINT_INDEX_PATH"] to save the index.')
+        tqdm = None if options["no_progress"] else _tqdm()
+        if options["backfill"]:
+            self.backfill(tqdm)
+        total = BankEntry.objects.filter(store.matchable()).count()
+        started = time.perf_counter()
+        bar = None if tqdm is None else tqdm(total=total, unit="entry",
+                                             desc="fingerprint index")
+        try:
+            index = store.build(progress=bar.update if bar is not None else None)
+        finally:
+            if bar is not None:
+                bar.close()
+        store.save(index)
+        store.install(index)
+        self.stdout.write(
+            f"{len(index)} hashes of {total} entries ({index.kind}) in "
+            f"{time.perf_counter() - started:.1f} s, "
+            f"{index.memory_bytes() / 2**20:.1f} MiB -> "
+            f"{moderation_settings.FINGERPRINT_INDEX_PATH}")
+
+    def backfill(self, tqdm: Any) -> None:
+        if not matching.enabled():
+            raise CommandError("Fingerprints are off or the match extra is not installed.")
+        hashed = WorkFingerprint.objects.filter(case=OuterRef("pk"),
+                                                content_sha256=OuterRef("content_sha256"))
+        todo = (ModerationCase.objects.filter(state=ProcessingState.DONE)
+                .exclude(content_sha256="").exclude(Exists(hashed)).order_by("pk"))
+        cases = todo.iterator(chunk_size=500)
+        if tqdm is not None:
+            cases = tqdm(cases, total=todo.count(), unit="case", desc="backfill")
+        done = failed = 0
+        for case in cases:
+            try:
+                image = load_image(read_case_bytes(case), name=case.file_name)
+            except ImageRejected:
+                failed += 1
+                continue
+            if image.sha256 != case.content_sha256:
+                failed += 1  # the file changed since its scan: its rescan will hash it
+                continue
+            matching.fingerprint(case, image)
+            banks.sync_site_entry(case)
+            if case.route == Route.HIDDEN and case.decided_by_id:
+                banks.ban(case, case.decided_by)
+            done += 1
+        self.stdout.write(f"backfill: {done} cases hashed, {failed} skipped")

@@ -1,0 +1,205 @@
+"""Fingerprint banks in the upload path: reposts held, own re-uploads not, removed works
+caught, protected works' creators notified, flat images never matched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from moderation import pipeline
+from moderation.actions import dispatch
+from moderation.constants import ProcessingState, Route
+from moderation.models import (
+    BankEntry,
+    FingerprintBank,
+    FingerprintMatch,
+    ModerationCase,
+    Notification,
+    NotificationKind,
+    WorkFingerprint,
+)
+from moderation.reasons import describe
+from tests.factories import case_of, make_user, png_bytes, upload
+from tests.fingerprints.images import artwork, encode, repost
+
+pytestmark = [pytest.mark.django_db]
+
+#: Metadata and fingerprints only: the classifier's score plays no part here.
+FAST = {"DETECTORS": {"provenance": {
+    "BACKEND": "moderation.detectors.provenance.ProvenanceDetector"}}}
+
+
+@pytest.fixture(autouse=True)
+def _fast_detectors() -> Any:
+    with override_settings(MODERATION=FAST):
+        yield
+
+
+def scanned(owner: Any, data: bytes, name: str = "w.png") -> ModerationCase:
+    work = upload(owner, data, name=name)
+    case = case_of(work)
+    assert pipeline.scan(case.pk) == ProcessingState.DONE
+    return ModerationCase.objects.get(pk=case.pk)
+
+
+def test_every_scanned_work_gets_a_pdq_hash_quality_and_eight_variants() -> None:
+    case = scanned(make_user("ann"), encode(artwork(1)))
+    fp = WorkFingerprint.objects.get(case=case, content_sha256=case.content_sha256)
+    assert len(fp.pdq) == 64 and fp.quality == 100
+    assert len(fp.dihedral) == 8 and fp.dihedral[0] == fp.pdq
+    assert len(set(fp.dihedral)) == 8 and len(fp.crops) == 2
+    # Published: it is in the site bank under its uploader.
+    assert BankEntry.objects.get(bank=FingerprintBank.SITE, case=case,
+                                 removed_at=None).owner == case.owner
+
+
+def test_a_repost_of_another_accounts_work_is_held_with_the_match() -> None:
+    ann, bob = make_user("ann"), make_user("bob")
+    original = scanned(ann, encode(artwork(2)))
+    assert original.route == Route.MAIN
+    copy = scanned(bob, repost(artwork(2)), name="copy.jpg")
+    assert copy.route == Route.HELD and copy.needs_review
+    assert "possible_repost" in copy.reasons
+    match = FingerprintMatch.objects.get(case=copy)
+    assert match.entry.case == original and match.distance <= 31
+    assert match.variant != "original"  # found through a mirrored variant
+    row = copy.evidence.get(detector="fingerprints")
+    assert row.message == "possible_repost" and row.message_params["artist"] == "ann"
+    assert describe(row.message, row.message_params).startswith("Possible repost of @ann")
+    # A held repost is not published, so it never becomes "@bob's work" for later matches.
+    assert not BankEntry.objects.filter(case=copy, removed_at=None).exists()
+
+
+def test_the_same_account_re_uploading_its_own_work_is_not_held() -> None:
+    ann = make_user("ann")
+    scanned(ann, encode(artwork(3)))
+    again = scanned(ann, repost(artwork(3)), name="again.jpg")
+    assert again.route == Route.MAIN and not again.needs_review
+    assert not FingerprintMatch.objects.filter(case=again).exists()
+
+
+def test_a_removed_works_re_upload_is_caught_even_from_its_own_account() -> None:
+    ann, mod = make_user("ann"), make_user("mod", moderator=True)
+    first = scanned(ann, encode(artwork(4)))
+    dispatch("hide", mod, first, {})
+    ban = BankEntry.objects.get(bank=FingerprintBank.BANNED, case=first, removed_at=None)
+    assert ban.added_by == mod
+    assert not BankEntry.objects.filter(bank=FingerprintBank.SITE, case=first,
+                                        removed_at=None).exists()
+    back = scanned(ann, repost(artwork(4)), name="back.jpg")
+    assert back.route == Route.HELD and "banned_reupload" in back.reasons
+    assert back.review_priority > 500
+    # Restoring lifts the ban: the next re-upload by someone else is only a repost.
+    dispatch("restore", mod, first, {})
+    assert not BankEntry.objects.filter(bank=FingerprintBank.BANNED, removed_at=None).exists()
+    other = scanned(make_user("cy"), repost(artwork(4)), name="o.jpg")
+    assert "banned_reupload" not in other.reasons and "possible_repost" in other.reasons
+
+
+def test_a_protected_bank_match_notifies_the_creator(django_capture_on_commit_callbacks
+                                                     ) -> None:
+    from moderation.fingerprints import banks, pdq
+
+    creator, thief = make_user("dee"), make_user("eve")
+    banks.protect(creator, pdq.compute(artwork(5)), title="Summer", source_url="")
+    with django_capture_on_commit_callbacks(execute=True):
+        copy = scanned(thief, repost(artwork(5)), name="x.jpg")
+    assert copy.route == Route.HELD and "protected_work_match" in copy.reasons
+    # The uploader may read the evidence row's sentence and details: neither names the
+    # creator or the work's title (moderators read them from the match list).
+    row = copy.evidence.get(detector="fingerprints")
+    public = repr((describe(row.message, row.message_params), row.message_params,
+                   row.details))
+    assert "dee" not in public and "Summer" not in public
+    assert row.private["matches"][0]["artist"] == "dee"
+    notice = Notification.objects.get(user=creator, kind=NotificationKind.PROTECTED_MATCH)
+    assert notice.case == copy
+    from django.core import mail
+
+    (sent,) = [m for m in mail.outbox if m.to == [creator.email]]
+    assert sent.subject == "An upload matches a work you protect"
+    assert "appeal" not in sent.body and "#" not in sent.body  # nothing of the uploader's
+    # The creator uploading their own protected work is not held.
+    own = scanned(creator, encode(artwork(5)))
+    assert own.route == Route.MAIN
+
+
+def test_flat_images_low_quality_hashes_never_match() -> None:
+    ann, bob = make_user("ann"), make_user("bob")
+    flat = scanned(ann, png_bytes((400, 300), (30, 90, 200)))
+    fp = WorkFingerprint.objects.get(case=flat)
+    assert fp.quality < 50
+    other = scanned(bob, png_bytes((400, 300), (30, 90, 200)))
+    assert other.route == Route.MAIN and not FingerprintMatch.objects.exists()
+
+
+def test_unrelated_works_do_not_match() -> None:
+    ann, bob = make_user("ann"), make_user("bob")
+    for seed in range(6, 10):
+        scanned(ann, encode(artwork(seed)))
+    other = scanned(bob, encode(artwork(42)))
+    assert other.route == Route.MAIN and not FingerprintMatch.objects.exists()
+
+
+def test_a_deleted_work_leaves_the_site_bank() -> None:
+    ann = make_user("ann")
+    case = scanned(ann, encode(artwork(11)))
+    entry = BankEntry.objects.get(case=case, removed_at=None)
+    case.host_instance().delete()
+    entry.refresh_from_db()
+    assert entry.removed_at is not None
+    copy = scanned(make_user("bob"), repost(artwork(11)), name="c.jpg")
+    assert copy.route == Route.MAIN
+
+
+def test_the_case_page_lists_the_similar_work_with_its_distance_owner_link_and_time(
+        client: Any) -> None:
+    ann, bob, mod = make_user("ann"), make_user("bob"), make_user("mod", moderator=True)
+    original = scanned(ann, encode(artwork(12)))
+    copy = scanned(bob, repost(artwork(12)), name="copy.jpg")
+    distance = FingerprintMatch.objects.get(case=copy).distance
+    client.force_login(mod)
+    page = client.get(f"/moderation/case/{copy.pk}/").content.decode()
+    assert 'id="similar-works"' in page and "@ann" in page
+    assert f'data-distance="{distance}"' in page and f"{distance} / 256" in page
+    assert f'href="/moderation/case/{original.pk}/"' in page
+    assert "Possible repost of @ann" in page
+
+
+@pytest.mark.urls("tests.fingerprints.urls")
+def test_a_creator_protects_a_work_on_their_page_and_sees_its_match(
+        client: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    creator = make_user("dee")
+    client.force_login(creator)
+    page = client.get("/creator/protected/")
+    assert page.status_code == 200 and b'id="protect-form"' in page.content
+    flat = client.post("/creator/protected/", {
+        "title": "flat", "image": SimpleUploadedFile("f.png", png_bytes((300, 300)))})
+    assert b"too plain" in flat.content and not BankEntry.objects.exists()
+    done = client.post("/creator/protected/", {
+        "title": "Night", "source_url": "https://example.com/night",
+        "image": SimpleUploadedFile("n.png", encode(artwork(13)))})
+    assert done.status_code == 302
+    entry = BankEntry.objects.get(bank=FingerprintBank.PROTECTED, owner=creator)
+    with django_capture_on_commit_callbacks(execute=True):
+        scanned(make_user("eve"), repost(artwork(13)), name="x.jpg")
+    page = client.get("/creator/protected/").content.decode()
+    assert f'data-entry="{entry.pk}"' in page and '<td class="matches">1</td>' in page
+    client.post(f"/creator/protected/{entry.pk}/remove/")
+    entry.refresh_from_db()
+    assert entry.removed_at is not None
+
+
+def test_without_the_match_extra_a_check_warns_and_uploads_go_through(monkeypatch) -> None:
+    from moderation.checks import check_fingerprints
+    from moderation.fingerprints import pdq
+
+    assert check_fingerprints() == []
+    monkeypatch.setattr(pdq, "available", lambda: False)
+    assert [m.id for m in check_fingerprints()] == ["moderation.W050"]
+    case = scanned(make_user("ann"), encode(artwork(14)))
+    assert case.route == Route.MAIN and not WorkFingerprint.objects.exists()

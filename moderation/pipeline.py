@@ -103,7 +103,8 @@ def run_attempt(case: ModerationCase) -> str:
     detectors = configured_detectors()
     try:
         data = read_case_bytes(case)
-        image = load_image(data, name=case.file_name, reduction=allowed_reduction(detectors))
+        image = load_image(data, name=case.file_name, reduction=allowed_reduction(
+            detectors, also=[fingerprints.max_reduction]))
     except ImageRejected as exc:
         sha = hashlib.sha256(data).hexdigest() if "data" in locals() else ""
         reject(case.pk, exc.code, exc.message, sha256=sha)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from moderation.conf import moderation_settings
 from moderation.constants import DetectorMode, EvidenceLabel, Strength
@@ -48,13 +48,16 @@ def run_detector(detector: BaseDetector, image: ImageInput) -> EvidenceResult:
                             mode=detector.mode, elapsed_ms=round(elapsed, 2))
 
 
-def allowed_reduction(detectors: Sequence[BaseDetector]) -> Reduction:
+def allowed_reduction(detectors: Sequence[BaseDetector],
+                      also: Sequence[Callable[[int, int], int]] = ()) -> Reduction:
     """The ``reduction`` callback for :func:`load_image`: the factor every detector in
     ``detectors`` accepts for an image of a given size (the minimum of their
-    :meth:`~BaseDetector.max_reduction`), so one reduced decode serves them all."""
+    :meth:`~BaseDetector.max_reduction`), so one reduced decode serves them all.
+    ``also`` adds the limits of other steps that read the same pixels (fingerprints)."""
     def reduction(fmt: str, width: int, height: int) -> int:
-        return min((d.max_reduction(width, height) for d in detectors if d.enabled),
-                   default=ANY_REDUCTION)
+        limits = [d.max_reduction(width, height) for d in detectors if d.enabled]
+        limits += [limit(width, height) for limit in also]
+        return min(limits, default=ANY_REDUCTION)
     return reduction
 
 

@@ -88,7 +88,8 @@ USER_ID_KEYS = frozenset({"claimed_by", "decided_by"})
 MATCH_CASE_KEYS = ("case_id", "other_case_id", "matched_case_id", "case")
 MATCH_OBJECT_KEYS = ("object_id", "work_id", "other_object_id")
 MATCH_TYPE_KEYS = ("content_type", "model")
-MATCH_TIME_KEYS = ("created_at", "uploaded_at", "published_at", "registered_at", "at")
+MATCH_TIME_KEYS = ("created_at", "uploaded_at", "published_at", "registered_at", "added_at",
+                   "at")
 
 
 @dataclass(frozen=True)
@@ -328,8 +329,11 @@ def _match_entry(row: Evidence, item: Mapping[str, Any], case: ModerationCase,
 
 
 def _matches(rows: list[Evidence], case: ModerationCase, viewer: Viewer) -> list[dict[str, Any]]:
+    """Matches from each row's details, and from its private part (where the fingerprint
+    banks keep who owns or protects the other work); :func:`_match_entry` withholds the
+    other work from an uploader's copy unless it is public or theirs."""
     return [_match_entry(row, item, case, viewer) for row in rows
-            for item in _match_items(row.details)]
+            for item in _match_items(row.details) + _match_items(row.private)]
 
 
 # -- timeline --------------------------------------------------------------------------

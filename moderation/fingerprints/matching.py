@@ -23,6 +23,7 @@ from django.db import transaction
 from moderation import notify
 from moderation.conf import moderation_settings
 from moderation.constants import EvidenceLabel, Strength
+from moderation.detectors.base import ANY_REDUCTION
 from moderation.evidence import EvidenceResult, ImageInput
 from moderation.fingerprints import banks, index, pdq, store
 from moderation.models import (
@@ -158,6 +159,18 @@ def evidence_for(fp: WorkFingerprint, matches: list[Match]) -> EvidenceResult:
              "title": m.entry.title, "source": m.entry.source,
              "added_at": m.entry.created_at.isoformat()}
             for m in matches]})
+
+
+#: The long side a reduced decode must keep for PDQ: it hashes a 512 px reduction, and a
+#: DCT-scaled decode left at twice that gives the same hash as full pixels within a few bits.
+MIN_DECODED_SIDE = 1024
+
+
+def max_reduction(width: int, height: int) -> int:
+    """The decode reduction fingerprinting accepts for a ``width`` x ``height`` image."""
+    if not enabled():
+        return ANY_REDUCTION
+    return max(1, max(width, height) // MIN_DECODED_SIDE)
 
 
 def scan_step(case: ModerationCase, image: ImageInput,

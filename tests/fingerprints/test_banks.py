@@ -3,14 +3,21 @@ caught, protected works' creators notified, flat images never matched."""
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pytest
 from django.test import override_settings
+from PIL import Image
 
 from moderation import pipeline
 from moderation.actions import dispatch
 from moderation.constants import ProcessingState, Route
+from moderation.evidence_export import MODERATOR, UPLOADER, Viewer, build_bundle
+from moderation.fingerprints import pdq
+from moderation.fingerprints.banks import protect
+from moderation.fingerprints.matching import MIN_DECODED_SIDE, max_reduction
 from moderation.models import (
     BankEntry,
     FingerprintBank,
@@ -203,3 +210,33 @@ def test_without_the_match_extra_a_check_warns_and_uploads_go_through(monkeypatc
     assert [m.id for m in check_fingerprints()] == ["moderation.W050"]
     case = scanned(make_user("ann"), encode(artwork(14)))
     assert case.route == Route.MAIN and not WorkFingerprint.objects.exists()
+
+
+def test_the_evidence_export_lists_a_real_repost_match_and_withholds_private_ones() -> None:
+    """The bank's own evidence row (matches kept in ``private``) reaches the export:
+    a moderator's copy names the published original; the uploader's copy names it too
+    (it is public) but never a protected work's creator."""
+    ann, bob, cleo = make_user("ann"), make_user("bob"), make_user("cleo")
+    original = scanned(ann, encode(artwork(2)))
+    with Image.open(io.BytesIO(encode(artwork(3)))) as im:
+        protect(cleo, pdq.compute(im.convert("RGB")), title="cleo's secret work")
+    copy = scanned(bob, repost(artwork(2)), name="copy.jpg")
+    stolen = scanned(bob, encode(artwork(3)), name="stolen.png")
+    document = build_bundle(copy, Viewer(MODERATOR, make_user("mod", moderator=True)),
+                            language="en").document
+    [match] = document["matches"]
+    assert match["source"] == "fingerprints" and match["distance"] <= 31
+    assert match["other"]["case_id"] == original.pk and match["other"]["owner"] == "ann"
+    mine = build_bundle(stolen, Viewer(UPLOADER, bob), language="en").document
+    assert mine["matches"] and all(m["withheld"] and m["other"] is None
+                                   for m in mine["matches"])
+    assert "cleo" not in json.dumps(mine)
+
+
+def test_fingerprints_limit_the_reduced_jpeg_decode_to_keep_pdq_stable() -> None:
+    """Without the classifier every other detector accepts a 1/8 decode; PDQ would then
+    hash a thumbnail and miss reposts. The scan keeps at least 1024 px for it."""
+    assert max_reduction(4096, 3072) == 4096 // MIN_DECODED_SIDE == 4
+    assert max_reduction(900, 600) == 1
+    with override_settings(MODERATION={**FAST, "FINGERPRINTS": False}):
+        assert max_reduction(4096, 3072) > 8

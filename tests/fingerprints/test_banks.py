@@ -8,7 +8,9 @@ import json
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from django.urls import reverse
 from PIL import Image
 
 from moderation import pipeline
@@ -28,6 +30,7 @@ from moderation.models import (
     WorkFingerprint,
 )
 from moderation.reasons import describe
+from moderation.reports.submit import Reporter, submit_report
 from tests.factories import case_of, make_user, png_bytes, upload
 from tests.fingerprints.images import artwork, encode, repost
 
@@ -240,3 +243,22 @@ def test_fingerprints_limit_the_reduced_jpeg_decode_to_keep_pdq_stable() -> None
     assert max_reduction(900, 600) == 1
     with override_settings(MODERATION={**FAST, "FINGERPRINTS": False}):
         assert max_reduction(4096, 3072) > 8
+
+
+def test_a_repost_reports_original_is_compared_with_the_reported_work(client) -> None:
+    """The reporter's uploaded original is hashed and its distance to the reported work
+    kept with the report and shown to moderators; another picture does not match."""
+    copy = scanned(make_user("bob"), repost(artwork(4)), name="copy.jpg")
+    same = SimpleUploadedFile("mine.png", encode(artwork(4)), content_type="image/png")
+    report, _score = submit_report(copy, Reporter(user=make_user("ann"), ip="10.0.0.1"),
+                                   reason="report_repost", original_file=same)
+    match = report.weight_parts["original_match"]
+    assert match["matched"] and match["distance"] <= match["threshold"] == 31
+    other = SimpleUploadedFile("other.png", encode(artwork(5)), content_type="image/png")
+    report2, _score = submit_report(copy, Reporter(user=make_user("cy"), ip="10.0.0.2"),
+                                    reason="report_repost", original_file=other)
+    assert report2.weight_parts["original_match"]["matched"] is False
+    client.force_login(make_user("mod", moderator=True))
+    page = client.get(reverse("moderation:case", args=[copy.pk])).content.decode()
+    assert "Same picture as this work (PDQ distance" in page
+    assert "Not the same picture as this work" in page

@@ -24,7 +24,6 @@ from moderation.internal.bundle import default_bundle_dir, file_sha256
 from moderation.training import metrics
 from moderation.training.aligned import card, export, fit, fusion, gate, pairs, trace
 from moderation.training.dataset import read_manifest
-from moderation.training.trainable import load_trainable
 
 
 def _deadline(value: str | None) -> float | None:
@@ -248,6 +247,8 @@ def cmd_bundle(args: argparse.Namespace) -> None:
     import torch  # heavy optional dependency (export only)
 
     _setup_django()
+    from moderation.training.trainable import load_trainable  # torch: the train extra
+
     base = args.base or default_bundle_dir()
     assert base is not None
     report = json.loads(args.gate_report.read_text())
@@ -564,6 +565,8 @@ def cmd_bundle_blend(args: argparse.Namespace) -> None:
     /semantic`` (the semantic part to int8, the trace CNNs left in float32).
     """
     import torch  # heavy optional dependency (export only)
+
+    from moderation.training.trainable import load_trainable  # torch: the train extra
 
     base = args.base or default_bundle_dir()
     assert base is not None

@@ -192,7 +192,7 @@ DEFAULTS: dict[str, Any] = {
     "SIMILARITY_MAX_MATCHES": 5,
     # Cosine similarity at or above which two uploads of one account join a variation set
     # (one tile in feeds).
-    "VARIATION_SET_THRESHOLD": 0.9,
+    "VARIATION_SET_THRESHOLD": 0.93,
     # PDQ Hamming distance at or below which two uploads of one account join a variation
     # set, when a PDQ distance is available.
     "VARIATION_SET_PDQ_DISTANCE": 31,

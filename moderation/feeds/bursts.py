@@ -4,6 +4,9 @@
   ``BURST_WINDOW_SECONDS`` of the tile's newest work fold into it ("+12 more from @x"),
   even when other accounts' works are interleaved, so one account posting 200 works an
   hour costs new arrivals one tile instead of ten pages.
+* works of one variation set (one account's near-identical uploads, see
+  :mod:`moderation.similarity.variations`) fold into one tile whenever they were posted
+  ("+29 similar works from @x"): a series spread over a week costs a feed one tile too.
 * ``AI_FEED_SHARE_CAP`` bounds the share of AI tiles on one page of a mixed feed; capped
   works are still in the AI feed.
 
@@ -25,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.utils.translation import ngettext
 
 from moderation.conf import moderation_settings
@@ -34,7 +37,7 @@ from moderation.feeds import cache as page_cache
 from moderation.feeds import cursor as keyset
 from moderation.feeds.queries import annotate_moderation, feed_database
 from moderation.labels import prefetch_cases
-from moderation.models import ModerationCase
+from moderation.models import ModerationCase, WorkEmbedding
 from moderation.visibility import case_for_outer
 
 
@@ -48,6 +51,8 @@ class Tile:
     is_ai: bool
     more: int = 0
     owner_name: str = ""
+    #: The tile stands for a variation set (near-identical works), not a time burst.
+    variation: bool = False
 
     @property
     def work(self) -> Any:
@@ -57,6 +62,10 @@ class Tile:
     def more_text(self) -> str:
         if not self.more:
             return ""
+        if self.variation:
+            return ngettext("+%(count)d similar work from @%(name)s",
+                            "+%(count)d similar works from @%(name)s",
+                            self.more) % {"count": self.more, "name": self.owner_name}
         return ngettext("+%(count)d more from @%(name)s", "+%(count)d more from @%(name)s",
                         self.more) % {"count": self.more, "name": self.owner_name}
 
@@ -92,6 +101,21 @@ def _ai_slots(page_size: int, cap: float | None) -> int:
     return max(0, math.floor(page_size * float(cap)))
 
 
+#: Prefix of the open-tile key of a variation set (owner bursts are keyed by owner id).
+VARIATION_PREFIX = "v:"
+
+
+def _variation_key(work: Any) -> str | None:
+    key = getattr(work, "moderation_variation_key", None)
+    return f"{VARIATION_PREFIX}{key}" if key is not None else None
+
+
+def _folds(key: str, tile: Tile, when: Any, window: int) -> bool:
+    """Whether a work keyed ``key`` at ``when`` folds into the open ``tile``: a variation
+    set folds at any distance in time, an owner's burst within the window."""
+    return key.startswith(VARIATION_PREFIX) or _within(tile.anchor, when, window)
+
+
 def _within(anchor: Any, when: Any, window: int) -> bool:
     # abs(): the host's feed order need not be the upload order (e.g. "-pk" after an
     # import), so a work is in the burst if it is within the window either way.
@@ -116,20 +140,26 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
     ai_slots = _ai_slots(page_size, cap)
     tiles: list[Tile] = []
     open_tiles: dict[str, Tile] = {}
-    if window > 0:
-        for carried_owner, anchor in carried:
+    for carried_key, anchor in carried:
+        if window > 0 or carried_key.startswith(VARIATION_PREFIX):
             # A tile of the previous page: folds works, is never shown again.
-            open_tiles[carried_owner] = Tile(works=[], owner_id=carried_owner, anchor=anchor,
-                                             is_ai=False)
+            open_tiles[carried_key] = Tile(works=[], owner_id=carried_key, anchor=anchor,
+                                           is_ai=False)
     scanned = capped = ai_tiles = 0
     exhausted = True
     last: Any = None
     for work in works:
         owner = getattr(work, "moderation_owner_id", None)
-        key = str(owner) if owner is not None else None
+        owner_key = str(owner) if owner is not None and window > 0 else None
+        variation_key = _variation_key(work)
         when = getattr(work, "moderation_created_at", None)
-        tile = open_tiles.get(key) if key is not None and window > 0 else None
-        if tile is not None and _within(tile.anchor, when, window):
+        tile = None
+        for key in (variation_key, owner_key):
+            candidate = open_tiles.get(key) if key is not None else None
+            if candidate is not None and _folds(key, candidate, when, window):  # type: ignore[arg-type]
+                tile = candidate
+                break
+        if tile is not None:
             scanned += 1
             last = work
             if not tile.works:
@@ -148,15 +178,18 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
         if is_ai and ai_tiles >= ai_slots:
             capped += 1
             continue
-        tile = Tile(works=[work], owner_id=owner, anchor=when, is_ai=is_ai)
+        tile = Tile(works=[work], owner_id=owner, anchor=when, is_ai=is_ai,
+                    variation=variation_key is not None)
         tiles.append(tile)
         ai_tiles += is_ai
-        if key is not None:
-            open_tiles[key] = tile
+        for key in (variation_key, owner_key):
+            if key is not None:
+                open_tiles[key] = tile
     _name_owners(tiles)
     last_when = getattr(last, "moderation_created_at", None)
     still_open = [(key, t.anchor) for key, t in open_tiles.items()
-                  if window > 0 and _within(t.anchor, last_when, window)]
+                  if key.startswith(VARIATION_PREFIX)
+                  or (window > 0 and _within(t.anchor, last_when, window))]
     return FeedPage(tiles=tiles, next_start=scanned, has_more=not exhausted, capped=capped,
                     scanned=scanned, last_row=last, open_bursts=still_open)
 
@@ -214,15 +247,19 @@ def _build_page(qs: QuerySet[Any], keys: list[keyset.Key], page_size: int,
 
 def burst_of(qs: QuerySet[Any], anchor: Any) -> QuerySet[Any]:
     """The works a tile headed by ``anchor`` stands for: ``qs`` narrowed to the same
-    account's works uploaded within ``BURST_WINDOW_SECONDS`` of it, either side (as
-    :func:`collapse` folds them). Empty when ``anchor`` has no case or owner."""
+    account's works uploaded within ``BURST_WINDOW_SECONDS`` of it, either side, and the
+    works of its variation set (as :func:`collapse` folds them). Empty when ``anchor``
+    has no case or owner."""
     case = ModerationCase.objects.for_instance(anchor).only("owner_id", "created_at").first()
     if case is None or case.owner_id is None:
         return qs.none()
     window = timedelta(seconds=int(moderation_settings.BURST_WINDOW_SECONDS))
-    cases = case_for_outer(qs).filter(
-        owner_id=case.owner_id,
-        created_at__range=(case.created_at - window, case.created_at + window))
+    in_burst = Q(created_at__range=(case.created_at - window, case.created_at + window))
+    key = WorkEmbedding.objects.filter(case=case).values_list("variation_key",
+                                                              flat=True).first()
+    if key is not None:
+        in_burst |= Q(embedding__variation_key=key)
+    cases = case_for_outer(qs).filter(in_burst, owner_id=case.owner_id)
     return qs.filter(Exists(cases))
 
 

@@ -183,7 +183,7 @@ def measure(pool: str, images: list[tuple[str, Image.Image]], seed: int,
     same = {name: np.einsum("ij,ij->i", base, vectors) for name, vectors in derived.items()}
     result: dict[str, object] = {
         "pool": pool, "dims": int(base.shape[1]), "originals": n,
-        "unrelated_pairs": int(len(pool_of_unrelated)),
+        "unrelated_pairs": len(pool_of_unrelated),
         "embed_seconds": round(seconds, 1),
         "ms_per_image": round(seconds * 1000 / (n * (1 + len(TRANSFORMS))), 1),
         "unrelated_similarity": {

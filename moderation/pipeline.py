@@ -27,8 +27,8 @@ from moderation.models import Evidence, ModerationAction, ModerationCase
 from moderation.policy import get_policy
 from moderation.registry import registry
 from moderation.scanning import configured_detectors, run_detector, run_detectors
-from moderation.similarity.signals import case_signals
 from moderation.signals import case_scanned, verdict_changed
+from moderation.similarity.signals import case_signals
 from moderation.strikes import standing
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from moderation.conf import moderation_settings
-from moderation.deepfake.signals import deepfake_signals
 from moderation.constants import (
     STRENGTH_RANK,
     Declaration,
@@ -30,6 +29,7 @@ from moderation.constants import (
     Route,
     Strength,
 )
+from moderation.deepfake.signals import deepfake_signals
 from moderation.evidence import CLEAN_STANDING, Decision, EvidenceResult, Routing, Standing
 from moderation.reasons import (
     ACCOUNT_ON_HOLD,

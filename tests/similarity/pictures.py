@@ -63,7 +63,7 @@ def _draw(scene: dict[str, object], rng: np.random.Generator, jitter: float) -> 
     image = Image.fromarray(np.clip(sky, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
     if style == "scribble":
-        for kind, cx, cy, r, points, colour in scene["shapes"]:  # type: ignore[attr-defined]
+        for _kind, cx, cy, r, points, colour in scene["shapes"]:  # type: ignore[attr-defined]
             draw.line([(cx + px * r * 2, cy + py * r * 2) for px, py in points],
                       fill=tuple(int(v) for v in colour), width=3)
     for kind, cx, cy, r, points, colour in scene["shapes"]:  # type: ignore[attr-defined]

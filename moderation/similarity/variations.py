@@ -116,7 +116,7 @@ def update_variation_set(embedding: WorkEmbedding,
     if len(members) < 2:
         return VariationSet(None, 1, (embedding.case_id,), days)
     by_case = {r.case_id: r for r in rows}
-    keys = [by_case[c].variation_key for c in members if by_case[c].variation_key]
+    keys = [k for k in (by_case[c].variation_key for c in members) if k is not None]
     key = min(keys) if keys else min(members)
     WorkEmbedding.objects.filter(case_id__in=members).update(variation_key=key,
                                                               variation_size=len(members))

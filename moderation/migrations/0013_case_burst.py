@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('moderation', '0009_feed_probe_index'),
+        ('moderation', '0011_work_embeddings'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

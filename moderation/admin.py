@@ -25,6 +25,8 @@ from moderation.models import (
     Evidence,
     ModerationAction,
     ModerationCase,
+    Report,
+    ReporterReputation,
     Strike,
 )
 from moderation.permissions import can_view_private, is_moderator
@@ -190,3 +192,37 @@ class AppealAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+
+
+@admin.register(Report)
+class ReportAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Viewers' reports, read-only: outcomes come from moderators' verdicts on the case,
+    so the report, the reporter's reputation and the audit log never disagree."""
+
+    list_display = ("id", "case", "reason", "reporter", "status", "weight", "in_burst",
+                    "created_at")
+    list_filter = ("status", "reason", "in_burst")
+    search_fields = ("reporter__username", "case__object_id", "original_url")
+    raw_id_fields = ("case", "reporter", "artist", "resolved_by")
+    date_hierarchy = "created_at"
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_moderator(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_moderator(request.user)
+
+
+@admin.register(ReporterReputation)
+class ReporterReputationAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Each reporter's upheld and rejected counts per reason (the Beta posterior's data)."""
+
+    list_display = ("user", "reason", "upheld", "rejected", "updated_at")
+    list_filter = ("reason",)
+    search_fields = ("user__username",)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_moderator(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_moderator(request.user)

@@ -222,10 +222,47 @@ DEFAULTS: dict[str, Any] = {
     # Smallest face, as a share of the picture's shorter side, that counts as a real
     # person's face (smaller detections are background figures or false alarms).
     "DEEPFAKE_MIN_FACE_SHARE": 0.08,
+    # --- viewers' reports (moderation.reports) ---
+    # Whether signed-out viewers may report a work (one report per browser session per
+    # work); their reports weigh as a brand-new account's.
+    "REPORT_ALLOW_ANONYMOUS": False,
+    # Reports one account may send per hour (counted in the Django cache).
+    "REPORT_RATE_PER_ACCOUNT": 10,
+    # Reports one IP address may send per hour, all accounts and anonymous viewers together.
+    "REPORT_RATE_PER_IP": 30,
+    # Cache alias holding the report rate counters.
+    "REPORT_RATE_CACHE": "default",
+    # Beta prior [alpha, beta] of a reporter's precision per reason: a new reporter weighs
+    # alpha / (alpha + beta); each upheld report adds 1 to alpha, each rejected one to beta.
+    "REPORT_PRIOR": [1.0, 3.0],
+    # Reporters whose precision for a reason falls below this are stored but weigh nothing.
+    "REPORT_REPUTATION_FLOOR": 0.1,
+    # Account age in days at which a report stops being discounted for a young account;
+    # a new account's report weighs REPORT_NEW_ACCOUNT_FACTOR of a full one.
+    "REPORT_FULL_WEIGHT_ACCOUNT_DAYS": 30,
+    # Weight factor of a report from an account created today (rises linearly to 1).
+    "REPORT_NEW_ACCOUNT_FACTOR": 0.1,
+    # Window in seconds in which first-time reporters against one artist make a burst.
+    "REPORT_BURST_WINDOW_SECONDS": 6 * 3600,
+    # First-time reporters against one artist within the window that make a burst; their
+    # reports then share the weight of one.
+    "REPORT_BURST_MIN_REPORTERS": 5,
+    # Import string of a callable(request) -> iterable of strings naming the clusters the
+    # reporter belongs to (IP /24, device id...); reports on one work that share a key
+    # share one weight. None: no clustering. ``moderation.reports.clusters.ip_prefix``
+    # gives the IPv4 /24 or IPv6 /48.
+    "REPORT_CLUSTER_KEYS": None,
+    # Weighted report score that puts a work in the review queue (it stays public).
+    "REPORT_REVIEW_THRESHOLD": 0.5,
+    # Weighted report score that holds a public work for review (never labels it, never
+    # strikes); None never holds on reports.
+    "REPORT_HOLD_THRESHOLD": 1.5,
+    # Largest original a "repost of my work" report may upload, in bytes.
+    "REPORT_ORIGINAL_MAX_BYTES": 20 * 1024 * 1024,
 }
 
 # Keys whose value is an import string resolved on access.
-IMPORT_STRINGS = frozenset({"POLICY", "VARIATION_SET_PDQ_LOADER"})
+IMPORT_STRINGS = frozenset({"POLICY", "VARIATION_SET_PDQ_LOADER", "REPORT_CLUSTER_KEYS"})
 
 # Keys that no longer exist, with what replaced them.
 REMOVED_SETTINGS: dict[str, str] = {}

@@ -544,3 +544,110 @@ class WorkEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"embedding of case {self.case_id} ({self.model})"
+
+# --- viewers' reports (issue 15) -----------------------------------------------------
+
+
+class ReportStatus(models.TextChoices):
+    OPEN = "open", _("Waiting for a moderator")
+    UPHELD = "upheld", _("Upheld")
+    REJECTED = "rejected", _("Not upheld")
+
+
+def _report_original_upload_to(instance: Report, filename: str) -> str:
+    """Random object key in private storage: the reporter's file name is kept apart."""
+    import uuid
+    from pathlib import PurePath
+
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"report-originals/{uuid.uuid4().hex}{suffix}"
+
+
+class Report(models.Model):
+    """One viewer's report of one work: a reason code, an optional note, and for a repost
+    the original (a link, or an upload kept in private storage).
+
+    The reporter is shown to moderators only. ``weight`` is what the report counts in the
+    case's report score; ``weight_parts`` keeps the factors it was made of (reputation,
+    account age, burst, shared cluster) so the case page can say why. ``artist`` is the
+    reported work's uploader when the report was made: bursts are counted per artist.
+    """
+
+    case = models.ForeignKey(ModerationCase, on_delete=models.CASCADE, related_name="reports",
+                             verbose_name=_("case"))
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="moderation_reports",
+                                 verbose_name=_("reporter"))
+    #: Anonymous reports: a keyed hash of the browser session, one report per session.
+    anonymous_key = models.CharField(max_length=64, blank=True, db_index=True)
+    artist = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+",
+                               verbose_name=_("reported artist"))
+    reason = models.CharField(_("reason"), max_length=32)
+    note = models.TextField(_("note"), blank=True)
+    original_url = models.URLField(_("link to the original"), max_length=500, blank=True)
+    original_file = models.FileField(_("original file"), upload_to=_report_original_upload_to,
+                                     storage=_private_storage, max_length=200, blank=True)
+    original_name = models.CharField(_("file name"), max_length=255, blank=True)
+    original_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    #: The work's label when it was reported ("wrong label" is upheld when it changes).
+    label_at_report = models.CharField(max_length=16, blank=True)
+    #: Keyed hashes of the cluster keys the host's hook gave for the request.
+    cluster_keys = models.JSONField(default=list, blank=True)
+    #: The reporter had never reported before this one (bursts count such reports).
+    first_report = models.BooleanField(default=False)
+    in_burst = models.BooleanField(_("part of a burst"), default=False, db_index=True)
+    weight = models.FloatField(_("weight"), default=0.0)
+    weight_parts = models.JSONField(default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=ReportStatus.choices,
+                              default=ReportStatus.OPEN, db_index=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("decided by"))
+    resolved_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "reporter"],
+                                    condition=models.Q(reporter__isnull=False),
+                                    name="moderation_one_report_per_reporter"),
+            models.UniqueConstraint(fields=["case", "anonymous_key"],
+                                    condition=~models.Q(anonymous_key=""),
+                                    name="moderation_one_anonymous_report"),
+        ]
+        indexes = [models.Index(fields=["artist", "created_at"],
+                                name="moderation_report_artist")]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} case={self.case_id} {self.reason} {self.status}"
+
+
+class ReporterReputation(models.Model):
+    """How often one reporter's reports for one reason were upheld by moderators.
+
+    With the prior ``REPORT_PRIOR`` = (a, b) the reporter's precision for the reason is
+    the Beta posterior mean (a + upheld) / (a + b + upheld + rejected).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="moderation_report_reputation",
+                             verbose_name=_("reporter"))
+    reason = models.CharField(_("reason"), max_length=32)
+    upheld = models.PositiveIntegerField(_("upheld"), default=0)
+    rejected = models.PositiveIntegerField(_("not upheld"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("reporter reputation")
+        verbose_name_plural = _("reporter reputations")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "reason"],
+                                    name="moderation_one_reputation_per_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"reputation {self.user_id} {self.reason}: +{self.upheld} -{self.rejected}"

@@ -96,6 +96,26 @@ class BasePolicy(ABC):
             return Routing(Route.HIDDEN)
         return Routing(Route.HELD, needs_review=True)
 
+    def route_for_reports(self, route: str, score: float, settings: Any, *,
+                          deepfake: bool = False, burst: bool = False) -> Routing | None:
+        """Where viewers' reports with weighted ``score`` send a work now on ``route``.
+
+        Past ``REPORT_HOLD_THRESHOLD`` a public work is held for review; past
+        ``REPORT_REVIEW_THRESHOLD`` (or when the reports are a burst against the artist,
+        so a moderator sees the burst) it joins the queue where it is. Reports never
+        label a work and never strike an account: only the route and the queue change.
+        None leaves the case as it is. ``deepfake``: a real person or sexual deepfake is
+        reported, filed with the deepfake risks.
+        """
+        band = int(Priority.DEEPFAKE if deepfake else Priority.REPORTS)
+        priority = band + min(99, round(score * 10))
+        hold = settings.REPORT_HOLD_THRESHOLD
+        if hold is not None and score >= float(hold) and route in (Route.MAIN, Route.AI_FEED):
+            return Routing(Route.HELD, needs_review=True, review_priority=priority)
+        if score >= float(settings.REPORT_REVIEW_THRESHOLD) or burst:
+            return Routing(route, needs_review=True, review_priority=priority)
+        return None
+
     def appeal_priority(self) -> int:
         """Review priority of an appealed case: after every risk category."""
         return Priority.APPEAL

@@ -13,12 +13,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from moderation.models import Appeal, AppealStatus, Evidence, ModerationCase
+from moderation.models import (
+    Appeal,
+    AppealStatus,
+    Evidence,
+    ModerationCase,
+    Report,
+    ReportStatus,
+)
 from moderation.reasons import APPEAL, QUEUE_CATEGORIES, QueueCategory, category_for, reason_table
 
 #: The queue's filter menu: every category in filing order, then appeals.
@@ -73,14 +80,27 @@ def open_appeal_since() -> Subquery:
                     .order_by("created_at").values("created_at")[:1])
 
 
+def report_score() -> Coalesce:
+    """The weighted score of the case's open viewer reports (0 without any)."""
+    total = (Report.objects.filter(case=OuterRef("pk"), status=ReportStatus.OPEN)
+             .order_by().values("case").annotate(total=Sum("weight")).values("total")[:1])
+    return Coalesce(Subquery(total, output_field=FloatField()), Value(0.0),
+                    output_field=FloatField())
+
+
 def review_queue(filters: QueueFilters | None = None, *, user: Any = None) -> QuerySet[Any]:
-    """Cases needing review, annotated with ``has_open_appeal`` and ``waiting_since`` (the
-    open appeal's date for an appealed case, else the upload's), highest priority first;
-    within one priority, the longest-waiting first."""
+    """Cases needing review, annotated with ``has_open_appeal``, ``waiting_since`` (the
+    open appeal's date for an appealed case, else the upload's), ``report_score``
+    (viewers' weighted reports) and ``report_burst`` (a burst against the artist is
+    among them), highest priority first; within one priority, the higher report score
+    first, then the longest-waiting."""
     f = filters or QueueFilters()
     qs = (ModerationCase.objects.filter(needs_review=True)
           .annotate(has_open_appeal=open_appeal_exists(),
-                    waiting_since=Coalesce(open_appeal_since(), F("created_at")))
+                    waiting_since=Coalesce(open_appeal_since(), F("created_at")),
+                    report_score=report_score(),
+                    report_burst=Exists(Report.objects.filter(
+                        case=OuterRef("pk"), status=ReportStatus.OPEN, in_burst=True)))
           .select_related("owner", "claimed_by", "content_type"))
     if f.category == APPEAL.key:
         qs = qs.filter(has_open_appeal=True)
@@ -95,7 +115,7 @@ def review_queue(filters: QueueFilters | None = None, *, user: Any = None) -> Qu
         qs = qs.filter(created_at__gte=timezone.now() - timedelta(days=f.age_days))
     if f.mine and user is not None:
         qs = qs.filter(claimed_by=user)
-    return qs.order_by("-review_priority", "waiting_since", "pk")
+    return qs.order_by("-review_priority", "-report_score", "waiting_since", "pk")
 
 
 def _has_any_reason(codes: tuple[str, ...]) -> Q:

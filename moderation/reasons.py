@@ -41,6 +41,8 @@ class Priority(IntEnum):
     CLASSIFIER = 400
     REPOST = 500
     ACCOUNT_HOLD = 600
+    #: Viewers' weighted reports passed the threshold; the score adds up to 99.
+    REPORTS = 700
     UNDISCLOSED = 800
     DEEPFAKE = 900
 
@@ -70,7 +72,8 @@ class Reason:
     ``detail`` is an optional longer sentence with ``{name}`` placeholders filled from a
     finding's parameters (``{app}``, ``{field}``...) when it is displayed; detectors
     store the code and the parameters, never a sentence, so each reader gets their own
-    language (see :func:`describe`).
+    language (see :func:`describe`). ``source`` names where the evidence comes from when
+    it is not a detector (``"reports"``: viewers' reports), so readers can group it.
     """
 
     code: str
@@ -78,6 +81,7 @@ class Reason:
     why: WhyGroup | None = None
     category: str = ""
     detail: Text | None = None
+    source: str = ""
 
 
 # -- viewer "why" families ------------------------------------------------------------
@@ -102,8 +106,9 @@ ACCOUNT = QueueCategory("account", _("Account on hold"))
 REPOST = QueueCategory("repost", _("Possible repost"))
 UNCERTAIN = QueueCategory("uncertain", _("Classifier uncertain"))
 FLOOD = QueueCategory("flood", _("Series of near-identical uploads"))
+REPORTED = QueueCategory("reported", _("Reported by viewers"))
 QUEUE_CATEGORIES: tuple[QueueCategory, ...] = (DEEPFAKE, UNDISCLOSED, ACCOUNT, REPOST,
-                                               UNCERTAIN, FLOOD)
+                                               REPORTED, UNCERTAIN, FLOOD)
 APPEAL = QueueCategory("appeal", _("Appeal"))
 OTHER = QueueCategory("other", _("Other"))
 
@@ -171,6 +176,37 @@ FACE_FOUND = Reason(
              "side."))
 NO_FACE = Reason("no_face", _("No human face was found."))
 
+
+# -- viewers' reports (source "reports") -------------------------------------------------
+#: The source of every report reason: evidence from people, not from a detector.
+REPORTS_SOURCE = "reports"
+REPORT_UNDISCLOSED_AI = Reason("report_undisclosed_ai",
+                               _("A viewer reports undisclosed AI generation."),
+                               category=REPORTED.key, source=REPORTS_SOURCE)
+REPORT_WRONG_LABEL = Reason("report_wrong_label", _("A viewer reports a wrong AI label."),
+                            category=REPORTED.key, source=REPORTS_SOURCE)
+REPORT_REPOST = Reason("report_repost",
+                       _("A viewer reports a repost of their own work."),
+                       category=REPOST.key, source=REPORTS_SOURCE)
+REPORT_IMPERSONATION = Reason("report_impersonation",
+                              _("A viewer reports impersonation of an artist."),
+                              category=REPORTED.key, source=REPORTS_SOURCE)
+REPORT_REAL_PERSON = Reason("report_real_person",
+                            _("A viewer reports a real person or a sexual deepfake."),
+                            category=DEEPFAKE.key, source=REPORTS_SOURCE)
+REPORT_OTHER = Reason("report_other", _("A viewer reports another problem."),
+                      category=REPORTED.key, source=REPORTS_SOURCE)
+#: What a viewer may report, in the order the report form offers it.
+REPORT_REASONS: tuple[Reason, ...] = (REPORT_UNDISCLOSED_AI, REPORT_WRONG_LABEL,
+                                      REPORT_REPOST, REPORT_IMPERSONATION,
+                                      REPORT_REAL_PERSON, REPORT_OTHER)
+#: The case-level reason once weighted reports passed the hold threshold.
+REPORTS_THRESHOLD = Reason("reports_threshold",
+                           _("Viewers' weighted reports passed the review threshold."),
+                           category=REPORTED.key, source=REPORTS_SOURCE,
+                           detail=_("Viewers' weighted reports ({score}) passed the review "
+                                    "threshold ({threshold})."))
+
 BUILTIN_REASONS: tuple[Reason, ...] = (
     SELF_DECLARED_AI, SELF_DECLARED_AI_ASSISTED, UNDISCLOSED_AI, PROVENANCE_PROOF,
     PROVENANCE_STRONG, WEAK_AI_SIGNAL, NO_AI_EVIDENCE, PROVENANCE_NOT_AI, DETECTOR_SIGNAL,
@@ -178,6 +214,7 @@ BUILTIN_REASONS: tuple[Reason, ...] = (
     APPEAL_OVERTURNED, ACCOUNT_ON_HOLD, ACCOUNT_SUSPENDED,
     SIMILAR_WORK, VARIATION_SET, IN_VARIATION_SET, DEEPFAKE_RISK,
     FACE_FOUND, NO_FACE,
+    *REPORT_REASONS, REPORTS_THRESHOLD,
 )
 
 
@@ -213,6 +250,10 @@ class ReasonTable:
 
     def __iter__(self) -> Iterator[Reason]:
         return iter(list(self._reasons.values()))
+
+    def codes_from(self, source: str) -> tuple[str, ...]:
+        """Every known code whose evidence comes from ``source`` (e.g. ``"reports"``)."""
+        return tuple(r.code for r in list(self._reasons.values()) if r.source == source)
 
     def codes_in(self, category: str) -> tuple[str, ...]:
         """Every known code that files a case under ``category``."""

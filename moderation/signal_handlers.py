@@ -20,9 +20,10 @@ from moderation.conf import moderation_settings
 from moderation.constants import Route
 from moderation.feeds import burst_ids
 from moderation.feeds import cache as feed_cache
-from moderation.models import Appeal, ModerationCase, NotificationKind
+from moderation.models import Appeal, ModerationCase, NotificationKind, Report, ReportStatus
 from moderation.optout import derivatives
 from moderation.registry import registry
+from moderation.reports.scoring import rescore
 from moderation.services import submit_for_moderation
 from moderation.signals import action_taken, appeal_decided, case_scanned, verdict_changed
 
@@ -138,6 +139,13 @@ def on_case_scanned(sender: Any, case: ModerationCase, **kwargs: Any) -> None:
     notify.record(case.owner, case, NotificationKind.HELD, case.route)
 
 
+def on_case_scanned_reports(sender: Any, case: ModerationCase, **kwargs: Any) -> None:
+    """A scan decides the route afresh; open viewer reports hold the work again when
+    their score still passes the threshold (a rescan must not release a reported work)."""
+    if Report.objects.filter(case_id=case.pk, status=ReportStatus.OPEN).exists():
+        rescore(case.pk)
+
+
 def on_action_taken(sender: Any, case: ModerationCase | None, actor: Any = None,
                     **kwargs: Any) -> None:
     """A moderator's verdict on someone's work tells its uploader (an appeal's decision
@@ -171,5 +179,6 @@ def register_signal_handlers() -> None:
     verdict_changed.connect(feed_cache.on_verdict_changed,
                             dispatch_uid="moderation.feeds.verdict_changed")
     case_scanned.connect(on_case_scanned, dispatch_uid="moderation.notice.scanned")
+    case_scanned.connect(on_case_scanned_reports, dispatch_uid="moderation.reports.scanned")
     action_taken.connect(on_action_taken, dispatch_uid="moderation.notice.action")
     appeal_decided.connect(on_appeal_decided, dispatch_uid="moderation.notice.appeal")

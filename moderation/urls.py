@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from moderation.views import accuracy, appeals, case, export, queue
+from moderation.views import accuracy, appeals, case, export, queue, reports
 
 app_name = "moderation"
 urlpatterns = [
@@ -20,4 +20,10 @@ urlpatterns = [
     path("my/work/<str:model>/<str:object_id>/", appeals.work_status, name="work_status"),
     path("my/work/<str:model>/<str:object_id>/export/", export.work_export,
          name="work_export"),
+
+    path("report/<str:model>/<str:object_id>/", reports.report_work, name="report_work"),
+    path("reports/sent/<int:pk>/", reports.report_sent, name="report_sent"),
+    path("reports/mine/", reports.my_reports, name="my_reports"),
+    path("case/<int:pk>/report-original/<int:report_id>/", reports.report_original,
+         name="report_original"),
 ]

@@ -20,6 +20,7 @@ def test_api_root_lists_every_endpoint_and_the_docs():
         "moderation": "http://testserver/api/moderation/",
         "queue": "http://testserver/api/queue/",
         "appeals": "http://testserver/api/appeals/",
+        "reports": "http://testserver/api/reports/",
         "schema": "http://testserver/api/schema/",
         "docs": "http://testserver/api/docs/",
     }

@@ -30,6 +30,7 @@ from moderation.models import (
 )
 from moderation.permissions import can_appeal
 from moderation.reasons import APPEAL_OVERTURNED, MODERATOR
+from moderation.reports.outcomes import reassess_reports
 from moderation.signals import appeal_decided
 
 #: Labels an overturned appeal may set (never "uncertain").
@@ -221,6 +222,12 @@ class DecideAppeal(BaseAction):
         appeal.save()
         self.appeal = appeal
         return {"appeal": appeal}
+
+    def after_save(self, case: ModerationCase, entry: ModerationAction) -> None:
+        if self.appeal.status == AppealStatus.OVERTURNED:
+            # The corrected verdict settles viewers' reports anew (and their reporters'
+            # reputation): a report upheld by the overturned verdict was wrong.
+            reassess_reports(case, self.actor)
 
     def on_commit(self, case: ModerationCase, entry: ModerationAction) -> None:
         self.appeal.case = case

@@ -32,6 +32,7 @@ from moderation.constants import NOTE_MAX
 from moderation.models import ModerationAction, ModerationCase
 from moderation.permissions import conflict_of_interest, held_by_other, is_moderator
 from moderation.policy import BasePolicy, get_policy
+from moderation.reports.outcomes import resolve_reports
 from moderation.signals import action_taken, verdict_changed
 
 
@@ -102,6 +103,9 @@ class BaseAction(ABC):
     decides: ClassVar[bool] = False
     #: Can be applied to a selection from the queue.
     bulk: ClassVar[bool] = False
+    #: A verdict that settles the case's open viewer reports (upheld or not) and moves
+    #: each reporter's reputation (``moderation.reports.outcomes``).
+    resolves_reports: ClassVar[bool] = False
     #: What the pages say once it ran ("" = "<verbose_name>: done.").
     done_message: ClassVar[Any] = ""
 
@@ -177,6 +181,8 @@ class BaseAction(ABC):
                 case=case, actor=self.actor if getattr(self.actor, "pk", None) else None,
                 action=self.name, before=before, after=after, note=self.audit_note())
             self.after_save(case, entry)
+            if self.resolves_reports:
+                resolve_reports(case, self.actor)
             transaction.on_commit(lambda: self._send(case, entry, before, after))
         self.case = case
         return ActionResult(case, entry, extra)

@@ -53,6 +53,7 @@ class RouteForm(ActionForm):
 class _Relabel(BaseAction):
     decides = True
     bulk = True
+    resolves_reports = True
     label: str = ""
     form_class = RelabelForm
 
@@ -127,6 +128,7 @@ class RouteTo(BaseAction):
     name = "route"
     verbose_name = _("Route to a feed")
     decides = True
+    resolves_reports = True
     form_class = RouteForm
 
     def apply(self, case: ModerationCase) -> dict[str, Any]:
@@ -140,6 +142,7 @@ class Hide(BaseAction):
     shortcut = "x"
     decides = True
     bulk = True
+    resolves_reports = True
 
     def apply(self, case: ModerationCase) -> dict[str, Any]:
         case.route = Route.HIDDEN

@@ -17,6 +17,7 @@ DEFAULT_RATES = {
     "moderation_read": "600/min",
     "moderation_write": "120/min",
     "moderation_appeal": "20/hour",
+    "moderation_report": "60/hour",
 }
 
 

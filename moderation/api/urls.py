@@ -28,6 +28,7 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from moderation.api.reports import ReportViewSet
 from moderation.api.views import AppealViewSet, CaseViewSet, QueueViewSet
 
 #: Public pages that describe the API and expose no data.
@@ -71,6 +72,7 @@ class ApiRoot(APIView):
             "moderation": url("moderation-case-list"),
             "queue": url("moderation-queue-list"),
             "appeals": url("moderation-appeal-list"),
+            "reports": url("moderation-report-list"),
             "schema": url("schema"),
             "docs": url("docs"),
         })
@@ -81,6 +83,7 @@ router.include_root_view = False
 router.register("moderation", CaseViewSet, basename="moderation-case")
 router.register("queue", QueueViewSet, basename="moderation-queue")
 router.register("appeals", AppealViewSet, basename="moderation-appeal")
+router.register("reports", ReportViewSet, basename="moderation-report")
 
 app_name = "moderation-api"
 urlpatterns = [

@@ -31,6 +31,7 @@ from moderation import permissions as rules
 from moderation.api import serializers as S
 from moderation.api.pagination import ModerationPagination
 from moderation.api.permissions import CaseAccess, IsModerator
+from moderation.api.reports import CaseReportSerializer, case_reports
 from moderation.api.throttling import ModerationScopedThrottle
 from moderation.constants import DetectorMode, Label, ProcessingState, Route
 from moderation.evidence_export import MODERATOR, UPLOADER, Viewer, export_case
@@ -139,7 +140,7 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
             # Uploaders may run their own actions (appeals) on their own cases; the
             # action's permission check decides, the scoped queryset hides the rest.
             return [IsAuthenticated(), CaseAccess()]
-        if self.action in self.write_actions or self.action == "audit":
+        if self.action in self.write_actions or self.action in {"audit", "reports"}:
             return [IsAuthenticated(), IsModerator()]
         return super().get_permissions()
 
@@ -203,6 +204,13 @@ class CaseViewSet(ModerationAPIView, mixins.ListModelMixin, mixins.RetrieveModel
                              work_url=work_url(django_request, case),
                              site=django_request.get_host(), via="api")
         return bundle_response(bundle)
+
+    @extend_schema(responses=CaseReportSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def reports(self, request: Request, pk: str | None = None) -> Response:
+        """Viewers' reports on the case with each reporter's track record (moderators)."""
+        case = self.get_object()
+        return Response(CaseReportSerializer(case_reports(case), many=True).data)
 
     def _act(self, name: str, **fixed: Any) -> Response:
         case = self.get_object()

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('moderation', '0011_work_embeddings'),
+        ('moderation', '0012_reports'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -47,6 +47,7 @@ from moderation.optout.forms import TrainingForm, WorkTrainingForm
 from moderation.optout.policy import creator_choice, owner_id_of, site_reserved, work_choice
 from moderation.optout.views import thumbnail_url
 from moderation.views.appeals import status_url
+from moderation.views.reports import report_url
 
 register = template.Library()
 
@@ -194,6 +195,24 @@ def moderation_status_url(context: template.Context, work: models.Model) -> str:
         return ""
     try:
         return status_url(case)
+    except NoReverseMatch:  # the moderation URLs are not mounted
+        return ""
+
+
+@register.simple_tag(takes_context=True)
+def moderation_report_url(context: template.Context, work: models.Model) -> str:
+    """The report page of ``work`` for the viewer; empty for its own uploader (who cannot
+    report it) and while the work has no case. Signed-out viewers get the page too: it
+    asks them to sign in unless ``REPORT_ALLOW_ANONYMOUS`` is on."""
+    user = _user(context)
+    case = case_of(work)
+    if case is None:
+        return ""
+    if user is not None and getattr(user, "is_authenticated", False) and \
+            case.owner_id == user.pk:
+        return ""
+    try:
+        return report_url(case)
     except NoReverseMatch:  # the moderation URLs are not mounted
         return ""
 

@@ -39,6 +39,7 @@ from moderation.internal.bundle import BundleError, load_bundle
 from moderation.internal.imaging import load_image
 from moderation.models import Evidence, ModerationCase
 from moderation.registry import registry
+from moderation.reports.outcomes import confirmed_ai_cases
 from moderation.training import metrics
 from moderation.training.augment import flatten_alpha, views
 from moderation.training.errors import SiteDataError
@@ -56,7 +57,7 @@ class SiteExample:
     case_id: int
     owner: str
     label: int  # 1 = AI, 0 = hand-made
-    kind: str  # "moderator" or "provenance"
+    kind: str  # "moderator", "report" (a moderator upheld a viewer's report) or "provenance"
     data: bytes
     sha256: str
 
@@ -93,7 +94,12 @@ def _case_bytes(case: Any) -> bytes | None:
 
 
 def collect(seed: int = 0, progress: Progress = print) -> list[SiteExample]:
-    """Return the site's labelled examples; a moderator's verdict overrides provenance."""
+    """Return the site's labelled examples; a moderator's verdict overrides provenance.
+
+    A moderator-confirmed "undisclosed AI" report labels its work AI, also when the
+    moderator hid the work instead of relabelling it (its label may still read
+    hand-made from the scan, and a hide counts as a verdict of that label).
+    """
     labels: dict[int, tuple[int, str]] = {}
     provenance = (Evidence.objects
                   .filter(label=EvidenceLabel.AI, strength__in=[Strength.PROOF, Strength.STRONG],
@@ -108,6 +114,9 @@ def collect(seed: int = 0, progress: Progress = print) -> list[SiteExample]:
                .values_list("pk", "label"))
     for case_id, verdict in decided:
         labels[case_id] = (1 if verdict == Label.AI else 0, "moderator")
+    for case_id in confirmed_ai_cases():
+        if labels.get(case_id, (0, ""))[0] != 1:
+            labels[case_id] = (1, "report")
     rng = random.Random(seed)
     out = []
     cases = ModerationCase.objects.filter(pk__in=list(labels)).order_by("pk")

@@ -35,6 +35,7 @@ from moderation.permissions import (
 from moderation.pipeline import host_is_adult, to_result
 from moderation.queue import category_of
 from moderation.registry import registry
+from moderation.reports.presenters import REPORT_EVENTS, reports_panel
 from moderation.similarity.matching import SimilarWork, nearest_other_works
 from moderation.strikes import standing
 from moderation.views.appeals import status_url
@@ -96,7 +97,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "cards": [evidence_card(v) for v in evidence],
         "audit": audit_entries(
             case.actions.select_related("actor").order_by("-created_at", "-id")[:200],
-            {name: cls.verbose_name for name, cls in A.registry.items()}),
+            {**REPORT_EVENTS, **{name: cls.verbose_name for name, cls in A.registry.items()}}),
+        "reports_panel": reports_panel(case),
         # Marking AI a work declared hand-made is undisclosed AI: the page asks whether
         # to strike, with no default.
         "strike_choice": case.declaration == Declaration.NONE and case.owner_id is not None,

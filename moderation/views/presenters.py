@@ -17,7 +17,14 @@ from moderation.constants import DetectorMode, Label, Route
 from moderation.evidence_export import EXPORT_ACTION
 from moderation.labels import evidence_text, finding_text
 from moderation.models import Evidence
-from moderation.reasons import get_reason
+from moderation.reasons import get_reason, reason_table
+from moderation.reports.outcomes import REJECTED_EVENT, UPHELD_EVENT
+from moderation.reports.scoring import HOLD_EVENT, REVIEW_EVENT
+from moderation.reports.submit import REPORT_EVENT
+
+#: Audit rows of viewers' reports whose note is a weighted score, or a reason code.
+REPORT_SCORE_EVENTS = frozenset({REVIEW_EVENT, HOLD_EVENT})
+REPORT_REASON_EVENTS = frozenset({REPORT_EVENT, UPHELD_EVENT, REJECTED_EVENT})
 
 #: Detail keys shown first, with their labels; other keys follow in stored order.
 DETAIL_LABELS = {
@@ -266,6 +273,10 @@ def audit_entries(rows: Iterable[Any], action_names: dict[str, Any]) -> list[Aud
             # The scan's note is the policy's reason codes: read them through the table.
             note = " ".join(str(get_reason(code.strip()).text) for code in note.split(",")
                             if code.strip())
+        elif row.action in REPORT_SCORE_EVENTS and note:
+            note = _("Weighted report score: %(score)s") % {"score": note}
+        elif row.action in REPORT_REASON_EVENTS and note in reason_table:
+            note = str(get_reason(note).text)
         elif row.action == "resubmitted" and note == "forced rescan":
             note = _("A rescan was requested.")
         elif row.action == "resubmitted" and note.startswith("changed: "):

@@ -76,7 +76,7 @@ def moderator_session(db):
 def operations(api_schema):
     """The moderation operations (schemathesis' pytest plugin does not load under pytest 9,
     so each operation's Hypothesis strategy is driven directly)."""
-    filtered = api_schema.include(path_regex=r"^/api/(moderation|queue|appeals)/")
+    filtered = api_schema.include(path_regex=r"^/api/(moderation|queue|appeals|reports)/")
     return [result.ok() for result in filtered.get_all_operations()]
 
 
@@ -109,5 +109,6 @@ def test_api_has_no_server_errors(api_schema, moderator_session):
 def test_schema_lists_the_moderation_operations(api_schema):
     paths = set(api_schema.raw_schema["paths"])
     for expected in ("/api/moderation/", "/api/moderation/{id}/decide/", "/api/queue/",
-                     "/api/appeals/", "/api/appeals/{id}/decide/", "/api/appeals/{id}/files/"):
+                     "/api/appeals/", "/api/appeals/{id}/decide/", "/api/appeals/{id}/files/",
+                     "/api/reports/", "/api/reports/{id}/", "/api/moderation/{id}/reports/"):
         assert expected in paths, sorted(paths)

@@ -89,3 +89,46 @@ def test_scores_are_deterministic_and_depend_on_pixels() -> None:
     assert detector.predict(load_image(_drawing(1)))[0] == a
     noise = np.random.default_rng(3).integers(0, 256, (300, 420, 3), dtype=np.uint8)
     assert detector.predict(load_image(_png(Image.fromarray(noise))))[0] != a
+
+
+SEMANTIC = SHIPPED.parent / "classifier-semantic"
+
+
+def test_the_shipped_graph_is_the_blend_its_model_json_states() -> None:
+    """Per image, the shipped logit equals the stated stack over its parts' logits.
+
+    The parts: the semantic-only bundle 1.1.0 (shipped beside it for speed) and the
+    trace CNNs whose weights the bundle carries; the stack is what the blend report's
+    scales, weight and Platt scaling expand to.
+    """
+    torch = pytest.importorskip("torch")
+    from moderation.training.aligned import trace  # needs torch: the train extra
+
+    meta = json.loads((SHIPPED / "model.json").read_text())
+    weights = meta["fusion"]["stack_weights_semantic_then_traces"]
+    nets = []
+    for i in range(len(weights) - 1):
+        net = trace.build_model()
+        net.load_state_dict(torch.load(SHIPPED / f"trace-{i}.pt", weights_only=True))
+        nets.append(net)
+    blended = OnnxClassifier("classifier", {})
+    semantic = OnnxClassifier("semantic", {"BUNDLE": str(SEMANTIC)})
+    assert semantic.enabled and semantic.bundle is not None
+    for seed in (1, 2):
+        image = load_image(_drawing(seed, (520, 400)))
+        got = blended.predict(image)[2]
+        z_sem = semantic.predict(image)[2]
+        rgb = np.asarray(image.image.convert("RGB"), dtype=np.uint8)
+        z_traces = [float(trace.score_images(net, [rgb])[0]) for net in nets]
+        expected = (weights[0] * (z_sem[semantic.bundle.ai_index] - z_sem[0])
+                    + sum(w * z for w, z in zip(weights[1:], z_traces, strict=True))
+                    + meta["fusion"]["bias"])
+        assert abs((got[1] - got[0]) - expected) < 0.05
+
+
+def test_the_semantic_only_bundle_ships_for_speed() -> None:
+    bundle = load_bundle(SEMANTIC)
+    assert json.loads((SEMANTIC / "model.json").read_text())["version"] == "1.1.0"
+    detector = OnnxClassifier("semantic", {"BUNDLE": str(SEMANTIC)})
+    result = detector.detect(load_image(_drawing(3)))
+    assert bundle.ai_index == 1 and result.score is not None

@@ -146,7 +146,15 @@ def blend_card(meta: dict[str, Any], blend: dict[str, Any], semantic: dict[str, 
         f"one group at a time it was {fusion['weights_per_held_out_group']}.",
         f"- Same crops as before: {meta['crop']}. Thresholds: {meta['thresholds']} (review: "
         "the 1% FPR point of the out-of-fold clean hand-made scores).",
-        f"- model.onnx sha256 `{meta['sha256']}`.", "",
+        f"- model.onnx sha256 `{meta['sha256']}`.",
+        "- The semantic part is the previous bundle 1.1.0 unchanged (its card, training "
+        "report and manifest ship beside this bundle in `classifier-semantic/`, which "
+        "operators who need the faster scan can select with the detector's `BUNDLE` "
+        "option).",
+        "- Training manifest: `training-manifest.csv`, sha256 "
+        f"`{meta['training']['manifest_sha256']}` (the registry images the trace CNNs "
+        "learnt from, and the dev files the blend's scales and thresholds were read from).",
+        "",
         "## Trace detector training (aligned pairs)",
         "- Every hand-made training image (registry packages, `training-manifest.csv`) was "
         "cut into native-resolution crops (96-256 px, never resized); each crop got one AI "

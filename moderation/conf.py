@@ -212,6 +212,36 @@ DEFAULTS: dict[str, Any] = {
     # Bearer token a Prometheus scraper must send to /metrics; None leaves it open (restrict
     # it at the proxy instead).
     "METRICS_TOKEN": None,
+    # --- similar works (moderation.similarity) ---
+    # Cosine similarity of two works' classifier embeddings at or above which a new upload
+    # is queued for review as too close to another account's work (never labelled).
+    "SIMILARITY_THRESHOLD": 0.9,
+    # Most matches from other accounts kept on a case.
+    "SIMILARITY_MAX_MATCHES": 5,
+    # Cosine similarity at or above which two uploads of one account join a variation set
+    # (one tile in feeds).
+    "VARIATION_SET_THRESHOLD": 0.93,
+    # PDQ Hamming distance at or below which two uploads of one account join a variation
+    # set, when a PDQ distance is available.
+    "VARIATION_SET_PDQ_DISTANCE": 31,
+    # Import string (or callable) of a PDQ loader: called with a list of case ids, it
+    # returns a function (case id, case id) -> Hamming distance, or None when either case
+    # has no usable PDQ hash. None = variation sets use embeddings only.
+    "VARIATION_SET_PDQ_LOADER": None,
+    # Days of an account's uploads compared with a new one to find its variation set.
+    "VARIATION_SET_WINDOW_DAYS": 7,
+    # Most recent uploads of an account compared with a new one (bounds the work).
+    "VARIATION_SET_RECENT": 300,
+    # Size from which a variation set counts as a weak AI-flood signal that queues the
+    # upload for review with a raised priority (never a label); None turns it off.
+    "VARIATION_SET_FLOOD_SIZE": 10,
+    # --- deepfake-risk escalation (moderation.deepfake) ---
+    # P(photo) from the classifier's photographic head at or above which a work counts
+    # as photographic.
+    "DEEPFAKE_PHOTO_THRESHOLD": 0.5,
+    # Smallest face, as a share of the picture's shorter side, that counts as a real
+    # person's face (smaller detections are background figures or false alarms).
+    "DEEPFAKE_MIN_FACE_SHARE": 0.08,
     # --- viewers' reports (moderation.reports) ---
     # Whether signed-out viewers may report a work (one report per browser session per
     # work); their reports weigh as a brand-new account's.
@@ -252,7 +282,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Keys whose value is an import string resolved on access.
-IMPORT_STRINGS = frozenset({"POLICY", "REPORT_CLUSTER_KEYS"})
+IMPORT_STRINGS = frozenset({"POLICY", "VARIATION_SET_PDQ_LOADER", "REPORT_CLUSTER_KEYS"})
 
 # Keys that no longer exist, with what replaced them.
 REMOVED_SETTINGS: dict[str, str] = {}

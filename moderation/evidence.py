@@ -57,7 +57,9 @@ class EvidenceResult:
     (:func:`moderation.reasons.describe`), never stored as a sentence. ``details`` is
     shown to moderators (generator, signer, sampler...). ``private`` holds what only
     moderators may read, such as the prompt; it is stored separately so no serializer
-    can leak it by accident.
+    can leak it by accident. ``artifacts`` carries what the pipeline keeps elsewhere and
+    never in the evidence row (the classifier's pooled embedding, for the similarity
+    index); it is not stored with the evidence and a cached result has none.
     """
 
     detector: str
@@ -76,6 +78,7 @@ class EvidenceResult:
     elapsed_ms: float = 0.0
     mode: str = "enforce"
     error: str = ""
+    artifacts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def with_meta(self, **changes: Any) -> EvidenceResult:
         """Return a copy with pipeline bookkeeping fields (alias, mode, timing) replaced."""

@@ -508,6 +508,44 @@ class Notification(models.Model):
         return f"notice {self.pk} user={self.user_id} {self.kind}"
 
 
+# -- Similar works and variation sets (moderation.similarity) --------------------------
+
+
+class WorkEmbedding(models.Model):
+    """The classifier backbone's pooled features of one case's content, for the
+    similarity index (another account's near-copy) and variation sets (one account's
+    series of near-identical works).
+
+    ``vector`` is the L2-normalised embedding as little-endian float16 (384 bytes for
+    192 dimensions); ``model`` names the bundle and pool it came from, since vectors of
+    two models cannot be compared. ``owner`` and ``case_created_at`` are copied from the
+    case so the index and the per-account window read one table. ``variation_key`` is
+    the primary key of the earliest case of the work's variation set (None: no set), the
+    key feeds fold the set's works under.
+    """
+
+    case = models.OneToOneField(ModerationCase, on_delete=models.CASCADE,
+                                related_name="embedding", verbose_name=_("case"))
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    content_sha256 = models.CharField(max_length=64)
+    model = models.CharField(max_length=100)
+    dims = models.PositiveSmallIntegerField()
+    vector = models.BinaryField()
+    case_created_at = models.DateTimeField(db_index=True)
+    variation_key = models.BigIntegerField(null=True, blank=True, db_index=True)
+    variation_size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("work embedding")
+        verbose_name_plural = _("work embeddings")
+        indexes = [models.Index(fields=["owner", "case_created_at"],
+                                name="moderation_embed_owner")]
+
+    def __str__(self) -> str:
+        return f"embedding of case {self.case_id} ({self.model})"
+
 # --- viewers' reports (issue 15) -----------------------------------------------------
 
 

@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from moderation.conf import moderation_settings
 from moderation.constants import TERMINAL_STATES, ProcessingState, RejectionReason
+from moderation.deepfake.detector import FaceDetector
+from moderation.deepfake.signals import FACES, host_evidence
 from moderation.evidence import Decision, EvidenceResult
 from moderation.exceptions import ImageRejected
 from moderation.fingerprints import matching as fingerprints
@@ -25,8 +27,14 @@ from moderation.internal.imaging import load_image
 from moderation.models import Evidence, ModerationAction, ModerationCase
 from moderation.policy import get_policy
 from moderation.registry import registry
-from moderation.scanning import allowed_reduction, configured_detectors, run_detectors
+from moderation.scanning import (
+    allowed_reduction,
+    configured_detectors,
+    run_detector,
+    run_detectors,
+)
 from moderation.signals import case_scanned, verdict_changed
+from moderation.similarity.signals import case_signals
 from moderation.strikes import standing
 
 logger = logging.getLogger(__name__)
@@ -114,7 +122,32 @@ def run_attempt(case: ModerationCase) -> str:
     done = frozenset((e.detector, e.version) for e in stored)
     results = run_detectors(image, detectors, skip=done, prior=stored)
     results += fingerprints.scan_step(case, image, skip=done)
+    face_check = face_detector()
+    if (host_is_adult(case) and not any(d.alias == FACES for d in detectors)
+            and (FACES, face_check.get_version()) not in done):
+        # The face check matters only for the deepfake-risk escalation, which needs
+        # the host's adult flag: other works are spared its cost.
+        results.append(run_detector(face_check, image))
     return finish(case.pk, image.sha256, results)
+
+
+_FACE_DETECTOR: FaceDetector | None = None
+
+
+def face_detector() -> FaceDetector:
+    """The face check the pipeline runs on adult-flagged works (built once per process)."""
+    global _FACE_DETECTOR
+    if _FACE_DETECTOR is None:
+        _FACE_DETECTOR = FaceDetector(FACES)
+    return _FACE_DETECTOR
+
+
+def host_is_adult(case: ModerationCase) -> bool:
+    """The host's adult flag on the case's work (False when it has none or is gone)."""
+    instance = case.host_instance()
+    if instance is None:
+        return False
+    return registry.get_options(type(instance)).get_adult(instance)
 
 
 def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:
@@ -123,7 +156,10 @@ def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:
         case = ModerationCase.objects.select_for_update().get(pk=case_id)
         for result in results:
             store_evidence(case, sha256, result)
+        for result in case_signals(case, sha256, results):
+            store_evidence(case, sha256, result)
         evidence = [to_result(e) for e in case.evidence.filter(content_sha256=sha256)]
+        evidence.append(host_evidence(host_is_adult(case)))
         decision = get_policy().decide(case.declaration or None, evidence, moderation_settings,
                                        declared_tool=case.declared_tool,
                                        standing=standing(case.owner))

@@ -29,11 +29,13 @@ from moderation.constants import (
     Route,
     Strength,
 )
+from moderation.deepfake.signals import deepfake_signals
 from moderation.evidence import CLEAN_STANDING, Decision, EvidenceResult, Routing, Standing
 from moderation.reasons import (
     ACCOUNT_ON_HOLD,
     ACCOUNT_SUSPENDED,
     BANNED_REUPLOAD,
+    DEEPFAKE_RISK,
     DETECTOR_SIGNAL,
     NO_AI_EVIDENCE,
     PROTECTED_WORK_MATCH,
@@ -44,7 +46,9 @@ from moderation.reasons import (
     SELF_DECLARED_AI,
     SELF_DECLARED_AI_ASSISTED,
     SHARED_BAN_MATCH,
+    SIMILAR_WORK,
     UNDISCLOSED_AI,
+    VARIATION_SET,
     WEAK_AI_SIGNAL,
     Priority,
     reason_table,
@@ -75,7 +79,11 @@ class BasePolicy(ABC):
         ``evidence`` every detector's result for this content (shadow-mode and failed
         results included: the policy decides what counts), ``settings`` the
         ``MODERATION`` settings, ``declared_tool`` the tool the uploader named and
-        ``standing`` the uploader's account standing at the time of the scan.
+        ``standing`` the uploader's account standing at the time of the scan. The
+        evidence also holds what the pipeline found around the detectors: another
+        account's similar work (``similarity``), the account's variation set
+        (``variation_set``), the face check and the host's flags (``host``, built fresh
+        for every decision and never stored).
         """
 
     def route_for_label(self, label: str, settings: Any) -> str:
@@ -168,7 +176,46 @@ class DefaultPolicy(BasePolicy):
         evidence = list(evidence)
         decision = self.decide_content(declaration, evidence, settings,
                                        declared_tool=declared_tool)
-        return self.apply_standing(self.apply_matches(decision, evidence), standing)
+        decision = self.apply_signals(self.apply_matches(decision, evidence), evidence,
+                                      settings)
+        return self.apply_standing(decision, standing)
+
+    def apply_signals(self, decision: Decision, evidence: list[EvidenceResult],
+                      settings: Any) -> Decision:
+        """What the work's neighbours and its host add: each only sends the work to
+        moderators (with a priority), never changes its label.
+
+        * a near copy of another account's work: queued at the repost priority;
+        * one of a large variation set (a weak AI-flood sign): queued, priority raised
+          with the set's size;
+        * AI + photographic + a face + the host's adult flag: deepfake risk, top
+          priority and held (hidden from everyone but the uploader) until reviewed.
+        """
+        usable = [e for e in evidence if e.mode == DetectorMode.ENFORCE and not e.error]
+        codes = {r for e in usable for r in e.reasons}
+        reasons = list(decision.reasons)
+        priority, needs_review, route = (decision.review_priority, decision.needs_review,
+                                         decision.route)
+        if SIMILAR_WORK.code in codes:
+            reasons.append(SIMILAR_WORK.code)
+            needs_review, priority = True, max(priority, int(Priority.REPOST))
+        if VARIATION_SET.code in codes:
+            size = max((int(e.details.get("size", 0)) for e in usable
+                        if VARIATION_SET.code in e.reasons), default=0)
+            reasons.append(VARIATION_SET.code)
+            needs_review = True
+            priority = max(priority, int(Priority.VARIATION_SET) + min(49, size))
+        signals = deepfake_signals(usable, label=decision.label, reasons=decision.reasons,
+                                   settings=settings)
+        if signals.escalate:
+            reasons.insert(0, DEEPFAKE_RISK.code)
+            needs_review, priority = True, int(Priority.DEEPFAKE)
+            if route != Route.HIDDEN:
+                route = Route.HELD
+        if reasons == list(decision.reasons):
+            return decision
+        return replace(decision, reasons=tuple(reasons), review_priority=priority,
+                       needs_review=needs_review, route=route)
 
     def decide_content(self, declaration: str | None, evidence: list[EvidenceResult],
                        settings: Any, *, declared_tool: str = "") -> Decision:

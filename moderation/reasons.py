@@ -36,6 +36,8 @@ class Priority(IntEnum):
     NONE = 0
     APPEAL = 100
     WEAK_HINT = 300
+    #: A large set of near-identical uploads from one account; adds up to 49 for its size.
+    VARIATION_SET = 330
     CLASSIFIER = 400
     REPOST = 500
     ACCOUNT_HOLD = 600
@@ -103,9 +105,10 @@ UNDISCLOSED = QueueCategory("undisclosed", _("Declared hand-made, looks AI"))
 ACCOUNT = QueueCategory("account", _("Account on hold"))
 REPOST = QueueCategory("repost", _("Possible repost"))
 UNCERTAIN = QueueCategory("uncertain", _("Classifier uncertain"))
+FLOOD = QueueCategory("flood", _("Series of near-identical uploads"))
 REPORTED = QueueCategory("reported", _("Reported by viewers"))
 QUEUE_CATEGORIES: tuple[QueueCategory, ...] = (DEEPFAKE, UNDISCLOSED, ACCOUNT, REPOST,
-                                               REPORTED, UNCERTAIN)
+                                               REPORTED, UNCERTAIN, FLOOD)
 APPEAL = QueueCategory("appeal", _("Appeal"))
 OTHER = QueueCategory("other", _("Other"))
 
@@ -143,6 +146,35 @@ ACCOUNT_ON_HOLD = Reason("account_on_hold",
                          category=ACCOUNT.key)
 ACCOUNT_SUSPENDED = Reason("account_suspended", _("Uploads from this account are suspended."),
                            category=ACCOUNT.key)
+# -- similar works, variation sets, deepfake risk ----------------------------------------
+# Viewers are told none of these: they send a work to moderators, never label it.
+SIMILAR_WORK = Reason(
+    "similar_to_other_account",
+    _("Very close to another account's work (a possible trace or image-to-image copy)."),
+    category=REPOST.key,
+    detail=_("Its picture is {similarity} similar to @{other}'s work (case {other_case}); "
+             "works at or above {threshold} are sent for review."))
+VARIATION_SET = Reason(
+    "variation_set",
+    _("One of a large series of near-identical uploads from this account (a weak sign of "
+      "an AI flood)."),
+    category=FLOOD.key,
+    detail=_("One of {size} near-identical uploads from this account in {days} days; "
+             "a series of {flood_size} or more is a weak sign of an AI flood."))
+IN_VARIATION_SET = Reason(
+    "in_variation_set", _("One of a small series of near-identical uploads."),
+    detail=_("One of {size} near-identical uploads from this account in {days} days "
+             "(shown as one tile in feeds)."))
+DEEPFAKE_RISK = Reason(
+    "deepfake_risk",
+    _("Deepfake risk: an AI-made photographic picture of a person's face, on a work "
+      "flagged adult. Hidden until a moderator reviews it."),
+    category=DEEPFAKE.key)
+FACE_FOUND = Reason(
+    "face_found", _("A human face was found."),
+    detail=_("{count} face(s) found; the largest spans {share} of the picture's shorter "
+             "side."))
+NO_FACE = Reason("no_face", _("No human face was found."))
 
 
 # -- viewers' reports (source "reports") -------------------------------------------------
@@ -205,6 +237,8 @@ BUILTIN_REASONS: tuple[Reason, ...] = (
     PROVENANCE_STRONG, WEAK_AI_SIGNAL, NO_AI_EVIDENCE, PROVENANCE_NOT_AI, DETECTOR_SIGNAL,
     DETECTOR_FAILED, CLASSIFIER_SKIPPED, MODERATOR,
     APPEAL_OVERTURNED, ACCOUNT_ON_HOLD, ACCOUNT_SUSPENDED,
+    SIMILAR_WORK, VARIATION_SET, IN_VARIATION_SET, DEEPFAKE_RISK,
+    FACE_FOUND, NO_FACE,
     *REPORT_REASONS, REPORTS_THRESHOLD,
     POSSIBLE_REPOST, BANNED_REUPLOAD, PROTECTED_WORK_MATCH, SHARED_BAN_MATCH,
 )

@@ -21,7 +21,9 @@ class ModeratedModelOptions:
     ("none" = hand-made); ``tool_field`` the tool or model the uploader named. ``url`` is
     where a work's page is: a URL name reversed with the work's pk, or a callable taking
     the work; None uses the model's ``get_absolute_url()``. Feeds link their items there
-    and the uploader's status page links back to it.
+    and the uploader's status page links back to it. ``adult_field`` names the host's
+    boolean "adult content" flag, one of the four deepfake-risk signals
+    (:mod:`moderation.deepfake`); None: the site has no such flag and nothing escalates.
     """
 
     model: type[models.Model]
@@ -30,6 +32,7 @@ class ModeratedModelOptions:
     declaration_field: str | None = None
     tool_field: str | None = None
     url: str | Callable[[Any], str] | None = None
+    adult_field: str | None = None
 
     def get_url(self, instance: models.Model) -> str:
         """The work's page, or "" when the host gave no way to build it."""
@@ -51,6 +54,10 @@ class ModeratedModelOptions:
             return None
         value = getattr(instance, self.declaration_field, None)
         return str(value) if value not in (None, "") else None
+
+    def get_adult(self, instance: models.Model) -> bool:
+        """Whether the host flags ``instance`` adult (False when it has no such flag)."""
+        return bool(self.adult_field and getattr(instance, self.adult_field, False))
 
     def get_tool(self, instance: models.Model) -> str:
         if not self.tool_field:
@@ -92,13 +99,14 @@ class ModerationRegistry:
     def register(self, model: type[models.Model] | None = None, *, image_field: str = "image",
                  owner_field: str = "owner", declaration_field: str | None = None,
                  tool_field: str | None = None,
-                 url: str | Callable[[Any], str] | None = None) -> Any:
+                 url: str | Callable[[Any], str] | None = None,
+                 adult_field: str | None = None) -> Any:
         """Register ``model``; called without a model it returns a class decorator."""
         if model is None:
             def decorator(cls: type[models.Model]) -> type[models.Model]:
                 self.register(cls, image_field=image_field, owner_field=owner_field,
                               declaration_field=declaration_field, tool_field=tool_field,
-                              url=url)
+                              url=url, adult_field=adult_field)
                 return cls
             return decorator
         if model._meta.abstract:
@@ -107,7 +115,7 @@ class ModerationRegistry:
             raise AlreadyRegistered(f"{model._meta.label} is already registered for moderation")
         for attr, name in (("image_field", image_field), ("owner_field", owner_field),
                            ("declaration_field", declaration_field),
-                           ("tool_field", tool_field)):
+                           ("tool_field", tool_field), ("adult_field", adult_field)):
             if name is None:
                 continue
             try:
@@ -118,7 +126,7 @@ class ModerationRegistry:
                     f"field {name!r}"
                 ) from exc
         options = ModeratedModelOptions(model, image_field, owner_field,
-                                        declaration_field, tool_field, url)
+                                        declaration_field, tool_field, url, adult_field)
         self._registry[model] = options
         for listener in self._listeners:
             listener(model, True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,12 @@ from moderation.constants import EvidenceLabel, Strength
 from moderation.detectors.base import ANY_REDUCTION, BaseDetector
 from moderation.evidence import EvidenceResult, ImageInput
 from moderation.internal.bundle import BundleError, ModelBundle, default_bundle_dir, load_bundle
+from moderation.internal.embedding import (
+    NoPoolFound,
+    global_view,
+    pooled_vector,
+    with_pooled_output,
+)
 from moderation.internal.preprocess import dct_reduction, make_crops, softmax
 from moderation.reasons import WHY_CLASSIFIER, Reason
 
@@ -47,7 +54,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_SESSIONS: dict[tuple[str, int, int], Any] = {}
+_SESSIONS: dict[tuple[str, int, int, str], Any] = {}
+#: Name of the pooled-features output each cached session was given ("" for none).
+_POOL_OUTPUTS: dict[tuple[str, int, int, str], str] = {}
 _SESSIONS_PID = os.getpid()
 _SESSIONS_LOCK = threading.Lock()
 
@@ -57,6 +66,7 @@ def _drop_inherited_sessions(**kwargs: Any) -> None:
     global _SESSIONS_PID
     with _SESSIONS_LOCK:
         _SESSIONS.clear()
+        _POOL_OUTPUTS.clear()
         _SESSIONS_PID = os.getpid()
 
 
@@ -69,13 +79,20 @@ except ImportError:  # pragma: no cover
     pass
 
 
-def get_session(model_path: Path, intra_op: int, inter_op: int) -> onnxruntime.InferenceSession:
-    """Return this process's session for ``model_path`` with the given thread counts."""
+def get_session(model_path: Path, intra_op: int, inter_op: int,
+                pool: str = "", layout: str = "NCHW") -> onnxruntime.InferenceSession:
+    """Return this process's session for ``model_path`` with the given thread counts.
+
+    ``pool`` ("first" or "last", see :mod:`moderation.internal.embedding`) builds the
+    session from an in-memory copy of the graph that also outputs that global pool's
+    features; :func:`pool_output` names the output. A graph without a pool gets a plain
+    session (and no embedding) rather than no classifier.
+    """
     import onnxruntime as ort  # heavy C extension: import only where inference runs
 
     if os.getpid() != _SESSIONS_PID:
         _drop_inherited_sessions()
-    key = (str(model_path), intra_op, inter_op)
+    key = (str(model_path), intra_op, inter_op, pool)
     with _SESSIONS_LOCK:
         session = _SESSIONS.get(key)
         if session is None:
@@ -83,10 +100,23 @@ def get_session(model_path: Path, intra_op: int, inter_op: int) -> onnxruntime.I
             options.intra_op_num_threads = intra_op
             options.inter_op_num_threads = inter_op
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            session = ort.InferenceSession(str(model_path), sess_options=options,
+            source: str | bytes = str(model_path)
+            output = ""
+            if pool:
+                try:
+                    source, output = with_pooled_output(model_path, pool, layout)
+                except NoPoolFound as exc:
+                    logger.warning("classifier %s: %s; no embeddings", model_path, exc)
+            session = ort.InferenceSession(source, sess_options=options,
                                            providers=["CPUExecutionProvider"])
             _SESSIONS[key] = session
+            _POOL_OUTPUTS[key] = output
         return session
+
+
+def pool_output(model_path: Path, intra_op: int, inter_op: int, pool: str = "") -> str:
+    """The pooled-features output name of the session :func:`get_session` built ("" none)."""
+    return _POOL_OUTPUTS.get((str(model_path), intra_op, inter_op, pool), "")
 
 
 def one_in(score: float, thresholds: dict[str, float]) -> int | None:
@@ -99,12 +129,31 @@ def one_in(score: float, thresholds: dict[str, float]) -> int | None:
     return round(1 / min(passed)) if passed else None
 
 
+@dataclass(frozen=True)
+class ClassifierRun:
+    """One forward pass: the calibrated score, the photo head, the mean logits, the crop
+    count and the L2-normalised pooled embedding (None when the graph has no pool)."""
+
+    score: float
+    photo: float | None
+    logits: np.ndarray
+    crops: int
+    embedding: np.ndarray | None = None
+
+    def as_tuple(self) -> tuple[float, float | None, np.ndarray, int]:
+        return self.score, self.photo, self.logits, self.crops
+
+
 class OnnxClassifier(BaseDetector):
     """Calibrated P(AI) from a pixel classifier; always weak evidence on its own."""
 
     version = "1"
     classifier = True
-    default_options = {"BUNDLE": None, "INTRA_OP_NUM_THREADS": 1, "INTER_OP_NUM_THREADS": 1}
+    # EMBEDDING_POOL: which global pool's features become the work's embedding (the
+    # similarity index, variation sets): "first" (the backbone's), "last" (the one the
+    # AI head reads) or "" for none.
+    default_options = {"BUNDLE": None, "INTRA_OP_NUM_THREADS": 1, "INTER_OP_NUM_THREADS": 1,
+                       "EMBEDDING_POOL": "first"}
     reasons = (CLASSIFIER_SCORE, CLASSIFIER_BELOW)
 
     def validate(self) -> None:
@@ -115,6 +164,10 @@ class OnnxClassifier(BaseDetector):
                     f"Detector {self.alias!r}: OPTIONS[{key!r}] must be an integer >= 0 "
                     f"(0 lets onnxruntime choose), got {value!r}"
                 )
+        if self.options["EMBEDDING_POOL"] not in ("", "first", "last"):
+            raise BundleError(
+                f"Detector {self.alias!r}: OPTIONS['EMBEDDING_POOL'] must be 'first', 'last' "
+                f"or '', got {self.options['EMBEDDING_POOL']!r}")
         self._bundle: ModelBundle | None = None
         self._bundle_error: str = ""
         self._bundle_target: str | None = None  # resolved directory the bundle came from
@@ -190,7 +243,11 @@ class OnnxClassifier(BaseDetector):
 
     def predict(self, image: ImageInput) -> tuple[float, float | None, np.ndarray, int]:
         """Return (P(ai), P(photo) or None, mean logits, crop count) for ``image``."""
-        return self._predict(self._require_bundle(), image)
+        return self.run(image).as_tuple()
+
+    def run(self, image: ImageInput) -> ClassifierRun:
+        """Score ``image`` and read its pooled embedding, in one forward pass."""
+        return self._run(self._require_bundle(), image)
 
     def _require_bundle(self) -> ModelBundle:
         bundle = self.bundle
@@ -198,28 +255,43 @@ class OnnxClassifier(BaseDetector):
             raise BundleError(self._bundle_error or f"classifier {self.alias!r} has no bundle")
         return bundle
 
-    def _predict(self, bundle: ModelBundle,
-                 image: ImageInput) -> tuple[float, float | None, np.ndarray, int]:
-        session = get_session(bundle.model_path, self.options["INTRA_OP_NUM_THREADS"],
-                              self.options["INTER_OP_NUM_THREADS"])
+    def _run(self, bundle: ModelBundle, image: ImageInput) -> ClassifierRun:
+        threads = (self.options["INTRA_OP_NUM_THREADS"], self.options["INTER_OP_NUM_THREADS"])
+        pool = str(self.options["EMBEDDING_POOL"] or "")
+        session = get_session(bundle.model_path, *threads, pool, bundle.layout)
+        pooled = pool_output(bundle.model_path, *threads, pool)
+        # A decoder-reduced picture is cropped as the full-size one would be (to_array
+        # reduces only the rest of the bundle's factor); the whole-picture row is a
+        # resize to the input size, the same from either.
         full_size = (image.width, image.height) if image.reduced > 1 else None
-        batch = make_crops(image.image, bundle, full_size)
+        crops = make_crops(image.image, bundle, full_size)
+        batch = crops
+        if pooled:  # one more row, the whole picture: its features are the embedding
+            batch = np.concatenate([crops, global_view(image.image, bundle.input_size,
+                                                       bundle.mean, bundle.std,
+                                                       bundle.layout)])
         input_name = bundle.input_name or session.get_inputs()[0].name
-        logits = np.asarray(session.run(None, {input_name: batch})[0], dtype=np.float64)
-        mean_logits = logits.reshape(len(batch), -1).mean(axis=0)
+        logits_name = session.get_outputs()[0].name
+        outputs = session.run([logits_name, pooled] if pooled else [logits_name],
+                              {input_name: batch})
+        logits = np.asarray(outputs[0], dtype=np.float64).reshape(len(batch), -1)
+        mean_logits = logits[:len(crops)].mean(axis=0)  # the score reads the crops only
         # The photo head is an independent sigmoid logit: keep it out of the class softmax.
         classes = [i for i in range(len(mean_logits)) if i != bundle.photo_index]
         probs = softmax(mean_logits[classes] / bundle.temperature)
         photo = None
         if bundle.photo_index is not None and bundle.photo_index < len(mean_logits):
             photo = float(1.0 / (1.0 + np.exp(-mean_logits[bundle.photo_index])))
-        return float(probs[classes.index(bundle.ai_index)]), photo, mean_logits, len(batch)
+        embedding = pooled_vector(np.asarray(outputs[1])) if pooled else None
+        return ClassifierRun(float(probs[classes.index(bundle.ai_index)]), photo, mean_logits,
+                             len(crops), embedding)
 
     def detect(self, image: ImageInput) -> EvidenceResult:
         # One bundle for scoring and for the evidence: a promotion landing mid-call
         # must not label one version's score with another's name.
         bundle = self._require_bundle()
-        score, photo, logits, crops = self._predict(bundle, image)
+        result = self._run(bundle, image)
+        score, photo, logits, crops = result.as_tuple()
         threshold = self.review_threshold(bundle)
         flagged = score >= threshold
         rarity = one_in(score, bundle.thresholds)
@@ -239,6 +311,8 @@ class OnnxClassifier(BaseDetector):
                      "logits": [round(float(v), 5) for v in logits],
                      "photo_probability": photo},
             reasons=(CLASSIFIER_SCORE.code,) if flagged else (),
+            artifacts=({"embedding": result.embedding, "embedding_model": bundle.label}
+                       if result.embedding is not None else {}),
         )
 
     @staticmethod

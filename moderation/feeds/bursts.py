@@ -6,6 +6,9 @@
   pages. A burst is decided when a work enters a feed (its case's ``burst`` id, see
   :mod:`moderation.feeds.burst_ids`); works without an id fold when one account posted
   them within ``BURST_WINDOW_SECONDS`` of the tile's newest work.
+* works of one variation set (one account's near-identical uploads, see
+  :mod:`moderation.similarity.variations`) fold into one tile whenever they were posted
+  ("+29 similar works from @x"): a series spread over a week costs a feed one tile too.
 * ``AI_FEED_SHARE_CAP`` bounds the share of AI tiles on one page of a mixed feed; capped
   works are still in the AI feed.
 
@@ -38,7 +41,7 @@ from moderation.feeds import cache as page_cache
 from moderation.feeds import cursor as keyset
 from moderation.feeds.queries import annotate_moderation, feed_database
 from moderation.labels import prefetch_cases
-from moderation.models import ModerationCase
+from moderation.models import ModerationCase, WorkEmbedding
 from moderation.registry import registry
 from moderation.visibility import case_for_outer
 
@@ -55,6 +58,8 @@ class Tile:
     owner_name: str = ""
     #: The write-time burst id of the works it folds (None: folds by the time window).
     burst: int | None = None
+    #: The tile stands for a variation set (near-identical works), not a time burst.
+    variation: bool = False
 
     @property
     def work(self) -> Any:
@@ -64,6 +69,10 @@ class Tile:
     def more_text(self) -> str:
         if not self.more:
             return ""
+        if self.variation:
+            return ngettext("+%(count)d similar work from @%(name)s",
+                            "+%(count)d similar works from @%(name)s",
+                            self.more) % {"count": self.more, "name": self.owner_name}
         return ngettext("+%(count)d more from @%(name)s", "+%(count)d more from @%(name)s",
                         self.more) % {"count": self.more, "name": self.owner_name}
 
@@ -99,6 +108,22 @@ def _ai_slots(page_size: int, cap: float | None) -> int:
     return max(0, math.floor(page_size * float(cap)))
 
 
+#: Prefix of the open-tile key of a variation set (owner bursts are keyed by owner id).
+VARIATION_PREFIX = "v:"
+
+
+def _variation_key(work: Any) -> str | None:
+    key = getattr(work, "moderation_variation_key", None)
+    return f"{VARIATION_PREFIX}{key}" if key is not None else None
+
+
+def _folds(key: str, tile: Tile, work: Any, when: Any, window: int) -> bool:
+    """Whether ``work`` (keyed ``key``, posted at ``when``) folds into the open ``tile``:
+    a variation set folds at any distance in time, an owner's burst by burst id or
+    within the window (:func:`_same_burst`)."""
+    return key.startswith(VARIATION_PREFIX) or _same_burst(tile, work, when, window)
+
+
 def _within(anchor: Any, when: Any, window: int) -> bool:
     # abs(): the host's feed order need not be the upload order (e.g. "-pk" after an
     # import), so a work is in the burst if it is within the window either way.
@@ -121,10 +146,10 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
     """Fold ``works`` (annotated by :func:`annotate_moderation`, in feed order) into at
     most ``page_size`` tiles; stops at the first work that would need one more tile.
 
-    ``carried`` are bursts a previous page showed (owner id as text, the tile's anchor,
-    its burst id or None):
-    their remaining works are consumed without a tile, so a burst that straddles a page
-    boundary is one tile, on the page where it starts.
+    ``carried`` are bursts a previous page showed (owner id as text, or a variation set's
+    key prefixed with ``VARIATION_PREFIX``; the tile's anchor; its burst id or None):
+    their remaining works are consumed without a tile, so a burst or variation set that
+    straddles a page boundary is one tile, on the page where it starts.
     """
     window = int(moderation_settings.BURST_WINDOW_SECONDS if window_seconds is None
                  else window_seconds)
@@ -133,20 +158,26 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
     ai_slots = _ai_slots(page_size, cap)
     tiles: list[Tile] = []
     open_tiles: dict[str, Tile] = {}
-    if window > 0:
-        for carried_owner, anchor, burst in carried:
+    for carried_key, anchor, burst in carried:
+        if window > 0 or carried_key.startswith(VARIATION_PREFIX):
             # A tile of the previous page: folds works, is never shown again.
-            open_tiles[carried_owner] = Tile(works=[], owner_id=carried_owner, anchor=anchor,
-                                             is_ai=False, burst=burst)
+            open_tiles[carried_key] = Tile(works=[], owner_id=carried_key, anchor=anchor,
+                                           is_ai=False, burst=burst)
     scanned = capped = ai_tiles = 0
     exhausted = True
     last: Any = None
     for work in works:
         owner = getattr(work, "moderation_owner_id", None)
-        key = str(owner) if owner is not None else None
+        owner_key = str(owner) if owner is not None and window > 0 else None
+        variation_key = _variation_key(work)
         when = getattr(work, "moderation_created_at", None)
-        tile = open_tiles.get(key) if key is not None and window > 0 else None
-        if tile is not None and _same_burst(tile, work, when, window):
+        tile = None
+        for key in (variation_key, owner_key):
+            candidate = open_tiles.get(key) if key is not None else None
+            if candidate is not None and _folds(key, candidate, work, when, window):  # type: ignore[arg-type]
+                tile = candidate
+                break
+        if tile is not None:
             scanned += 1
             last = work
             if not tile.works:
@@ -166,17 +197,23 @@ def collapse(works: Iterable[Any], *, page_size: int, window_seconds: int | None
             capped += 1
             continue
         tile = Tile(works=[work], owner_id=owner, anchor=when, is_ai=is_ai,
-                    burst=getattr(work, "moderation_burst", None))
+                    burst=getattr(work, "moderation_burst", None),
+                    variation=variation_key is not None)
         tiles.append(tile)
         ai_tiles += is_ai
-        if key is not None:
-            open_tiles[key] = tile
+        for key in (variation_key, owner_key):
+            if key is not None:
+                open_tiles[key] = tile
     _name_owners(tiles)
     last_when = getattr(last, "moderation_created_at", None)
     # A burst's works all lie within the window of its newest one (an id's burst ends a
-    # window after its first work), so a tile further back than that is closed.
-    still_open = [(key, t.anchor, t.burst) for key, t in open_tiles.items()
-                  if window > 0 and _within(t.anchor, last_when, window)]
+    # window after its first work), so a tile further back than that is closed; a
+    # variation set folds at any distance, so its tile stays open. A variation set's
+    # entry carries no burst id: the database leaves out only carried bursts' works.
+    still_open = [(key, t.anchor, None if key.startswith(VARIATION_PREFIX) else t.burst)
+                  for key, t in open_tiles.items()
+                  if key.startswith(VARIATION_PREFIX)
+                  or (window > 0 and _within(t.anchor, last_when, window))]
     return FeedPage(tiles=tiles, next_start=scanned, has_more=not exhausted, capped=capped,
                     scanned=scanned, last_row=last, open_bursts=still_open)
 
@@ -242,18 +279,23 @@ def _build_page(qs: QuerySet[Any], keys: list[keyset.Key], page_size: int,
 def burst_of(qs: QuerySet[Any], anchor: Any) -> QuerySet[Any]:
     """The works a tile headed by ``anchor`` stands for: ``qs`` narrowed to the works of
     ``anchor``'s burst (its burst id), or for a case without one the same account's works
-    uploaded within ``BURST_WINDOW_SECONDS`` of it, either side (as :func:`collapse`
-    folds them). Empty when ``anchor`` has no case or owner."""
+    uploaded within ``BURST_WINDOW_SECONDS`` of it, either side, and the works of its
+    variation set (as :func:`collapse` folds them). Empty when ``anchor`` has no case or
+    owner."""
     case = (ModerationCase.objects.for_instance(anchor)
             .only("owner_id", "created_at", "burst").first())
     if case is None or case.owner_id is None:
         return qs.none()
     if case.burst is not None:
-        return qs.filter(Exists(case_for_outer(qs).filter(burst=case.burst)))
-    window = timedelta(seconds=int(moderation_settings.BURST_WINDOW_SECONDS))
-    cases = case_for_outer(qs).filter(
-        owner_id=case.owner_id,
-        created_at__range=(case.created_at - window, case.created_at + window))
+        in_burst = Q(burst=case.burst)
+    else:
+        window = timedelta(seconds=int(moderation_settings.BURST_WINDOW_SECONDS))
+        in_burst = Q(created_at__range=(case.created_at - window, case.created_at + window))
+    key = WorkEmbedding.objects.filter(case=case).values_list("variation_key",
+                                                              flat=True).first()
+    if key is not None:
+        in_burst |= Q(embedding__variation_key=key)
+    cases = case_for_outer(qs).filter(in_burst, owner_id=case.owner_id)
     return qs.filter(Exists(cases))
 
 

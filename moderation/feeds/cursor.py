@@ -11,9 +11,10 @@ answers by seeking, at the same cost on page 1 and page 10,000.
 The cursor is opaque to viewers: signed JSON (``django.core.signing``), so a tampered or
 truncated link is refused (:class:`InvalidCursor`) rather than turned into a query.
 It also carries the feed's open bursts (owner, newest work's time, burst id when the
-works have one) so the next page
-folds the rest of a burst that straddles the page boundary into the tile the previous
-page showed, instead of opening a second tile for it.
+works have one) and open variation sets (their key prefixed with ``v:`` in the owner's
+place, no burst id) so the next page folds the rest of a burst or set that straddles
+the page boundary into the tile the previous page showed, instead of opening a second
+tile for it.
 """
 
 from __future__ import annotations

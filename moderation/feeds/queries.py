@@ -37,8 +37,9 @@ def feed_database(model: type[models.Model]) -> str:
 
 def annotate_moderation(qs: QuerySet[Any]) -> QuerySet[Any]:
     """Add ``moderation_route``, ``moderation_label``, ``moderation_owner_id``,
-    ``moderation_created_at`` and ``moderation_burst`` (None for works without a case)
-    for templates and burst collapsing."""
+    ``moderation_created_at``, ``moderation_burst`` and ``moderation_variation_key``
+    (None for works without a case, a burst id or a variation set) for templates and
+    burst collapsing."""
     cases = case_for_outer(qs)
     return qs.annotate(
         moderation_route=Subquery(cases.values("route")[:1]),
@@ -46,6 +47,7 @@ def annotate_moderation(qs: QuerySet[Any]) -> QuerySet[Any]:
         moderation_owner_id=Subquery(cases.values("owner_id")[:1]),
         moderation_created_at=Subquery(cases.values("created_at")[:1]),
         moderation_burst=Subquery(cases.values("burst")[:1]),
+        moderation_variation_key=Subquery(cases.values("embedding__variation_key")[:1]),
     )
 
 

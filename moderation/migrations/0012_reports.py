@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('moderation', '0010_fingerprints'),
+        ('moderation', '0011_work_embeddings'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

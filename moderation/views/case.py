@@ -22,19 +22,22 @@ from moderation import actions as A
 from moderation.actions.strikes import STRIKE_REASONS
 from moderation.conf import moderation_settings
 from moderation.constants import Declaration, Label, ProcessingState, Route
+from moderation.deepfake.signals import DeepfakeSignals, deepfake_signals
 from moderation.exceptions import ImageRejected
 from moderation.fingerprints.panel import similar_works
 from moderation.internal.imaging import load_image, probe_image
-from moderation.models import AppealFile, AppealStatus, ModerationCase, Strike
+from moderation.models import AppealFile, AppealStatus, ModerationCase, Strike, WorkEmbedding
 from moderation.permissions import (
     can_view_private,
     claim_is_live,
     conflict_of_interest,
     is_moderator,
 )
+from moderation.pipeline import host_is_adult, to_result
 from moderation.queue import category_of
 from moderation.registry import registry
 from moderation.reports.presenters import REPORT_EVENTS, reports_panel
+from moderation.similarity.matching import SimilarWork, nearest_other_works
 from moderation.strikes import standing
 from moderation.views.appeals import status_url
 from moderation.views.common import moderator_required, signed_in
@@ -48,6 +51,25 @@ from moderation.views.presenters import (
 from moderation.views.queue import safe_next
 
 PREVIEW_MAX_SIDE = 1024
+#: Nearest other accounts' works listed on the case page.
+SIMILAR_SHOWN = 5
+
+
+def similar_embeddings(case: ModerationCase
+                       ) -> tuple[list[SimilarWork], WorkEmbedding | None]:
+    """The nearest other accounts' earlier works (with their similarity) and the case's
+    embedding row (its variation set), read live so the panel shows today's index."""
+    embedding = WorkEmbedding.objects.filter(case=case).first()
+    if embedding is None:
+        return [], None
+    return nearest_other_works(embedding, limit=SIMILAR_SHOWN), embedding
+
+
+def case_deepfake_signals(case: ModerationCase, evidence: list[Any]) -> DeepfakeSignals:
+    """The four deepfake-risk signals as the policy reads them, the adult flag live."""
+    return deepfake_signals([to_result(v.row) for v in evidence], label=case.label,
+                            reasons=case.reasons, settings=moderation_settings,
+                            adult=host_is_adult(case))
 
 
 @require_GET
@@ -64,7 +86,11 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     strikes = Strike.objects.filter(user_id=case.owner_id).order_by("-created_at") \
         if case.owner_id else Strike.objects.none()
     open_appeal = next((a for a in appeals if a.status == AppealStatus.OPEN), None)
+    nearest, embedding = similar_embeddings(case)
     return render(request, "moderation/case.html", {
+        "similar_embeddings": nearest, "embedding": embedding,
+        "similarity_threshold": float(moderation_settings.SIMILARITY_THRESHOLD),
+        "deepfake": case_deepfake_signals(case, evidence),
         "case": case, "evidence": evidence, "show_private": show_private,
         "category": category_of(case, open_appeal is not None).title,
         "reasons": present_reasons(case.reasons),

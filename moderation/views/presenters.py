@@ -150,6 +150,9 @@ SOURCE_TITLES = {
     "provenance": gettext_lazy("File metadata and provenance"),
     "classifier": gettext_lazy("Image classifier"),
     "fingerprints": gettext_lazy("Fingerprint matches (PDQ)"),
+    "similarity": gettext_lazy("Similar to another account's work"),
+    "variation_set": gettext_lazy("Series of near-identical uploads"),
+    "faces": gettext_lazy("Face check"),
 }
 #: C2PA validation states as a moderator reads them.
 TRUST_STATES = {

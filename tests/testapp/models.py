@@ -13,6 +13,8 @@ class Artwork(models.Model):
     image = models.ImageField(upload_to="art/")
     declaration = models.CharField(max_length=16, blank=True, default="none")
     tool = models.CharField(max_length=200, blank=True)
+    #: The host's "adult content" flag (the deepfake-risk escalation reads it).
+    adult = models.BooleanField(default=False)
 
 
 @moderation.register(image_field="picture", owner_field="owner")

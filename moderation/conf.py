@@ -226,8 +226,9 @@ DEFAULTS: dict[str, Any] = {
     "VARIATION_SET_PDQ_DISTANCE": 31,
     # Import string (or callable) of a PDQ loader: called with a list of case ids, it
     # returns a function (case id, case id) -> Hamming distance, or None when either case
-    # has no usable PDQ hash. None = variation sets use embeddings only.
-    "VARIATION_SET_PDQ_LOADER": None,
+    # has no usable PDQ hash. None = variation sets use embeddings only; the default reads
+    # the fingerprint banks' hashes.
+    "VARIATION_SET_PDQ_LOADER": "moderation.fingerprints.banks.pdq_distances",
     # Days of an account's uploads compared with a new one to find its variation set.
     "VARIATION_SET_WINDOW_DAYS": 7,
     # Most recent uploads of an account compared with a new one (bounds the work).

@@ -14,14 +14,15 @@ Every change goes through :func:`add` and :func:`remove`, which keep the rows im
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from moderation.conf import moderation_settings
 from moderation.constants import ProcessingState, Route
-from moderation.fingerprints import store
+from moderation.fingerprints import pdq, store
 from moderation.fingerprints.pdq import Fingerprint
 from moderation.models import BankEntry, FingerprintBank, ModerationCase, WorkFingerprint
 
@@ -118,3 +119,25 @@ def protected_room(user: Any) -> int:
     """How many more works ``user`` may protect."""
     return max(0, int(moderation_settings.FINGERPRINT_PROTECTED_MAX)
                - protected_by(user).count())
+
+
+def pdq_distances(case_ids: Sequence[int]) -> Callable[[int, int], int | None]:
+    """PDQ distances between the given cases' current fingerprints, for variation sets.
+
+    One query loads every case's hash of its current content; the returned function
+    gives the Hamming distance of two cases, or None when either has no hash or a hash
+    below ``FINGERPRINT_MIN_QUALITY`` (a flat picture, whose hash means nothing).
+    """
+    floor = int(moderation_settings.FINGERPRINT_MIN_QUALITY)
+    rows = (WorkFingerprint.objects.filter(case_id__in=list(case_ids),
+                                           content_sha256=F("case__content_sha256"),
+                                           quality__gte=floor)
+            .values_list("case_id", "pdq"))
+    hashes = dict(rows)
+
+    def distance(a: int, b: int) -> int | None:
+        if a not in hashes or b not in hashes:
+            return None
+        return pdq.distance(hashes[a], hashes[b])
+
+    return distance

@@ -15,10 +15,11 @@ from PIL import Image
 
 from moderation import pipeline
 from moderation.actions import dispatch
+from moderation.conf import moderation_settings
 from moderation.constants import ProcessingState, Route
 from moderation.evidence_export import MODERATOR, UPLOADER, Viewer, build_bundle
 from moderation.fingerprints import pdq
-from moderation.fingerprints.banks import protect
+from moderation.fingerprints.banks import pdq_distances, protect
 from moderation.fingerprints.matching import MIN_DECODED_SIDE, max_reduction
 from moderation.models import (
     BankEntry,
@@ -262,3 +263,18 @@ def test_a_repost_reports_original_is_compared_with_the_reported_work(client) ->
     page = client.get(reverse("moderation:case", args=[copy.pk])).content.decode()
     assert "Same picture as this work (PDQ distance" in page
     assert "Not the same picture as this work" in page
+
+
+def test_variation_sets_read_pdq_distances_from_the_fingerprints() -> None:
+    """The default PDQ loader of variation sets: distances between cases' current
+    hashes, None for a flat picture (low quality) or a case never hashed."""
+    ann = make_user("ann")
+    a = scanned(ann, encode(artwork(6)))
+    b = scanned(ann, repost(artwork(6)), name="b.jpg")
+    c = scanned(ann, encode(artwork(7)))
+    flat = scanned(ann, png_bytes(), name="flat.png")
+    distance = pdq_distances([a.pk, b.pk, c.pk, flat.pk, 999999])
+    assert distance(a.pk, c.pk) is not None and distance(a.pk, c.pk) > 31
+    assert distance(a.pk, a.pk) == 0
+    assert distance(a.pk, flat.pk) is None and distance(a.pk, 999999) is None
+    assert moderation_settings.VARIATION_SET_PDQ_LOADER is pdq_distances

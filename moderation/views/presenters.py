@@ -145,6 +145,9 @@ def present_evidence(rows: list[Evidence], *, show_private: bool) -> list[Eviden
 
 # -- the designed case page: evidence cards and the audit timeline in words -------------
 
+#: Sources whose evidence points at something other than a label (a bank match, a
+#: similar work, a series, a face): "Nothing found" would misread them.
+SIGNAL_SOURCES = frozenset({"fingerprints", "similarity", "variation_set", "faces"})
 #: What each detector alias is, for the card's heading (other aliases show as they are).
 SOURCE_TITLES = {
     "provenance": gettext_lazy("File metadata and provenance"),
@@ -184,6 +187,9 @@ class EvidenceCard:
     facts: list[tuple[str, str]]
     findings: list[str]
     raw: list[tuple[str, str]]
+    #: The badge's first word: the label the evidence implies, or for a neighbour signal
+    #: (a match, a similar work, a face) that carries no label, "Signal".
+    badge: str = ""
 
 
 def _c2pa_facts(details: dict[str, Any]) -> list[tuple[str, str]]:
@@ -231,7 +237,10 @@ def evidence_card(view: EvidenceView) -> EvidenceCard:
                   if k not in HIDDEN_DETAIL_KEYS and k not in {"model", "model_version",
                                                                "threshold", "c2pa"}})
     title = str(SOURCE_TITLES.get(row.detector, row.detector))
-    return EvidenceCard(view=view, title=title, facts=facts, findings=findings, raw=raw)
+    badge = (str(_("Signal")) if row.detector in SIGNAL_SOURCES and row.label == "none"
+             else str(row.get_label_display()))
+    return EvidenceCard(view=view, title=title, facts=facts, findings=findings, raw=raw,
+                        badge=badge)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils.datastructures import MultiValueDict
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -28,12 +27,11 @@ from moderation.api.pagination import ModerationPagination
 from moderation.api.throttling import ModerationScopedThrottle
 from moderation.conf import moderation_settings
 from moderation.models import ModerationCase, Report
-from moderation.registry import registry
 from moderation.reports.clusters import anonymous_key, cluster_keys
 from moderation.reports.forms import ReportForm
 from moderation.reports.presenters import ReportRow, reports_panel
 from moderation.reports.submit import Reporter, ReportRefused, submit_report
-from moderation.visibility import can_view
+from moderation.views.reports import visible_work
 
 
 class ReportRefusedError(APIException):
@@ -91,24 +89,10 @@ class CaseReportSerializer(serializers.Serializer):
 
 def visible_case(request: Request, content_type: str, object_id: str) -> ModerationCase:
     """The case of a work the requester may see; 404 for anything else (no oracle)."""
-    app_label, _dot, model_name = content_type.partition(".")
     try:
-        ct = ContentType.objects.get_by_natural_key(app_label, model_name)
-    except ContentType.DoesNotExist as exc:
+        return visible_work(request, content_type, object_id)[1]
+    except Http404 as exc:
         raise NotFound from exc
-    model = ct.model_class()
-    if model is None or not registry.is_registered(model):
-        raise NotFound
-    try:
-        work = model._default_manager.filter(pk=object_id).first()
-    except (ValueError, TypeError, ValidationError) as exc:
-        raise NotFound from exc
-    if work is None or not can_view(work, request.user):
-        raise NotFound
-    case = ModerationCase.objects.for_instance(work).first()
-    if case is None:
-        raise NotFound
-    return case
 
 
 class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,

@@ -42,7 +42,7 @@ def report_url(case: ModerationCase) -> str:
     return reverse("moderation:report_work", args=[f"{ct.app_label}.{ct.model}", case.object_id])
 
 
-def visible_work(request: HttpRequest, model: str, object_id: str) -> tuple[Any, ModerationCase]:
+def visible_work(request: Any, model: str, object_id: str) -> tuple[Any, ModerationCase]:
     """The work and its case if the viewer may see the work; 404 otherwise (no oracle)."""
     app_label, _dot, model_name = model.partition(".")
     try:

@@ -20,6 +20,15 @@ MANIFEST_FIELDS = ("source_package", "version", "path_inside", "licence", "sha25
                    "source", "generator", "group", "role")
 
 
+#: The card's first section, the same for every bundle carrying the trace detector.
+INTENDED_USE = (
+    "## Intended use",
+    "A weak, pixel-level signal that an illustration upload may be AI-generated, for",
+    "routing works to human review. It never decides alone and is never proof about a",
+    "person's work.", "",
+)
+
+
 def write_manifest(path: Path, dataset_rows: list[dict[str, str]],
                    dev_rows: list[dict[str, str]]) -> None:
     """One CSV: training images (registry packages) and dev files (fusion, thresholds)."""
@@ -73,10 +82,7 @@ def model_card(meta: dict[str, Any], report: dict[str, Any], chosen: str,
     rounded = {k: round(v, 3) for k, v in aurocs.items()}
     lines = [
         f"# Model card: {meta['name']} {meta['version']}", "",
-        "## Intended use",
-        "A weak, pixel-level signal that an illustration upload may be AI-generated, for",
-        "routing works to human review. It never decides alone and is never proof about a",
-        "person's work.", "",
+        *INTENDED_USE,
         "## Model",
         "- One ONNX graph: the previous semantic EfficientNet-Lite0 classifier "
         "(unchanged weights) and a trace CNN on fixed high-pass residuals (NPR residual and "
@@ -129,10 +135,7 @@ def blend_card(meta: dict[str, Any], blend: dict[str, Any], semantic: dict[str, 
     transfer = blend["threshold_transfer_1pct"]
     lines = [
         f"# Model card: {meta['name']} {meta['version']}", "",
-        "## Intended use",
-        "A weak, pixel-level signal that an illustration upload may be AI-generated, for",
-        "routing works to human review. It never decides alone and is never proof about a",
-        "person's work.", "",
+        *INTENDED_USE,
         "## Model",
         f"- One ONNX graph: the previous semantic EfficientNet-Lite0 classifier (int8) and "
         f"{len(fit_reports)} trace CNNs (float32; one training recipe, different seeds) on "

@@ -213,8 +213,9 @@ def test_crops_are_the_plain_normalised_pixels(tmp_path, layout) -> None:
     image = smooth(300, 200)
     batch = make_crops(image, bundle)
     arr = np.asarray(image.reduce(2), np.uint8)  # 300 px > max_side 256: halved
-    first = (arr[:32, :32].astype(np.float32) - np.float32([127, 120, 110])) \
-        / np.float32([128, 60, 70])
+    mean = np.asarray([127, 120, 110], dtype=np.float32)
+    std = np.asarray([128, 60, 70], dtype=np.float32)
+    first = (arr[:32, :32].astype(np.float32) - mean) / std
     expected = first.transpose(2, 0, 1) if layout == "NCHW" else first
     assert batch.dtype == np.float32 and batch.flags["C_CONTIGUOUS"]
     assert np.array_equal(batch[0], expected)  # bit for bit what the bundle was scored with

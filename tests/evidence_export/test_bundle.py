@@ -169,7 +169,7 @@ def test_segment_check_finds_an_edit_made_past_the_triggers(scenario):
     row = ModerationAction.objects.filter(case=scenario.case, note=MOD_NOTE).get()
     superuser_sql(f"UPDATE {AUDIT_TABLE} SET note = %s WHERE id = %s", ["rewritten", row.pk])
     check = verify_segment(ModerationAction.objects.filter(case=scenario.case)
-                           .order_by("id").first().pk)
+                           .earliest("id").pk)
     assert (row.pk, "content_changed") in check.problems
     document = json.loads(bundle_files(scenario)["case.json"])
     assert document["timeline"]["chain"]["entries_verified"] is False
@@ -178,7 +178,7 @@ def test_segment_check_finds_an_edit_made_past_the_triggers(scenario):
 
 
 def test_segment_check_stops_at_its_limit(scenario):
-    first = ModerationAction.objects.filter(case=scenario.case).order_by("id").first().pk
+    first = ModerationAction.objects.filter(case=scenario.case).earliest("id").pk
     check = verify_segment(first, limit=2)
     assert check.rows == 2 and check.complete is False
 
@@ -394,7 +394,7 @@ def test_the_external_checkpoint_is_reported(scenario, settings, tmp_path):
                            "AUDIT_CHECKPOINT_FILE": str(path)}
     document = json.loads(bundle_files(scenario)["case.json"])
     checkpoint = document["timeline"]["chain"]["checkpoint"]
-    head = ModerationAction.objects.order_by("-id").first()
+    head = ModerationAction.objects.latest("id")
     assert checkpoint["head"] == head.row_hash and checkpoint["reached"] is True
 
 
@@ -423,5 +423,6 @@ def test_real_pdq_of_a_textured_picture_is_usable():
     reencoded = io.BytesIO()
     Image.open(io.BytesIO(buf.getvalue())).save(reencoded, "JPEG", quality=90)
     again = hashes.pdq_of(load_image(reencoded.getvalue(), name="t.jpg"))
+    assert again is not None
     distance = bin(int(pdq.hash, 16) ^ int(again.hash, 16)).count("1")
     assert distance <= 31  # a re-encoded copy stays within HMA's match distance

@@ -21,7 +21,9 @@ from tests.similarity.pictures import composition, png
 
 @pytest.fixture(scope="module")
 def bundle():
-    return load_bundle(default_bundle_dir())
+    directory = default_bundle_dir()
+    assert directory is not None
+    return load_bundle(directory)
 
 
 def test_pools_found_by_op_type_and_the_file_is_not_changed(bundle):
@@ -84,7 +86,7 @@ def test_one_run_gives_the_same_score_and_a_unit_embedding():
     assert pooled.score == pytest.approx(plain.score, abs=1e-9)
     assert pooled.photo == pytest.approx(plain.photo, abs=1e-9)
     assert pooled.crops == plain.crops
-    assert pooled.embedding.shape == (192,)
+    assert pooled.embedding is not None and pooled.embedding.shape == (192,)
     assert float(np.linalg.norm(pooled.embedding)) == pytest.approx(1.0, abs=1e-5)
     result = OnnxClassifier("c", {}).detect(image)
     assert result.artifacts["embedding"].shape == (192,)

@@ -117,12 +117,12 @@ def test_scale_is_label_free_and_puts_logits_in_common_units() -> None:
 
 def test_blend_stack_is_the_blend_expanded_into_raw_logits() -> None:
     """The stack a bundle carries must give the blend report's probabilities exactly."""
-    report = {"platt": {"a": 1.7, "b": -0.4}, "weight_all_groups": 0.35,
-              "scales": [{"centre": 0.3, "spread": 2.0}, {"centre": -1.0, "spread": 0.5},
-                         {"centre": 0.2, "spread": 0.8}]}
+    scales = [{"centre": 0.3, "spread": 2.0}, {"centre": -1.0, "spread": 0.5},
+              {"centre": 0.2, "spread": 0.8}]
+    report = {"platt": {"a": 1.7, "b": -0.4}, "weight_all_groups": 0.35, "scales": scales}
     rng = np.random.default_rng(6)
     raw = rng.normal(0, 2, (50, 3))
-    z = [(raw[:, i] - s["centre"]) / s["spread"] for i, s in enumerate(report["scales"])]
+    z = [(raw[:, i] - s["centre"]) / s["spread"] for i, s in enumerate(scales)]
     blended = fusion.blend(z[0], (z[1] + z[2]) / 2, 0.35)
     expected = fusion.sigmoid(1.7 * blended - 0.4)
     assert np.allclose(blend_stack(report).predict(raw), expected)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import transaction
+from django.db import Error as DatabaseFailure
+from django.db import connection, transaction
 from django.utils import timezone
 
 from moderation.conf import moderation_settings
@@ -98,12 +101,50 @@ def read_case_bytes(case: ModerationCase) -> bytes:
     return data
 
 
+#: First key of the PostgreSQL advisory locks that mark a case's attempt as alive.
+ATTEMPT_LOCK_CLASS = 0x7E6A
+
+
+@contextmanager
+def live_attempt(case_id: int) -> Iterator[bool]:
+    """Hold a session advisory lock on ``case_id`` for one attempt (PostgreSQL).
+
+    Why: a case found ``running`` is taken for an attempt that died (``begin_attempt``
+    audits it as lost and starts over), but with two workers and a duplicate delivery it
+    may be alive on the other worker. The lock tells them apart: a live attempt holds it,
+    and a killed worker's connection releases it with the process. Yields False when
+    another attempt holds it. Other databases (the demo's SQLite) run one worker and
+    always get True.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ATTEMPT_LOCK_CLASS, case_id])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)",
+                                   [ATTEMPT_LOCK_CLASS, case_id])
+            except DatabaseFailure:
+                # The connection died during the attempt; the lock went with it.
+                logger.info("attempt lock of case %s was released with its connection",
+                            case_id)
+
+
 def scan(case_id: int) -> str:
     """Run one attempt of the scan of ``case_id``; return the state it ended in."""
-    case = begin_attempt(case_id)
-    if case is None:
-        return "skipped"
-    return run_attempt(case)
+    with live_attempt(case_id) as mine:
+        if not mine:
+            return "skipped"  # a duplicate delivery while another worker scans it
+        case = begin_attempt(case_id)
+        if case is None:
+            return "skipped"
+        return run_attempt(case)
 
 
 def run_attempt(case: ModerationCase) -> str:

@@ -59,11 +59,14 @@ def scan_case(self: Any, case_id: int) -> str:
     """Scan one case. Failures are retried with growing delays, then quarantined."""
     counted = False
     try:
-        case = pipeline.begin_attempt(case_id)
-        if case is None:
-            return "skipped"
-        counted = True
-        return pipeline.run_attempt(case)
+        with pipeline.live_attempt(case_id) as mine:
+            if not mine:
+                return "skipped"  # a duplicate delivery while another worker scans it
+            case = pipeline.begin_attempt(case_id)
+            if case is None:
+                return "skipped"
+            counted = True
+            return pipeline.run_attempt(case)
     except SoftTimeLimitExceeded:
         error, transient = "soft time limit exceeded", False
     except TRANSIENT_ERRORS as exc:

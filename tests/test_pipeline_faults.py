@@ -14,6 +14,7 @@ from __future__ import annotations
 from unittest import mock
 
 import kombu.exceptions
+import psycopg
 import pytest
 from django.core.files.base import ContentFile
 from django.db import OperationalError, connection
@@ -210,3 +211,22 @@ def test_locked_database_in_post_save_does_not_fail_the_upload(user, settings):
     assert publish.call_args.kwargs["args"] == [case.pk]
     assert (case.state, case.owner_id, case.file_name) == (
         ProcessingState.PENDING, user.pk, art.image.name)
+
+
+@pytest.mark.django_db
+def test_a_live_attempt_keeps_a_duplicate_delivery_out() -> None:
+    """A case found running may be alive on another worker: its session lock says so,
+    and the lock goes with a dead worker's connection."""
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; the demo's SQLite runs one worker")
+    params = connection.get_connection_params()
+    other = psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"},
+                            autocommit=True)
+    other.execute("SELECT pg_advisory_lock(%s, %s)", (pipeline.ATTEMPT_LOCK_CLASS, 424242))
+    with pipeline.live_attempt(424242) as mine:
+        assert mine is False
+    other.close()  # the other worker dies: its lock is released with its connection
+    with pipeline.live_attempt(424242) as mine:
+        assert mine is True
+    with pipeline.live_attempt(424242) as again:  # released after each attempt
+        assert again is True

@@ -116,7 +116,7 @@ class FeedView(TemplateView):
             keep["burst"] = str(anchor.pk)
         context.update(
             heading=self.heading, tiles=page.tiles, works=shown,
-            cards=feed_cards(page.tiles, burst_prefix),
+            cards=feed_cards(page.tiles, burst_prefix, viewer_id=self.request.user.pk),
             # The intro says exactly what this feed shows with the filter in force.
             intro=feed_scope(current),
             choose_filter=self.ai is None, current_ai=current,
@@ -128,7 +128,8 @@ class FeedView(TemplateView):
         return context
 
 
-def feed_cards(tiles: list[Any], burst_prefix: str) -> list[dict[str, Any]]:
+def feed_cards(tiles: list[Any], burst_prefix: str, *, viewer_id: int | None = None
+               ) -> list[dict[str, Any]]:
     """What each tile of a feed page shows, computed once in Python.
 
     The grid is the hottest markup of the site: a per-tile ``{% include %}`` with
@@ -137,6 +138,10 @@ def feed_cards(tiles: list[Any], burst_prefix: str) -> list[dict[str, Any]]:
     """
     head, _sentinel, tail = reverse("gallery:work_detail",
                                     args=[URL_SENTINEL]).partition(str(URL_SENTINEL))
+    # The tile menu's "Report" link (never on the viewer's own works), built the same way.
+    report_head, _sentinel, report_tail = reverse(
+        "moderation:report_work", args=["gallery.artwork", URL_SENTINEL]
+    ).partition(str(URL_SENTINEL))
     cards = []
     for tile in tiles:
         work = tile.work
@@ -147,6 +152,8 @@ def feed_cards(tiles: list[Any], burst_prefix: str) -> list[dict[str, Any]]:
             "label": label.label if label else "", "label_text": label.text if label else "",
             "more_text": tile.more_text,
             "burst_query": f"{burst_prefix}{work.pk}" if tile.more else "",
+            "report": (f"{report_head}{work.pk}{report_tail}"
+                       if work.author_id != viewer_id else ""),
         })
     return cards
 

@@ -48,6 +48,7 @@ from watermark_bench import (  # noqa: E402
 )
 
 from moderation.internal import visible_marks  # noqa: E402
+from tests.mark_stamps import stamp_text  # noqa: E402
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 #: Carriers as large as generators render at least.
@@ -108,17 +109,8 @@ def _corner_text(text: str, font_path: str, index: int = 0
     def stamp(image: Image.Image, rng: np.random.Generator) -> Image.Image:
         height = max(12, round(image.height * rng.uniform(0.018, 0.03)))
         font = ImageFont.truetype(font_path, height, index=index)
-        left, top, right, bottom = font.getbbox(text)
         margin = round(image.width * rng.uniform(0.01, 0.025))
-        x = image.width - margin - (right - left) - left
-        y = image.height - margin - (bottom - top) - top
-        shadow = Image.new("L", image.size, 0)
-        ImageDraw.Draw(shadow).text((x + 1, y + 1), text, font=font, fill=150)
-        out = image.copy()
-        out.paste(Image.new("RGB", image.size, (0, 0, 0)), (0, 0),
-                  shadow.filter(ImageFilter.GaussianBlur(1)))
-        ImageDraw.Draw(out, "RGBA").text((x, y), text, font=font, fill=(255, 255, 255, 230))
-        return out
+        return stamp_text(image, text, font, margin)
     return stamp
 
 

@@ -17,6 +17,7 @@ from moderation.detectors.visible_mark import VISIBLE_MARK, VisibleMarkDetector
 from moderation.internal import visible_marks as vm
 from moderation.internal.imaging import load_image
 from moderation.scanning import scan_bytes
+from tests.mark_stamps import stamp_text
 
 pytest.importorskip("cv2", reason="the watermark extra is not installed")
 
@@ -141,19 +142,6 @@ def test_a_visible_mark_alone_is_never_proof(settings):
     weak = scan_bytes(png(stamp_sparkle(painting(), 40)), use_classifier=False)
     assert weak.decision is not None and weak.decision.label == "uncertain"
     assert weak.decision.needs_review
-
-
-def stamp_text(image: Image.Image, text: str, font: ImageFont.FreeTypeFont) -> Image.Image:
-    """``text`` bottom right, translucent white over a soft shadow."""
-    left, top, right, bottom = font.getbbox(text)
-    x, y = image.width - 16 - (right - left) - left, image.height - 16 - (bottom - top) - top
-    shadow = Image.new("L", image.size, 0)
-    ImageDraw.Draw(shadow).text((x + 1, y + 1), text, font=font, fill=150)
-    out = image.copy()
-    out.paste(Image.new("RGB", image.size, (0, 0, 0)), (0, 0),
-              shadow.filter(ImageFilter.GaussianBlur(1)))
-    ImageDraw.Draw(out, "RGBA").text((x, y), text, font=font, fill=(255, 255, 255, 230))
-    return out
 
 
 @pytest.mark.skipif(not __import__("os").path.exists(NOTO_CJK_BOLD),

@@ -184,11 +184,19 @@ def face_detector() -> FaceDetector:
 
 
 def host_is_adult(case: ModerationCase) -> bool:
-    """The host's adult flag on the case's work (False when it has none or is gone)."""
-    instance = case.host_instance()
-    if instance is None:
+    """The host's adult flag on the case's work (False when it has none or is gone).
+
+    Hosts registered without ``adult_field`` are answered without reading the work, so
+    the scan pays for this only where the flag exists.
+    """
+    model = case.content_type.model_class()
+    if model is None or not registry.is_registered(model):
         return False
-    return registry.get_options(type(instance)).get_adult(instance)
+    options = registry.get_options(model)
+    if not options.adult_field:
+        return False
+    instance = case.host_instance()
+    return instance is not None and options.get_adult(instance)
 
 
 def finish(case_id: int, sha256: str, results: list[EvidenceResult]) -> str:

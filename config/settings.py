@@ -107,6 +107,13 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("TEGAKI_MEDIA_ROOT", VAR_DIR / "media"))
+
+# The web server and the worker are separate processes: a cache they share on disk lets
+# the worker's scan drop the cached first feed pages the web server serves (Django's
+# default local-memory cache is per process, so new works waited for the cache's TTL).
+# Production points this at Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                      "LOCATION": str(VAR_DIR / "cache")}}
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

@@ -37,7 +37,12 @@ from moderation.internal.embedding import (
     pooled_vector,
     with_pooled_output,
 )
-from moderation.internal.preprocess import dct_reduction, make_crops, softmax
+from moderation.internal.preprocess import (
+    dct_reduction,
+    diagonal_rows,
+    make_crop_grid,
+    softmax,
+)
 from moderation.reasons import WHY_CLASSIFIER, Reason
 
 CLASSIFIER_SCORE = Reason(
@@ -264,7 +269,7 @@ class OnnxClassifier(BaseDetector):
         # reduces only the rest of the bundle's factor); the whole-picture row is a
         # resize to the input size, the same from either.
         full_size = (image.width, image.height) if image.reduced > 1 else None
-        crops = make_crops(image.image, bundle, full_size)
+        crops, grid = make_crop_grid(image.image, bundle, full_size)
         batch = crops
         if pooled:  # one more row, the whole picture: its features are the embedding
             batch = np.concatenate([crops, global_view(image.image, bundle.input_size,
@@ -272,8 +277,10 @@ class OnnxClassifier(BaseDetector):
                                                        bundle.layout)])
         input_name = bundle.input_name or session.get_inputs()[0].name
         logits_name = session.get_outputs()[0].name
-        outputs = session.run([logits_name, pooled] if pooled else [logits_name],
-                              {input_name: batch})
+        feeds = {input_name: batch}
+        if bundle.trace_rows == "diagonal":  # the trace CNNs read these crops only
+            feeds["trace_rows"] = diagonal_rows(*grid)
+        outputs = session.run([logits_name, pooled] if pooled else [logits_name], feeds)
         logits = np.asarray(outputs[0], dtype=np.float64).reshape(len(batch), -1)
         mean_logits = logits[:len(crops)].mean(axis=0)  # the score reads the crops only
         # The photo head is an independent sigmoid logit: keep it out of the class softmax.

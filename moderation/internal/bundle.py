@@ -45,6 +45,7 @@ class BundleError(InvalidDetectorConfig):
 
 #: Crop plans a bundle may name (see the module docstring).
 CROP_TYPES = ("grid", "coverage")
+TRACE_ROWS = ("all", "diagonal")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class ModelBundle:
     thresholds: dict[str, float]
     input_name: str | None = None
     layout: str = "NCHW"
+    # Which crops a blended graph's trace CNNs read, fed as its second input
+    # ``trace_rows``: "all" (graphs without that input) or "diagonal".
+    trace_rows: str = "all"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -152,6 +156,9 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> ModelBundle:
     if layout not in ("NCHW", "NHWC"):
         raise BundleError(f"{root}: layout must be NCHW or NHWC")
     photo_index = outputs.get("photo_index")
+    trace_rows = str(meta.get("trace_rows", "all"))
+    if trace_rows not in TRACE_ROWS:
+        raise BundleError(f"{root}: trace_rows must be one of {', '.join(TRACE_ROWS)}")
     bundle = ModelBundle(
         path=root,
         name=str(_require(meta, "name", str, root)),
@@ -167,9 +174,10 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> ModelBundle:
         thresholds={k: float(v) for k, v in thresholds.items()},
         input_name=meta.get("input_name"),
         layout=layout,
+        trace_rows=trace_rows,
         extra={k: v for k, v in meta.items() if k not in {
             "name", "version", "sha256", "input_size", "normalisation", "crop", "outputs",
-            "calibration", "thresholds", "input_name", "layout"}},
+            "calibration", "thresholds", "input_name", "layout", "trace_rows"}},
     )
     if verify:
         actual = file_sha256(model_path)

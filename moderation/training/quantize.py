@@ -27,16 +27,16 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from moderation.internal.bundle import ModelBundle, load_bundle
-from moderation.internal.preprocess import make_crops
+from moderation.internal.preprocess import diagonal_rows, make_crop_grid
 
 #: Image suffixes read for calibration.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 
 
 def calibration_batches(images: list[Path], bundle: ModelBundle, count: int,
-                        seed: int = 0) -> Iterator[np.ndarray]:
-    """The detector's crop batch for ``count`` images drawn with ``seed``; unreadable
-    files are skipped."""
+                        seed: int = 0) -> Iterator[dict[str, np.ndarray]]:
+    """The detector's feeds (``crops``, and ``trace_rows`` where the bundle's graph takes
+    it) for ``count`` images drawn with ``seed``; unreadable files are skipped."""
     chosen = sorted(images)
     random.Random(seed).shuffle(chosen)
     used = 0
@@ -49,7 +49,11 @@ def calibration_batches(images: list[Path], bundle: ModelBundle, count: int,
         except (OSError, UnidentifiedImageError):
             continue
         used += 1
-        yield make_crops(rgb, bundle)
+        crops, grid = make_crop_grid(rgb, bundle)
+        feeds = {"crops": crops}
+        if bundle.trace_rows == "diagonal":
+            feeds["trace_rows"] = diagonal_rows(*grid)
+        yield feeds
 
 
 def quantize_bundle(src: Path, dst: Path, images: list[Path], *, count: int = 40,
@@ -80,8 +84,10 @@ def quantize_bundle(src: Path, dst: Path, images: list[Path], *, count: int = 40
 
     class Reader(CalibrationDataReader):
         def get_next(self) -> dict[str, np.ndarray] | None:
-            batch = next(batches, None)
-            return None if batch is None else {input_name: batch}
+            feeds = next(batches, None)
+            if feeds is None:
+                return None
+            return {(input_name if k == "crops" else k): v for k, v in feeds.items()}
 
     dst.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:

@@ -17,7 +17,13 @@ from moderation.detectors import onnx as onnx_backend
 from moderation.detectors.onnx import OnnxClassifier, one_in
 from moderation.evidence import ImageInput
 from moderation.internal.bundle import BundleError, load_bundle
-from moderation.internal.preprocess import grid_offsets, make_crops, reduce_factor
+from moderation.internal.preprocess import (
+    diagonal_rows,
+    grid_offsets,
+    make_crop_grid,
+    make_crops,
+    reduce_factor,
+)
 from tests.fixtures.tiny_onnx import write_bundle
 
 
@@ -73,6 +79,22 @@ def test_missing_fields_are_named(bundle_dir, field):
     (bundle_dir / "model.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match=field):
         load_bundle(bundle_dir)
+
+
+def test_diagonal_rows_of_every_grid_shape():
+    assert diagonal_rows(3, 3).tolist() == [0, 4, 8]
+    assert diagonal_rows(1, 3).tolist() == [0, 1, 2]
+    assert diagonal_rows(3, 1).tolist() == [0, 1, 2]
+    assert diagonal_rows(2, 2).tolist() == [0, 3]
+    assert diagonal_rows(1, 1).tolist() == [0]
+    assert diagonal_rows(2, 3).tolist() == [0, 1, 5]
+
+
+def test_crop_grid_reports_its_shape(bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    size = bundle.crop.size  # one crop high, six wide: a single row of crops
+    crops, grid = make_crop_grid(Image.new("RGB", (6 * size, size), (9, 9, 9)), bundle)
+    assert grid == (1, bundle.crop.grid) and len(crops) == grid[0] * grid[1]
 
 
 def test_crop_grid_native_resolution(bundle_dir):

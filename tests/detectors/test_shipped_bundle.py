@@ -98,8 +98,9 @@ def test_the_shipped_graph_is_the_blend_its_model_json_states() -> None:
     """Per image, the shipped logit equals the stated stack over its parts' logits.
 
     The parts: the semantic-only bundle 1.1.0 (shipped beside it for speed) and the
-    trace CNNs whose weights the bundle carries; the stack is what the blend report's
-    scales, weight and Platt scaling expand to.
+    trace CNNs whose weights the bundle carries, read on the crops model.json names
+    (``trace_rows``); the stack is what the blend report's scales, weight and Platt
+    scaling expand to.
     """
     torch = pytest.importorskip("torch")
     from moderation.training.aligned import trace  # needs torch: the train extra
@@ -119,7 +120,8 @@ def test_the_shipped_graph_is_the_blend_its_model_json_states() -> None:
         got = blended.predict(image)[2]
         z_sem = semantic.predict(image)[2]
         rgb = np.asarray(image.image.convert("RGB"), dtype=np.uint8)
-        z_traces = [float(trace.score_images(net, [rgb])[0]) for net in nets]
+        rows = meta.get("trace_rows", "all")
+        z_traces = [float(trace.score_images(net, [rgb], rows=rows)[0]) for net in nets]
         expected = (weights[0] * (z_sem[semantic.bundle.ai_index] - z_sem[0])
                     + sum(w * z for w, z in zip(weights[1:], z_traces, strict=True))
                     + meta["fusion"]["bias"])

@@ -52,7 +52,7 @@ def test_calibration_uses_the_detectors_crops_and_is_seeded(tmp_path: Path) -> N
     src = write_bundle(tmp_path / "fp32")
     bundle = load_bundle(src)
     images = _images(tmp_path, 4)
-    first = [b.shape for b in calibration_batches(images, bundle, 3, seed=1)]
-    again = [b.shape for b in calibration_batches(images, bundle, 3, seed=1)]
+    first = [b["crops"].shape for b in calibration_batches(images, bundle, 3, seed=1)]
+    again = [b["crops"].shape for b in calibration_batches(images, bundle, 3, seed=1)]
     assert first == again and len(first) == 3
     assert all(shape[1:] == (3, 32, 32) for shape in first)  # NCHW crops of the bundle

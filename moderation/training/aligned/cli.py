@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from moderation.internal.bundle import default_bundle_dir, file_sha256
+from moderation.internal.bundle import TRACE_ROWS, default_bundle_dir, file_sha256
 from moderation.training import metrics
 from moderation.training.aligned import card, export, fit, fusion, gate, pairs, trace
 from moderation.training.dataset import read_manifest
@@ -97,7 +97,7 @@ def gate_report(args: argparse.Namespace) -> dict[str, Any]:
     for weights in args.trace:
         model = trace.build_model()
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        key, score = gate.trace_scorer(model, weights)
+        key, score = gate.trace_scorer(model, weights, rows=args.trace_rows)
         name = f"trace:{weights.parent.name}"
         scores[name] = {kind: gate.cached_scores(args.cache, key, images, kind, score)
                         for kind in gate.KINDS}
@@ -277,7 +277,7 @@ def cmd_bundle(args: argparse.Namespace) -> None:
                    "bias": stack.bias, "fitted_on": "ai-devset vs human-devset, clean"}
     meta = export.write_fused_bundle(
         fused, base_meta, args.out, version=args.version, thresholds=thresholds,
-        extra={"fusion": fusion_meta, "input_variant": "rgb+trace",
+        extra={"fusion": fusion_meta, "input_variant": "rgb+trace", "trace_rows": rows,
                "training": {**base_meta.get("training", {}),
                             "trace_weights_sha256": file_sha256(args.trace)}})
     shutil.copy(args.trace, args.out / "trace.pt")
@@ -474,7 +474,7 @@ def cmd_blend(args: argparse.Namespace) -> None:
         return {k: scale.apply(v) for k, v in raw.items()}
 
     raw_semantic = load(args.semantic_key)
-    raw_traces = [load(f"trace-{_digest(w)}-224-3") for w in args.trace]
+    raw_traces = [load(gate.trace_key(w, rows=args.trace_rows)) for w in args.trace]
     scales = [fusion.scale_of(raw_semantic["clean"])] + [
         fusion.scale_of(t["clean"]) for t in raw_traces]
     semantic = standardised(raw_semantic)
@@ -497,6 +497,7 @@ def cmd_blend(args: argparse.Namespace) -> None:
     threshold = fusion.threshold_for(fused["clean"][~y], 0.01)
     report: dict[str, Any] = {
         "trace_models": [str(w) for w in args.trace], "semantic_key": args.semantic_key,
+        "trace_rows": args.trace_rows,
         "scales": [{"centre": sc.centre, "spread": sc.spread} for sc in scales],
         "platt": {"a": platt.weights[0], "b": platt.bias},
         "thresholds": {"fpr_0.01": threshold,
@@ -534,10 +535,6 @@ def cmd_blend(args: argparse.Namespace) -> None:
     print("threshold transfer (1%): " + json.dumps(
         {h: {m: round(v, 3) for m, v in r.items()}
          for h, r in report["threshold_transfer_1pct"].items()}))
-
-
-def _digest(weights: Path) -> str:
-    return hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
 
 
 def blend_stack(report: dict[str, Any]) -> fusion.Stack:
@@ -580,9 +577,10 @@ def cmd_bundle_blend(args: argparse.Namespace) -> None:
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         nets.append(net.eval())
     semantic, base_meta = load_trainable(base)
+    rows = str(report.get("trace_rows", "all"))
     fused = export.fused_module(semantic.eval(), nets, stack,
                                 float(base_meta["normalisation"]["mean"][0]),
-                                float(base_meta["normalisation"]["std"][0]))
+                                float(base_meta["normalisation"]["std"][0]), rows=rows)
     thresholds = {k: float(v) for k, v in report["thresholds"].items()}
     thresholds["review"] = thresholds["fpr_0.01"]
     fusion_meta = {"method": "blend", "weight_trace": report["weight_all_groups"],
@@ -650,6 +648,8 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--cache", type=Path, required=True, help="score cache folder")
     g.add_argument("--out", type=Path, required=True, help="report JSON")
     g.add_argument("--threads", type=int, default=1)
+    g.add_argument("--trace-rows", choices=TRACE_ROWS, default="all",
+                   help="crops the trace CNNs read: all, or the grid's diagonal (a third of the time)")
     g.set_defaults(func=cmd_gate)
     b = sub.add_parser("fallback", help="dev-set outputs as extra positives, leave-generator-out")
     b.add_argument("--ai", type=Path, required=True)
@@ -722,6 +722,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="trace weight fixed beforehand (0.5: plain average); default: "
                          "chosen leave-one-group-out")
     bl.add_argument("--out", type=Path, required=True)
+    bl.add_argument("--trace-rows", choices=TRACE_ROWS, default="all",
+                    help="crops the trace CNNs read: all, or the grid's diagonal (a third of the time)")
     bl.set_defaults(func=cmd_blend)
     bb = sub.add_parser("bundle-blend", help="write the blended bundle (fp32, one graph)")
     bb.add_argument("--ai", type=Path, required=True)

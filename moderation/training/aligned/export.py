@@ -4,11 +4,13 @@ The production detector runs one graph over the bundle's crops and averages logi
 fusion is folded into the graph: per crop ``z = a * (ai - human) + b * trace + c`` is
 emitted as ``[-z/2, z/2, photo]``. The stack is linear in both logits, so the mean over
 crops of the fused logit equals the stack applied to the mean logits it was fitted on.
-The bundle format and the detector stay as they are.
+A blend may read its trace CNNs on some crops only (``trace_rows`` in model.json): the
+graph then takes those crops' indices as a second input, which the detector feeds.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,9 +28,14 @@ OPSET = 17
 
 
 def fused_module(semantic: nn.Module, trace_nets: Sequence[nn.Module], stack: Stack,
-                 mean: float, std: float) -> nn.Module:
+                 mean: float, std: float, rows: str = "all") -> nn.Module:
     """Wrap the semantic network and one or more trace CNNs; the input is the semantic
-    bundle's normalised crops. ``stack.weights`` are (semantic, trace 1, ..., trace k)."""
+    bundle's normalised crops. ``stack.weights`` are (semantic, trace 1, ..., trace k).
+
+    With ``rows="diagonal"`` the module takes a second input, ``trace_rows`` (indices of
+    the crops the trace CNNs read); their mean logit over those crops is added to every
+    crop's semantic logit, so the detector's mean over all crops equals the semantic mean
+    plus the trace mean over the chosen ones."""
     import torch  # heavy optional dependency (export only)
     from torch import nn
 
@@ -52,7 +59,20 @@ def fused_module(semantic: nn.Module, trace_nets: Sequence[nn.Module], stack: St
                 z = z + weight * net(pixels)
             return torch.stack([-z / 2, z / 2, sem[:, 2]], dim=1)
 
-    return Fused().eval()
+    class FusedOnRows(Fused):
+        def forward(self, x: torch.Tensor, trace_rows: torch.Tensor) -> torch.Tensor:
+            sem = self.semantic(x)
+            z = self.w_sem * (sem[:, 1] - sem[:, 0]) + self.bias
+            pixels = x[trace_rows] * std + mean
+            for weight, net in zip(self.w_traces, self.traces, strict=True):
+                z = z + weight * net(pixels).mean()
+            return torch.stack([-z / 2, z / 2, sem[:, 2]], dim=1)
+
+    if rows == "all":
+        return Fused().eval()
+    if rows != "diagonal":
+        raise ValueError(f"unknown trace rows {rows!r}")
+    return FusedOnRows().eval()
 
 
 def export(module: nn.Module, path: Path, size: int) -> float:
@@ -60,14 +80,20 @@ def export(module: nn.Module, path: Path, size: int) -> float:
     import onnxruntime as ort  # inference runtime, only to check the export
     import torch  # heavy optional dependency (export only)
 
-    probe = torch.randn(2, 3, size, size)
-    torch.onnx.export(module, (probe,), str(path), dynamo=False, opset_version=OPSET,
-                      input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    probe = torch.randn(3, 3, size, size)
+    takes_rows = len(inspect.signature(module.forward).parameters) == 2
+    args: tuple[torch.Tensor, ...] = (probe,)
+    names, axes = ["input"], {"input": {0: "batch"}, "logits": {0: "batch"}}
+    if takes_rows:  # a blend whose trace CNNs read only some crops
+        args = (probe, torch.tensor([0, 2]))
+        names.append("trace_rows")
+        axes["trace_rows"] = {0: "rows"}
+    torch.onnx.export(module, args, str(path), dynamo=False, opset_version=OPSET,
+                      input_names=names, output_names=["logits"], dynamic_axes=axes)
     with torch.no_grad():
-        expected = module(probe).numpy()
+        expected = module(*args).numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"input": probe.numpy()})[0]
+    got = session.run(None, {n: a.numpy() for n, a in zip(names, args, strict=True)})[0]
     return float(np.max(np.abs(got - expected)))
 
 

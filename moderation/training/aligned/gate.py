@@ -110,16 +110,23 @@ def semantic_scorer(bundle_dir: Path | None) -> tuple[str, Callable[[Any], float
     return f"semantic-{bundle.sha256[:16]}", score
 
 
-def trace_scorer(model: Any, weights: Path, size: int = 224, grid: int = 3
-                 ) -> tuple[str, Callable[[Any], float]]:
+def trace_scorer(model: Any, weights: Path, size: int = 224, grid: int = 3,
+                 rows: str = "all") -> tuple[str, Callable[[Any], float]]:
     """A trace model's mean logit over the bundle-style crops, and a cache key."""
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    return trace_key(weights, size, grid, rows), _trace_score(model, size, grid, rows)
 
+
+def trace_key(weights: Path, size: int = 224, grid: int = 3, rows: str = "all") -> str:
+    """The score cache's key for a trace model read on ``rows`` of its crops."""
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    return f"trace-{digest}-{size}-{grid}" + ("" if rows == "all" else f"-{rows}")
+
+
+def _trace_score(model: Any, size: int, grid: int, rows: str) -> Callable[[Any], float]:
     def score(image: Any) -> float:
         rgb = np.asarray(image.image.convert("RGB"), dtype=np.uint8)
-        return float(trace.score_images(model, [rgb], size, grid)[0])
-
-    return f"trace-{digest}-{size}-{grid}", score
+        return float(trace.score_images(model, [rgb], size, grid, rows)[0])
+    return score
 
 
 def table(y: np.ndarray, s: np.ndarray, groups: Sequence[str], tiles: np.ndarray,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-from moderation.internal.preprocess import grid_offsets
+from moderation.internal.preprocess import diagonal_rows, grid_offsets
 
 if TYPE_CHECKING:
     import torch
@@ -184,8 +184,9 @@ def crop_grid(rgb: np.ndarray, size: int, grid: int) -> list[np.ndarray]:
 
 
 def score_images(model: nn.Module, images: Sequence[np.ndarray], size: int = 224,
-                 grid: int = 3) -> np.ndarray:
-    """Mean trace logit over each image's inference crops."""
+                 grid: int = 3, rows: str = "all") -> np.ndarray:
+    """Mean trace logit over each image's inference crops (``rows="diagonal"``: only
+    the crops a bundle with ``trace_rows: diagonal`` feeds its trace CNNs)."""
     import torch  # heavy optional dependency (training only)
 
     model.eval()
@@ -193,5 +194,14 @@ def score_images(model: nn.Module, images: Sequence[np.ndarray], size: int = 224
     with torch.inference_mode():
         for rgb in images:
             crops = crop_grid(rgb, size, grid)
+            if rows == "diagonal":
+                shape = crop_grid_shape(rgb, size, grid)
+                crops = [crops[i] for i in diagonal_rows(*shape)]
             out.append(float(model(batch_tensor(crops)).mean()))
     return np.asarray(out)
+
+
+def crop_grid_shape(rgb: np.ndarray, size: int, grid: int) -> tuple[int, int]:
+    """(rows, columns) of :func:`crop_grid`'s crops for ``rgb``."""
+    h, w = (max(size, n) for n in rgb.shape[:2])
+    return len(grid_offsets(h, size, grid)), len(grid_offsets(w, size, grid))

@@ -121,6 +121,17 @@ def model_card(meta: dict[str, Any], report: dict[str, Any], chosen: str,
     return "\n".join(lines)
 
 
+def _weight_lines(fusion: dict[str, Any]) -> list[str]:
+    """How the blend weight was set: fixed beforehand, or chosen out of fold."""
+    folds = fusion["weights_per_held_out_group"]
+    if fusion.get("weight_source") == "fixed beforehand":
+        return [f"- The weight was fixed beforehand (nothing fitted on the dev labels); "
+                f"chosen by mean AUROC with one group left out at a time it would have "
+                f"been {folds}."]
+    return [f"- The weight was chosen by mean AUROC over clean, jpeg85 and resize0.75; "
+            f"left out one group at a time it was {folds}."]
+
+
 def blend_card(meta: dict[str, Any], blend: dict[str, Any], semantic: dict[str, Any],
                fit_reports: list[dict[str, Any]], pair_counts: Counter[str],
                notes: list[str]) -> str:
@@ -145,10 +156,15 @@ def blend_card(meta: dict[str, Any], blend: dict[str, Any], semantic: dict[str, 
         f"against the semantic logit, then Platt-scaled (a = {fusion['platt']['a']:.4f}, "
         f"b = {fusion['platt']['b']:.4f}); emitted as [-z/2, z/2, photo], P(ai) = "
         "sigmoid(z) (T = 1).",
-        f"- The weight was chosen by mean AUROC over clean, jpeg85 and resize0.75; left out "
-        f"one group at a time it was {fusion['weights_per_held_out_group']}.",
-        f"- Same crops as before: {meta['crop']}. Thresholds: {meta['thresholds']} (review: "
-        "the 1% FPR point of the out-of-fold clean hand-made scores).",
+        *_weight_lines(fusion),
+        f"- Same crops as before: {meta['crop']}. " + (
+            "The trace CNNs read only the crops on the grid's diagonal (three of a 3 x 3 "
+            "grid; `trace_rows: diagonal`), a third of their time for the same ranking on "
+            "the dev set; the semantic part reads every crop. "
+            if meta.get("trace_rows") == "diagonal" else "")
+        + f"Thresholds: {meta['thresholds']} (review: the 1% FPR point of the "
+        + ("out-of-fold " if fusion.get("weight_source") != "fixed beforehand" else "")
+        + "clean hand-made scores).",
         f"- model.onnx sha256 `{meta['sha256']}`.",
         "- The semantic part is the previous bundle 1.1.0 unchanged (its card, training "
         "report and manifest ship beside this bundle in `classifier-semantic/`, which "

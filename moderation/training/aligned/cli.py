@@ -277,7 +277,7 @@ def cmd_bundle(args: argparse.Namespace) -> None:
                    "bias": stack.bias, "fitted_on": "ai-devset vs human-devset, clean"}
     meta = export.write_fused_bundle(
         fused, base_meta, args.out, version=args.version, thresholds=thresholds,
-        extra={"fusion": fusion_meta, "input_variant": "rgb+trace", "trace_rows": rows,
+        extra={"fusion": fusion_meta, "input_variant": "rgb+trace",
                "training": {**base_meta.get("training", {}),
                             "trace_weights_sha256": file_sha256(args.trace)}})
     shutil.copy(args.trace, args.out / "trace.pt")
@@ -592,7 +592,7 @@ def cmd_bundle_blend(args: argparse.Namespace) -> None:
                                 "unlabelled pool; Platt scaling and thresholds)"}
     meta = export.write_fused_bundle(
         fused, base_meta, args.out, version=args.version, thresholds=thresholds,
-        extra={"fusion": fusion_meta, "input_variant": "rgb+trace",
+        extra={"fusion": fusion_meta, "input_variant": "rgb+trace", "trace_rows": rows,
                "training": {**base_meta.get("training", {}),
                             "trace_weights_sha256": [file_sha256(p) for p in args.trace]}})
     for i, weights in enumerate(args.trace):
@@ -649,7 +649,7 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--out", type=Path, required=True, help="report JSON")
     g.add_argument("--threads", type=int, default=1)
     g.add_argument("--trace-rows", choices=TRACE_ROWS, default="all",
-                   help="crops the trace CNNs read: all, or the grid's diagonal (a third of the time)")
+                   help="crops the trace CNNs read: all, or the diagonal (a third)")
     g.set_defaults(func=cmd_gate)
     b = sub.add_parser("fallback", help="dev-set outputs as extra positives, leave-generator-out")
     b.add_argument("--ai", type=Path, required=True)
@@ -723,7 +723,7 @@ def main(argv: list[str] | None = None) -> None:
                          "chosen leave-one-group-out")
     bl.add_argument("--out", type=Path, required=True)
     bl.add_argument("--trace-rows", choices=TRACE_ROWS, default="all",
-                    help="crops the trace CNNs read: all, or the grid's diagonal (a third of the time)")
+                    help="crops the trace CNNs read: all, or the diagonal (a third)")
     bl.set_defaults(func=cmd_blend)
     bb = sub.add_parser("bundle-blend", help="write the blended bundle (fp32, one graph)")
     bb.add_argument("--ai", type=Path, required=True)

@@ -165,7 +165,8 @@ def blend_card(meta: dict[str, Any], blend: dict[str, Any], semantic: dict[str, 
         + f"Thresholds: {meta['thresholds']} (review: the 1% FPR point of the "
         + ("out-of-fold " if fusion.get("weight_source") != "fixed beforehand" else "")
         + "clean hand-made scores).",
-        f"- model.onnx sha256 `{meta['sha256']}`.",
+        f"- Exported float32 graph sha256 `{meta['sha256']}` (the shipped graph, with "
+        "its semantic part quantised to int8, is named in model.json).",
         "- The semantic part is the previous bundle 1.1.0 unchanged (its card, training "
         "report and manifest ship beside this bundle in `classifier-semantic/`, which "
         "operators who need the faster scan can select with the detector's `BUNDLE` "
@@ -190,8 +191,11 @@ def blend_card(meta: dict[str, Any], blend: dict[str, Any], semantic: dict[str, 
           f"held-out-source pair AUROC {_rounded(r.get('held_out_pair_auroc'))}."
           for i, r in enumerate(fit_reports)], "",
         "## Gate (dev set: ai-devset vs human-devset, full resolution)",
-        "Scores of this bundle are out of fold: each row's blend weight was chosen without "
-        "its generator family (AI) or its source (hand-made).",
+        ("The blend weight was fixed beforehand, so these scores fit nothing on the dev "
+         "labels except the Platt scaling and the review threshold (in sample)."
+         if fusion.get("weight_source") == "fixed beforehand" else
+         "Scores of this bundle are out of fold: each row's blend weight was chosen "
+         "without its generator family (AI) or its source (hand-made)."),
         f"Gate: AUROC >= 0.90 clean and >= 0.85 after jpeg85 and after resize0.75. Result: "
         f"{verdict} ({_rounded(aurocs)}).", "",
         "### This bundle", *gate_tables(blend), "",

@@ -42,7 +42,7 @@ def fused_module(semantic: nn.Module, trace_nets: Sequence[nn.Module], stack: St
     if len(stack.weights) != 1 + len(trace_nets):
         raise ValueError(f"{len(stack.weights)} weights for 1 + {len(trace_nets)} inputs")
 
-    class Fused(nn.Module):
+    class Parts(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.semantic = semantic
@@ -51,22 +51,26 @@ def fused_module(semantic: nn.Module, trace_nets: Sequence[nn.Module], stack: St
             self.w_traces = [float(w) for w in stack.weights[1:]]
             self.bias = float(stack.bias)
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
+        def semantic_part(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """The stacked semantic logit per crop, and the photo logit."""
             sem = self.semantic(x)  # [-z/2, z/2, photo]
-            z = self.w_sem * (sem[:, 1] - sem[:, 0]) + self.bias
+            return self.w_sem * (sem[:, 1] - sem[:, 0]) + self.bias, sem[:, 2]
+
+    class Fused(Parts):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            z, photo = self.semantic_part(x)
             pixels = x * std + mean  # the trace nets read 0..255 pixels
             for weight, net in zip(self.w_traces, self.traces, strict=True):
                 z = z + weight * net(pixels)
-            return torch.stack([-z / 2, z / 2, sem[:, 2]], dim=1)
+            return torch.stack([-z / 2, z / 2, photo], dim=1)
 
-    class FusedOnRows(Fused):
+    class FusedOnRows(Parts):
         def forward(self, x: torch.Tensor, trace_rows: torch.Tensor) -> torch.Tensor:
-            sem = self.semantic(x)
-            z = self.w_sem * (sem[:, 1] - sem[:, 0]) + self.bias
+            z, photo = self.semantic_part(x)
             pixels = x[trace_rows] * std + mean
             for weight, net in zip(self.w_traces, self.traces, strict=True):
                 z = z + weight * net(pixels).mean()
-            return torch.stack([-z / 2, z / 2, sem[:, 2]], dim=1)
+            return torch.stack([-z / 2, z / 2, photo], dim=1)
 
     if rows == "all":
         return Fused().eval()

@@ -30,7 +30,8 @@ translucent white over a shadow. Each marked copy is then saved as lossless PNG,
 q85 and q75, and resized to 0.75×. The tables give recall per mark and perturbation
 (weak or strong / strong alone / copies, for each sizing) and, per hand-made source, the
 highest score of each template and how many images reach weak or strong (both must be
-0). ``--timing`` also prints the detector's CPU milliseconds per picture size. Results
+0). ``--timing`` also prints both pixel-mark decoders' CPU milliseconds on a 1 MP PNG and
+a 12 MP JPEG. Results
 are cached per (image, mark, sizing, perturbation), so an interrupted run resumes; the
 strength is judged from the cached score with the current thresholds.
 """
@@ -297,23 +298,38 @@ def false_positives(images: list[HumanImage], cache: Cache) -> int:
 
 
 def timing(repeat: int) -> None:
-    """CPU ms of :func:`visible_marks.find_marks` on generated pictures of every size."""
+    """CPU ms of both pixel-mark decoders on ``bench_detectors.py``'s pictures (1 MP PNG,
+    12 MP JPEG, decoded at full size as the scan does for them), one OpenCV thread: pin
+    the process to one core (``taskset -c 1``) to read it as one core's time."""
+    import io
+
+    import cv2
     from bench_detectors import picture
 
-    print(f"\nfind_marks CPU ms (median of {repeat}; one OpenCV thread):")
-    import cv2
+    from moderation.internal import watermark
 
     cv2.setNumThreads(1)
-    for width, height in ((640, 480), (1152, 868), (2048, 1536), (4000, 3000), (6000, 4000)):
-        image = picture(width, height, seed=width)
-        visible_marks.find_marks(image)
-        times = []
-        for _ in range(repeat):
-            started = time.process_time()
-            visible_marks.find_marks(image)
-            times.append((time.process_time() - started) * 1000)
-        print(f"  {width}x{height} ({width * height / 1e6:.1f} MP): "
-              f"{statistics.median(times):.1f} ms")
+    print(f"\nCPU ms per picture (median of {repeat}, one thread):")
+    print("| picture | visible marks | invisible watermark |")
+    print("|---|---|---|")
+    for label, (width, height, seed), fmt in (("1 MP PNG", (1152, 868, 1), "PNG"),
+                                              ("12 MP JPEG q90", (4000, 3000, 2), "JPEG")):
+        buf = io.BytesIO()
+        picture(width, height, seed).save(buf, fmt, **({"quality": 90} if fmt == "JPEG"
+                                                       else {}))
+        buf.seek(0)
+        with Image.open(buf) as decoded:
+            image = decoded.convert("RGB")
+        cells = []
+        for run in (visible_marks.find_marks, watermark.decode):
+            run(image)
+            times = []
+            for _ in range(repeat):
+                started = time.process_time()
+                run(image)
+                times.append((time.process_time() - started) * 1000)
+            cells.append(f"{statistics.median(times):.0f}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("small", pick_carriers(from_(args.small_from), args.small, *SMALL_SIDES)),
                 ("large", pick_carriers(from_(args.large_from), args.large, LARGE_MIN_SIDE,
                                         10 ** 6))):
+            if not chosen:
+                continue
             print_recall(recall(chosen, cache, group), chosen, group)
     if args.only == "recall":
         return 0

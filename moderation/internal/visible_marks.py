@@ -36,7 +36,10 @@ matched band-passed (a light blur forgives another font's strokes, subtracting a
 takes away the background's slow gradients) and in three widths (:data:`STRETCHES`:
 another font sets the same words wider or narrower). A light mark on a dark picture and
 a dark one on a light picture correlate with opposite signs; both count. Windows flatter
-than :data:`MIN_WINDOW_STD` are not compared. The search is two-pass: every height of a
+than :data:`MIN_WINDOW_STD` are not compared. A text match's score is the geometric mean
+of that correlation and the *stroke* correlation (horizontal derivatives) at the same
+place: band-passed small text is mostly a bright bar, and the letters' vertical strokes
+are what a frame's edge lacks. The search is two-pass: every height of a
 coarse ladder (:data:`COARSE_STEP`) first, then the fine ladder and every stretch around
 the best coarse match of each corner whose score reaches :data:`REFINE_AT`; the score
 reported is the best of both passes.

@@ -58,11 +58,12 @@ k)`` (union bound). The family-wise budget of 1e-6 is split in two halves:
 * *aligned* (the grid where the generator left it, at the native size and the four
   best rescalings): :data:`ALIGNED_TESTS` = payloads × channel orders × 5 sizes = 40
   tests in 5e-7, giving 104/136 (SD 1.x), 32/32 (SD 2.x), 44/48 (SDXL), 43/46 (FLUX);
-* *shifted* (after a crop: the estimated phase, native size, every ``(δ, s)``):
-  payloads × channel orders × ``L²`` = 4 × 2 × L² tests in 5e-7 (147 968 for SD 1.x,
-  18 432 for SDXL, 16 928 for FLUX), giving 110/136, 47/48 and 45/46. SD 2.x's 32 bits
-  cannot reach it (even 32/32 has a chance of 2.9e-9 per test), so it is not searched
-  shifted.
+* *shifted* (after a crop: the phase and the row step δ estimated without the payload,
+  native size, every start ``s``): payloads × channel orders × ``L`` = 4 × 2 × L tests
+  in 5e-7 (1088 for SD 1.x, 384 for SDXL, 368 for FLUX), giving 107/136, 45/48 and
+  44/46. SD 2.x's 32 bits cannot reach it, so it is not searched shifted. (SD 1.x crops
+  of 512 px renders are missed: their rows are too short for δ to show; see
+  ``docs/provenance-marks.md``.)
 
 Every test is at most its share, so the chance that an unmarked image matches anything
 anywhere is below one in a million. :func:`thresholds` computes the table; the agreement

@@ -7,6 +7,7 @@ curve, another font, translucent), so a pass is not the template finding itself.
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -215,7 +216,7 @@ def test_heights_cover_fixed_and_relative_sizes_and_regions_stay_small():
     heights = vm.heights_for(meta, (6000, 4000))
     assert min(heights) <= 10.5 and max(heights) >= 0.045 * 4000 / vm.STEP
     # Consecutive heights one ladder step apart (or a gap between the two ranges).
-    steps = [b / a for a, b in zip(heights, heights[1:], strict=False)]
+    steps = [b / a for a, b in itertools.pairwise(heights)]
     assert all(abs(s - vm.STEP) < 1e-6 or s > vm.STEP for s in steps)
     # Every level matches the template between min_height and twice that.
     for h in heights:

@@ -1,13 +1,19 @@
 #!/usr/bin/env python
-"""Draw the CJK text-mark templates of the visible-mark detector into PNGs.
+"""Draw the shipped text-mark templates of the visible-mark detector into PNGs.
 
-The "AI生成" labels Chinese and Japanese platforms stamp on generated pictures need CJK
-glyphs, which Pillow's bundled font lacks, so they are rendered here once with Noto Sans
-CJK (Debian's ``fonts-noto-cjk``, SIL Open Font License) and shipped as small PNGs in
-``moderation/data/marks/``; nothing is cropped from anyone's pictures. Run again (it is
-deterministic) after changing a text::
+Pillow's bundled font (which draws the "Imagined with AI" template at run time) has
+neither CJK glyphs nor a bold weight, so two kinds of templates are rendered here once
+and shipped as small PNGs in ``moderation/data/marks/``; nothing is cropped from anyone's
+pictures:
 
-    apt-get install fonts-noto-cjk
+* the "AI生成" labels Chinese and Japanese platforms stamp on generated pictures, in Noto
+  Sans CJK Regular (Debian's ``fonts-noto-cjk``, SIL Open Font License 1.1);
+* the "Grok" wordmark xAI stamps on Grok's pictures, a heavy sans, in Liberation Sans
+  Bold (Debian's ``fonts-liberation``, SIL Open Font License 1.1).
+
+Run again (it is deterministic) after changing a text::
+
+    apt-get install fonts-noto-cjk fonts-liberation
     .venv/bin/python scripts/draw_mark_templates.py
 """
 
@@ -23,8 +29,11 @@ FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 #: Face index 2 of the collection: Simplified Chinese glyph forms (生 and 成 look the
 #: same in the Japanese face).
 FACE = 2
-#: Template file -> text.
-TEXTS = {"cjk_ai_generated.png": "AI生成", "cjk_ai_generated_spaced.png": "AI 生成"}
+LATIN_BOLD = Path("/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf")
+#: Template file -> (text, font file, face index).
+TEXTS = {"cjk_ai_generated.png": ("AI生成", FONT, FACE),
+         "cjk_ai_generated_spaced.png": ("AI 生成", FONT, FACE),
+         "grok_wordmark.png": ("Grok", LATIN_BOLD, 0)}
 HEIGHT = 48
 PAD = 4
 
@@ -39,12 +48,11 @@ def draw(text: str, font: ImageFont.FreeTypeFont) -> Image.Image:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--font", type=Path, default=FONT)
     parser.add_argument("--out", type=Path, default=REPO / "moderation" / "data" / "marks")
     args = parser.parse_args()
-    font = ImageFont.truetype(str(args.font), HEIGHT, index=FACE)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, text in TEXTS.items():
+    for name, (text, path, face) in TEXTS.items():
+        font = ImageFont.truetype(str(path), HEIGHT, index=face)
         draw(text, font).save(args.out / name, optimize=True)
         print(f"wrote {args.out / name}")
 

@@ -1,5 +1,5 @@
 """Visible-mark detector: a generator's stamp in a corner (Gemini sparkle, DALL·E 2 colour
-bar, Meta's "Imagined with AI").
+bar, Meta's "Imagined with AI", the "AI生成" labels, Grok's wordmark).
 
 Such marks survive metadata stripping and re-encoding, but they are easy to crop or paint
 over, and a hand-drawn sparkle can look like Gemini's: a match is weak or strong evidence
@@ -35,7 +35,9 @@ NO_VISIBLE_MARK = Reason("no_visible_generator_mark",
 class VisibleMarkDetector(BaseDetector):
     """Template matching of known generator marks in the picture's corners."""
 
-    version = "1"
+    #: 2: marks at a fixed pixel size or in proportion to the picture, searched in the
+    #: corners at full resolution (300-6000 px pictures); the Grok wordmark.
+    version = "2"
     needs_pixels = True
     classifier = False
     default_options: ClassVar[dict[str, Any]] = {}

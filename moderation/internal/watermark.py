@@ -58,11 +58,12 @@ k)`` (union bound). The family-wise budget of 1e-6 is split in two halves:
 * *aligned* (the grid where the generator left it, at the native size and the four
   best rescalings): :data:`ALIGNED_TESTS` = payloads × channel orders × 5 sizes = 40
   tests in 5e-7, giving 104/136 (SD 1.x), 32/32 (SD 2.x), 44/48 (SDXL), 43/46 (FLUX);
-* *shifted* (after a crop: the estimated phase, native size, every ``(δ, s)``):
-  payloads × channel orders × ``L²`` = 4 × 2 × L² tests in 5e-7 (147 968 for SD 1.x,
-  18 432 for SDXL, 16 928 for FLUX), giving 110/136, 47/48 and 45/46. SD 2.x's 32 bits
-  cannot reach it (even 32/32 has a chance of 2.9e-9 per test), so it is not searched
-  shifted.
+* *shifted* (after a crop: the phase and the row step δ estimated without the payload,
+  native size, every start ``s``): payloads × channel orders × ``L`` = 4 × 2 × L tests
+  in 5e-7 (1088 for SD 1.x, 384 for SDXL, 368 for FLUX), giving 107/136, 45/48 and
+  44/46. SD 2.x's 32 bits cannot reach it, so it is not searched shifted. (SD 1.x crops
+  of 512 px renders are missed: their rows are too short for δ to show; see
+  ``docs/provenance-marks.md``.)
 
 Every test is at most its share, so the chance that an unmarked image matches anything
 anywhere is below one in a million. :func:`thresholds` computes the table; the agreement
@@ -245,27 +246,34 @@ class Match:
 # ---------------------------------------------------------------------- block reading
 
 
+#: OpenCV's ``BGR2YUV`` U row, ``0.492·(B - Y) + 128``, as weights of (R, G, B, 1).
+_U_WEIGHTS = np.array([-0.492 * 0.299, -0.492 * 0.587, 0.492 * (1 - 0.114), 128.0],
+                      dtype=np.float32)
+
+
 def chroma_plane(rgb: np.ndarray, order: str) -> np.ndarray:
     """The U plane the embedder wrote into, in floating point.
 
     ``order`` is how the generator handed the pixels over: "bgr" as the encoder expects,
-    "rgb" (diffusers) so the encoder's "blue" is the red channel.
+    "rgb" (diffusers) so the encoder's "blue" is the red channel. One pass of OpenCV's
+    ``transform`` (a per-pixel matrix product), several times faster than NumPy's
+    temporaries on a megapixel.
     """
-    px = rgb.astype(np.float32)
-    red, green, blue = px[..., 0], px[..., 1], px[..., 2]
-    if order == "rgb":
-        red, blue = blue, red
-    luma = 0.299 * red + 0.587 * green + 0.114 * blue
-    return 0.492 * (blue - luma) + 128.0
+    import cv2
+
+    weights = _U_WEIGHTS if order == "bgr" else _U_WEIGHTS[[2, 1, 0, 3]]
+    pixels = np.ascontiguousarray(rgb, dtype=np.float32)
+    return cv2.transform(pixels, weights[None, :])
 
 
 def saturated_pixels(rgb: np.ndarray) -> np.ndarray:
     """Integral image (one row and column of zeros in front) of the pixels with a channel
     at the ends of the range, where the embedder clips its own mark."""
-    mask = ((rgb <= SATURATION_MARGIN) | (rgb >= 255 - SATURATION_MARGIN)).any(axis=2)
-    integral = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int32)
-    integral[1:, 1:] = mask.cumsum(axis=0, dtype=np.int32).cumsum(axis=1, dtype=np.int32)
-    return integral
+    import cv2
+
+    inside = cv2.inRange(np.ascontiguousarray(rgb), (SATURATION_MARGIN + 1,) * 3,
+                         (254 - SATURATION_MARGIN,) * 3)
+    return cv2.integral((inside == 0).view(np.uint8), sdepth=cv2.CV_32S)
 
 
 @dataclass(frozen=True)
@@ -423,9 +431,14 @@ def candidate_sizes(width: int, height: int, *, max_pixels: int,
     return sizes
 
 
+def _rgb(image: Image.Image) -> Image.Image:
+    """``image`` in RGB, without the copy ``convert`` makes of an image already in RGB."""
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
 def _resized(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     scaled = image if size == image.size else image.resize(size, Image.Resampling.LANCZOS)
-    return np.asarray(scaled.convert("RGB"))
+    return np.asarray(_rgb(scaled))
 
 
 def _central_patch(rgb: np.ndarray) -> np.ndarray:
@@ -507,8 +520,8 @@ def _size_score(image: Image.Image, size: tuple[int, int]) -> float:
     x0 = max(0, (size[0] - PHASE_PATCH) // 2) // BLOCK * BLOCK
     side_x, side_y = min(PHASE_PATCH, size[0] - x0), min(PHASE_PATCH, size[1] - y0)
     box = (x0 / factor_x, y0 / factor_y, (x0 + side_x) / factor_x, (y0 + side_y) / factor_y)
-    patch = np.asarray(image.convert("RGB").resize((side_x, side_y),
-                                                   Image.Resampling.LANCZOS, box=box))
+    patch = np.asarray(_rgb(image).resize((side_x, side_y), Image.Resampling.LANCZOS,
+                                          box=box))
     saturated = saturated_pixels(patch)
     return min(read_blocks(chroma_plane(patch, order), saturated).grid_score()
                for order in ORDERS)
@@ -517,12 +530,25 @@ def _size_score(image: Image.Image, size: tuple[int, int]) -> float:
 # ---------------------------------------------------------------------- decoding
 
 
-def _aligned_matches(rgb: np.ndarray, size: tuple[int, int],
+@dataclass
+class _Planes:
+    """One decoded size's U planes (per channel order) and saturation integral, computed
+    once and shared by the aligned and shifted stages."""
+
+    rgb: np.ndarray
+    saturated: np.ndarray
+    planes: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, rgb: np.ndarray) -> _Planes:
+        return cls(rgb, saturated_pixels(rgb), {o: chroma_plane(rgb, o) for o in ORDERS})
+
+
+def _aligned_matches(planes: _Planes, size: tuple[int, int],
                      payloads: Sequence[Payload]) -> list[Match]:
-    saturated = saturated_pixels(rgb)
     out = []
     for order in ORDERS:
-        blocks = read_blocks(chroma_plane(rgb, order), saturated)
+        blocks = read_blocks(planes.planes[order], planes.saturated)
         cols = blocks.shape[1]
         for payload in payloads:
             if blocks.values.size < payload.length:
@@ -535,13 +561,13 @@ def _aligned_matches(rgb: np.ndarray, size: tuple[int, int],
     return out
 
 
-def _shifted_matches(rgb: np.ndarray, size: tuple[int, int],
+def _shifted_matches(planes: _Planes, size: tuple[int, int],
                      payloads: Sequence[Payload]) -> list[Match]:
-    saturated = saturated_pixels(rgb)
     searched = [p for p in payloads if payload_threshold(p, SHIFTED) is not None]
     out = []
     for order in ORDERS:
-        grids = estimate_grids(chroma_plane(rgb, order), saturated, grid_scores(rgb, order),
+        grids = estimate_grids(planes.planes[order], planes.saturated,
+                               grid_scores(planes.rgb, order),
                                sorted({p.length for p in searched}))
         for payload in searched:
             if payload.length not in grids:
@@ -578,18 +604,19 @@ def decode(image: Image.Image, *, max_pixels: int = 4_200_000,
     sizes = candidate_sizes(width, height, max_pixels=max_pixels, rescale=rescale)
     best: dict[str, Match] = {}
     native = (width, height)
-    native_rgb = _resized(image, native) if native in sizes else None
-    if native_rgb is not None:
-        _keep_best(best, _aligned_matches(native_rgb, native, payloads))
+    native_planes = _Planes.of(_resized(image, native)) if native in sizes else None
+    if native_planes is not None:
+        _keep_best(best, _aligned_matches(native_planes, native, payloads))
     rescalings = [s for s in sizes if s != native]
     if rescalings and not any(m.detected for m in best.values()):
-        rgb_image = image.convert("RGB")
+        rgb_image = _rgb(image)
         scored = sorted((_size_score(rgb_image, size), i, size)
                         for i, size in enumerate(rescalings))
         for _score, _i, size in scored[:MAX_RESCALES]:
-            _keep_best(best, _aligned_matches(_resized(rgb_image, size), size, payloads))
+            _keep_best(best, _aligned_matches(_Planes.of(_resized(rgb_image, size)), size,
+                                              payloads))
             if any(m.detected for m in best.values()):
                 break
-    if shifted and native_rgb is not None and not any(m.detected for m in best.values()):
-        _keep_best(best, _shifted_matches(native_rgb, native, payloads))
+    if shifted and native_planes is not None and not any(m.detected for m in best.values()):
+        _keep_best(best, _shifted_matches(native_planes, native, payloads))
     return sorted(best.values(), key=lambda m: m.chance)

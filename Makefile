@@ -74,6 +74,8 @@ debian-tools:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@command -v docker-compose >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
+	@test -e /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; }
 
 # ruff and both pytest runs always run, so one failure never hides the others; the
 # target fails if any did (pytest's exit 5, "no tests collected", is a failure too).

@@ -12,7 +12,6 @@ from moderation.constants import Route
 from moderation.detectors import detectors
 from moderation.exceptions import InvalidDetectorConfig
 from moderation.feeds.indexes import missing_feed_index
-from moderation.fingerprints import index as fingerprint_index
 from moderation.fingerprints import pdq
 from moderation.policy import BasePolicy
 from moderation.registry import registry
@@ -159,8 +158,7 @@ def check_fingerprints(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     user = getattr(django_settings, "MODERATION", {}) or {}
     if not isinstance(user, dict) or not user.get("FINGERPRINTS", DEFAULTS["FINGERPRINTS"]):
         return []  # a MODERATION that is not a dict is E001's to report
-    missing = [name for name, ok in (("pdqhash", pdq.available()),
-                                     ("faiss-cpu", fingerprint_index.available())) if not ok]
+    missing = [name for name, ok in (("pdqhash", pdq.available()),) if not ok]
     if not missing:
         return []
     return [checks.Warning(

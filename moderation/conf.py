@@ -191,19 +191,23 @@ DEFAULTS: dict[str, Any] = {
     "CRAWLER_HIT_RETENTION_DAYS": 365,
     # --- fingerprints and hash banks (moderation.fingerprints) ---
     # Compute each upload's PDQ hash and match it against the banks (needs the ``match``
-    # extra: pdqhash and faiss-cpu; without them nothing is hashed and a check warns).
+    # extra's pdqhash; without it nothing is hashed and a check warns).
     "FINGERPRINTS": True,
     # PDQ quality (0-100) below which a hash is kept but never matched: flat images (a
     # solid colour, a near-empty canvas) have hashes that collide with each other.
     "FINGERPRINT_MIN_QUALITY": 50,
     # Largest Hamming distance (of 256 bits) between two PDQ hashes that counts as a match.
     "FINGERPRINT_MATCH_DISTANCE": 31,
-    # File the FAISS index of the banks is saved to and loaded from at start (workers then
-    # catch up from the database); None = built from the database in each process.
+    # File the index of the banks is saved to and loaded from at start (workers then catch
+    # up from the database); None = built from the database in each process.
     "FINGERPRINT_INDEX_PATH": None,
     # Below this many hashes the index is searched exhaustively; from it on it is a
-    # multi-hash index (exact as well, much faster on large banks).
-    "FINGERPRINT_INDEX_FLAT_MAX": 100_000,
+    # multi-index hash (exact as well, much faster on large banks).
+    "FINGERPRINT_INDEX_FLAT_MAX": 20_000,
+    # None: the multi-index hash probes every bucket a match can be in (exact). 1: at most
+    # one flipped bit per slice: exact to 21 bits, approximate above, about four times
+    # faster at 10M hashes (the recall measured per distance is in docs/fingerprints.md).
+    "FINGERPRINT_INDEX_MAX_FLIPS": None,
     # A process saves the index after this many entries came in since its last save
     # (``manage.py moderation_fingerprint_index`` saves after a rebuild).
     "FINGERPRINT_INDEX_SAVE_EVERY": 1000,
@@ -218,6 +222,12 @@ DEFAULTS: dict[str, Any] = {
     "SIMILARITY_THRESHOLD": 0.9,
     # Most matches from other accounts kept on a case.
     "SIMILARITY_MAX_MATCHES": 5,
+    # Folder each model's embedding index is saved to and loaded from at start (workers
+    # then catch up from the database); None = built from the database in each process.
+    "SIMILARITY_INDEX_PATH": None,
+    # A process saves a model's embedding index after this many rows came in since its
+    # last save (``manage.py moderation_similarity_index`` saves after a rebuild).
+    "SIMILARITY_INDEX_SAVE_EVERY": 1000,
     # Cosine similarity at or above which two uploads of one account join a variation set
     # (one tile in feeds).
     "VARIATION_SET_THRESHOLD": 0.93,

@@ -6,6 +6,14 @@ The file is the CSV that ThreatExchange's tools print for a collaboration: a hea
 known bad hash and ``tags`` space-separated. Imports also read the plain one-per-line
 form (``pdq <hex>``, or bare hex). Only PDQ rows in the positive class are taken.
 
+A work's variant hashes (its crops, :data:`~moderation.fingerprints.pdq.CROPS`) travel
+as further rows of the same work, so a trimmed copy of a shared work is matched too:
+every row of one work carries the tag ``item:<n>`` (``n`` numbers the works of this file
+only), and a crop's row also ``crop:<name>``. Any reader of the format takes them as
+more hashes; an import here files the rows of one item as one entry (the row without a
+``crop:`` tag as its hash, the others as its crops). ``variants=False`` exports one row
+per work, as before.
+
 An export carries hashes only: no account, work id or title leaves the site. It is
 signed with Ed25519; the signature (base64 of the 64 signature bytes over the exact
 file bytes) travels next to it as ``<file>.sig``. An import checks it against the
@@ -31,7 +39,7 @@ from django.db import transaction
 
 from moderation.constants import Route
 from moderation.fingerprints import banks
-from moderation.fingerprints.pdq import Fingerprint, hex_to_bytes
+from moderation.fingerprints.pdq import CROP_NAMES, Fingerprint, hex_to_bytes
 from moderation.models import BankEntry, FingerprintBank, WorkFingerprint
 
 HEADER = ("collab", "signal_type", "signal_str", "category", "tags")
@@ -88,14 +96,23 @@ def verify(data: bytes, signature: bytes, key: Ed25519PublicKey) -> None:
 
 # -- export ------------------------------------------------------------------------------
 def export_csv(bank: str = FingerprintBank.BANNED, *, collab: str,
-               tags: tuple[str, ...] = ("tegaki", "repost")) -> bytes:
-    """The live hashes of ``bank`` as an exchange CSV (hashes only, each once)."""
+               tags: tuple[str, ...] = ("tegaki", "repost"), variants: bool = True) -> bytes:
+    """The live hashes of ``bank`` as an exchange CSV (hashes only, each work once)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(HEADER)
-    hashes = dict.fromkeys(banks.live(bank).order_by("pk").values_list("pdq", flat=True))
-    for value in hashes:
-        writer.writerow((collab, SIGNAL_TYPE, value, POSITIVE, " ".join(tags)))
+    works: dict[str, list[str]] = {}
+    for value, crops in banks.live(bank).order_by("pk").values_list("pdq", "crops"):
+        works.setdefault(value, [c for c in (crops if isinstance(crops, list) else []) if c])
+    for n, (value, crops) in enumerate(works.items(), start=1):
+        if not variants or not crops:
+            writer.writerow((collab, SIGNAL_TYPE, value, POSITIVE, " ".join(tags)))
+            continue
+        item = (*tags, f"item:{n}")
+        writer.writerow((collab, SIGNAL_TYPE, value, POSITIVE, " ".join(item)))
+        for name, crop in zip(CROP_NAMES, crops, strict=False):
+            writer.writerow((collab, SIGNAL_TYPE, crop, POSITIVE,
+                             " ".join((*item, f"crop:{name}"))))
     return buf.getvalue().encode()
 
 
@@ -103,14 +120,27 @@ def export_csv(bank: str = FingerprintBank.BANNED, *, collab: str,
 @dataclass
 class ImportReport:
     added: int = 0
+    #: Crop hashes that came with the works added.
+    variants: int = 0
     already: int = 0
     kept_local: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-def parse(data: bytes) -> tuple[list[str], int, list[str]]:
-    """(PDQ hexes in the positive class, rows of other types or classes, row errors)."""
+@dataclass
+class Item:
+    """One shared work: its hash and the hashes of its crops."""
+
+    pdq: str
+    crops: list[str] = field(default_factory=list)
+
+
+def parse(data: bytes) -> tuple[list[Item], int, list[str]]:
+    """(works in the positive class, rows of other types or classes, row errors).
+
+    Rows tagged with one ``item:`` tag form one work; every other row is a work of its own.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -118,7 +148,8 @@ def parse(data: bytes) -> tuple[list[str], int, list[str]]:
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return [], 0, []
-    hashes: list[str] = []
+    items: list[Item] = []
+    grouped: dict[str, Item] = {}
     skipped = 0
     errors: list[str] = []
     first = next(csv.reader([lines[0]]))
@@ -128,8 +159,25 @@ def parse(data: bytes) -> tuple[list[str], int, list[str]]:
                     (row.get("category") or POSITIVE).strip() != POSITIVE:
                 skipped += 1
                 continue
-            _take((row.get("signal_str") or ""), n, hashes, errors)
-        return hashes, skipped, errors
+            value = _take((row.get("signal_str") or ""), n, errors)
+            if value is None:
+                continue
+            row_tags = (row.get("tags") or "").split()
+            key = next((t for t in row_tags if t.startswith("item:")), None)
+            is_crop = any(t.startswith("crop:") for t in row_tags)
+            if key is None:
+                items.append(Item(value))
+            elif key not in grouped:
+                grouped[key] = Item("" if is_crop else value, [value] if is_crop else [])
+                items.append(grouped[key])
+            elif is_crop or grouped[key].pdq:
+                grouped[key].crops.append(value)
+            else:
+                grouped[key].pdq = value
+        for item in items:
+            if not item.pdq:  # only crop rows came: the first stands for the work
+                item.pdq = item.crops.pop(0)
+        return items, skipped, errors
     for n, line in enumerate(lines, start=1):
         kind, _, value = line.strip().partition(" ")
         if not value:
@@ -137,15 +185,18 @@ def parse(data: bytes) -> tuple[list[str], int, list[str]]:
         if kind != SIGNAL_TYPE:
             skipped += 1
             continue
-        _take(value, n, hashes, errors)
-    return hashes, skipped, errors
+        taken = _take(value, n, errors)
+        if taken is not None:
+            items.append(Item(taken))
+    return items, skipped, errors
 
 
-def _take(value: str, line: int, hashes: list[str], errors: list[str]) -> None:
+def _take(value: str, line: int, errors: list[str]) -> str | None:
     try:
-        hashes.append(hex_to_bytes(value).hex())
+        return hex_to_bytes(value).hex()
     except ValueError as exc:
         errors.append(f"line {line}: {exc}")
+        return None
 
 
 def decided_locally(value: str) -> bool:
@@ -166,10 +217,14 @@ def import_csv(data: bytes, *, source: str, signature: bytes | None = None,
         verify(data, signature, public_key)
     if not source.strip():
         raise ExchangeError("name the list's source")
-    hashes, skipped, errors = parse(data)
+    items, skipped, errors = parse(data)
     report = ImportReport(skipped=skipped, errors=errors)
+    works: dict[str, list[str]] = {}
+    for item in items:
+        crops = works.setdefault(item.pdq, [])
+        crops += [c for c in item.crops if c not in crops and c != item.pdq]
     with transaction.atomic():
-        for value in dict.fromkeys(hashes):
+        for value, crops in works.items():
             if decided_locally(value):
                 report.kept_local += 1
             elif banks.live(FingerprintBank.SHARED).filter(pdq=value,
@@ -177,7 +232,9 @@ def import_csv(data: bytes, *, source: str, signature: bytes | None = None,
                 report.already += 1
             else:
                 banks.add(FingerprintBank.SHARED,
-                          Fingerprint(pdq=value, quality=IMPORTED_QUALITY, dihedral=(value,)),
+                          Fingerprint(pdq=value, quality=IMPORTED_QUALITY, dihedral=(value,),
+                                      crops=tuple(crops)),
                           source=source)
                 report.added += 1
+                report.variants += len(crops)
     return report

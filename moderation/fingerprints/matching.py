@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 #: The evidence source of fingerprint matches.
 SOURCE = "fingerprints"
 #: Part of the evidence key: bump when matches may change for the same content.
-VERSION = "pdq-1"
+VERSION = "pdq-2"
 #: The reason each bank's match carries, most serious first.
 BANK_REASONS = {FingerprintBank.BANNED: BANNED_REUPLOAD,
                 FingerprintBank.SHARED: SHARED_BAN_MATCH,
@@ -62,6 +62,8 @@ class Match:
     entry: BankEntry
     distance: int
     variant: str
+    #: Which of the entry's hashes matched: "whole" or a crop's name (pdq.CROP_NAMES).
+    crop: str = "whole"
 
 
 def enabled() -> bool:
@@ -111,14 +113,23 @@ def find_matches(hashes: list[str], quality: int, *, owner_id: int | None,
         if entry.bank == FingerprintBank.SITE and entry.case_id is None:
             continue  # the work was deleted
         # The table, not the cache, decides the distance.
-        dist = min(pdq.distance(hashes[hit.query], h)
-                   for h in store.hashes_of(entry.pdq, entry.crops))
+        dist, at = min((pdq.distance(hashes[hit.query], h), n)
+                       for n, h in enumerate(store.hashes_of(entry.pdq, entry.crops)))
         if dist > threshold:
             continue
         if entry.pk not in best or dist < best[entry.pk].distance:
-            best[entry.pk] = Match(entry, dist, pdq.VARIANTS[hit.query])
+            best[entry.pk] = Match(entry, dist, pdq.VARIANTS[hit.query],
+                                   _crop_name(entry, at))
     return sorted(best.values(), key=lambda m: (_ORDER[FingerprintBank(m.entry.bank)],
                                                 m.distance, m.entry.pk))
+
+
+def _crop_name(entry: BankEntry, at: int) -> str:
+    if at == 0:
+        return "whole"
+    if entry.bank == FingerprintBank.SHARED or at > len(pdq.CROP_NAMES):
+        return "crop"  # another site's list: its crops' order is its own
+    return pdq.CROP_NAMES[at - 1]
 
 
 def artist(entry: BankEntry) -> str:
@@ -153,7 +164,8 @@ def evidence_for(fp: WorkFingerprint, matches: list[Match]) -> EvidenceResult:
         # Who owns the other works and what creators protect: moderators only.
         private={"matches": [
             {"entry": m.entry.pk, "bank": m.entry.bank, "distance": m.distance,
-             "variant": m.variant, "reason": BANK_REASONS[FingerprintBank(m.entry.bank)].code,
+             "variant": m.variant, "crop": m.crop,
+             "reason": BANK_REASONS[FingerprintBank(m.entry.bank)].code,
              "artist": artist(m.entry), "case": m.entry.case_id,
              "object_id": m.entry.case.object_id if m.entry.case else "",
              "title": m.entry.title, "source": m.entry.source,

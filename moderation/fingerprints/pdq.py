@@ -34,18 +34,35 @@ VARIANTS: tuple[str, ...] = ("original", "rot90", "rot180", "rot270",
                              "flip_x", "flip_y", "flip_plus1", "flip_minus1")
 
 
-#: Central crops (share of each side kept) hashed besides the whole image. PDQ is
-#: fragile to cropping (a 5% margin cut from each side moves a hash 60-90 bits), so a
-#: bank entry also carries the hashes of its centre at these sizes: a repost trimmed by
-#: 10% or 20% around lands within a few bits of one of them. A crop from one side only
-#: is still missed.
-CROPS: tuple[float, ...] = (0.9, 0.8)
+#: Crops hashed besides the whole image, as ``(name, (left, top, right, bottom))``: the
+#: share of the width or height trimmed from each side. PDQ is fragile to cropping (a 5%
+#: margin cut from each side moves a hash 60-90 bits), so a bank entry also carries the
+#: hashes of these crops: a repost trimmed by about as much lands within a few bits of
+#: one of them. The central 90% and 80%; then 10% trimmed from one side (top, bottom,
+#: left, right) and a corner kept (10% trimmed from two adjacent sides). The tolerance
+#: is narrow (measured on the developers' dev sets, docs/fingerprints.md): one-sided
+#: trims of 9-11% match, 5% or 15% do not. The order is the stored order: entries hashed
+#: before a crop was added carry the leading ones only.
+CROPS: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
+    ("centre_90", (0.05, 0.05, 0.05, 0.05)),
+    ("centre_80", (0.1, 0.1, 0.1, 0.1)),
+    ("trim_top", (0.0, 0.1, 0.0, 0.0)),
+    ("trim_bottom", (0.0, 0.0, 0.0, 0.1)),
+    ("trim_left", (0.1, 0.0, 0.0, 0.0)),
+    ("trim_right", (0.0, 0.0, 0.1, 0.0)),
+    ("corner_top_left", (0.0, 0.0, 0.1, 0.1)),
+    ("corner_top_right", (0.1, 0.0, 0.0, 0.1)),
+    ("corner_bottom_left", (0.0, 0.1, 0.1, 0.0)),
+    ("corner_bottom_right", (0.1, 0.1, 0.0, 0.0)),
+)
+#: The name of each crop, in stored order.
+CROP_NAMES: tuple[str, ...] = tuple(name for name, _ in CROPS)
 
 
 @dataclass(frozen=True)
 class Fingerprint:
     """One image's PDQ hash (hex), its quality (0-100), the eight dihedral hashes and the
-    hashes of its central crops (:data:`CROPS`)."""
+    hashes of its crops (:data:`CROPS`, in that order)."""
 
     pdq: str
     quality: int
@@ -102,10 +119,20 @@ def _prepare(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
-def _centre(pixels: np.ndarray, keep: float) -> np.ndarray:
+def crop_box(pixels: np.ndarray, trim: tuple[float, float, float, float]) -> np.ndarray:
+    """``pixels`` with ``trim`` (left, top, right, bottom shares) cut off."""
     h, w = pixels.shape[:2]
-    dy, dx = round(h * (1 - keep) / 2), round(w * (1 - keep) / 2)
-    return np.ascontiguousarray(pixels[dy:h - dy or h, dx:w - dx or w])
+    left, top, right, bottom = trim
+    x0, x1 = round(w * left), w - round(w * right)
+    y0, y1 = round(h * top), h - round(h * bottom)
+    return np.ascontiguousarray(pixels[y0:y1 if y1 > y0 else h, x0:x1 if x1 > x0 else w])
+
+
+def dihedral(image: Image.Image) -> tuple[tuple[str, ...], int]:
+    """Only the eight dihedral hashes and the quality: what a lookup needs (a tenth of
+    :func:`compute`'s time, which also hashes the crops a bank entry carries)."""
+    vectors, quality = _module().compute_dihedral(_prepare(image))
+    return tuple(vector_to_hex(v) for v in vectors), int(quality)
 
 
 def compute(image: Image.Image) -> Fingerprint:
@@ -114,5 +141,5 @@ def compute(image: Image.Image) -> Fingerprint:
     pixels = _prepare(image)
     vectors, quality = module.compute_dihedral(pixels)
     hexes = tuple(vector_to_hex(v) for v in vectors)
-    crops = tuple(vector_to_hex(module.compute(_centre(pixels, keep))[0]) for keep in CROPS)
+    crops = tuple(vector_to_hex(module.compute(crop_box(pixels, trim))[0]) for _, trim in CROPS)
     return Fingerprint(pdq=hexes[0], quality=int(quality), dihedral=hexes, crops=crops)

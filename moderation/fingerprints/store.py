@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+import numpy as np
 from django.core.signals import setting_changed
 from django.db.models import Q
 from django.utils import timezone
@@ -50,21 +51,33 @@ def matchable() -> Q:
     return Q(removed_at__isnull=True, quality__gte=moderation_settings.FINGERPRINT_MIN_QUALITY)
 
 
+def new_index() -> HashIndex:
+    """An empty index set up as the settings say."""
+    return HashIndex(flat_max=moderation_settings.FINGERPRINT_INDEX_FLAT_MAX,
+                     max_flips=moderation_settings.FINGERPRINT_INDEX_MAX_FLIPS)
+
+
 def build(progress: Callable[[int], None] | None = None) -> HashIndex:
     """A fresh index of every matchable row; ``progress(n)`` is told of each batch."""
-    index = HashIndex(flat_max=moderation_settings.FINGERPRINT_INDEX_FLAT_MAX)
+    index = new_index()
     started = timezone.now()
     high = BankEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     last = 0
+    ids: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
     while True:
         rows = list(BankEntry.objects.filter(matchable(), pk__gt=last, pk__lte=high)
                     .order_by("pk").values_list("pk", "pdq", "crops")[:BATCH])
         if not rows:
             break
-        _add(index, rows)
+        batch_ids, batch_codes = _arrays(rows)
+        ids.append(batch_ids)
+        codes.append(batch_codes)
         last = rows[-1][0]
         if progress is not None:
             progress(len(rows))
+    if ids:  # all at once: the tables are built once, not merged batch by batch
+        index.add(np.concatenate(ids), np.concatenate(codes))
     # Ids near the top the build did not see may belong to transactions still open.
     recent = set(BankEntry.objects.filter(pk__gt=high - GAP_WINDOW, pk__lte=high)
                  .values_list("pk", flat=True))
@@ -76,18 +89,22 @@ def build(progress: Callable[[int], None] | None = None) -> HashIndex:
 
 
 def hashes_of(pdq: str, crops: object) -> list[str]:
-    """An entry's indexed hashes: the whole image's, then its central crops'."""
+    """An entry's indexed hashes: the whole image's, then its crops' (pdq.CROPS)."""
     return [pdq, *(c for c in (crops if isinstance(crops, list) else []) if c)]
 
 
-def _add(index: HashIndex, rows: list[tuple[int, str, object]]) -> None:
+def _arrays(rows: list[tuple[int, str, object]]) -> tuple[np.ndarray, np.ndarray]:
     ids: list[int] = []
     hashes: list[str] = []
     for pk, pdq, crops in rows:
         for value in hashes_of(pdq, crops):
             ids.append(pk)
             hashes.append(value)
-    index.add(ids, hex_to_array(hashes))
+    return np.asarray(ids, dtype=np.int64), hex_to_array(hashes)
+
+
+def _add(index: HashIndex, rows: list[tuple[int, str, object]]) -> None:
+    index.add(*_arrays(rows))
 
 
 def sync(index: HashIndex) -> int:
@@ -122,7 +139,8 @@ def _load_or_build() -> HashIndex:
     path = moderation_settings.FINGERPRINT_INDEX_PATH
     if path:
         try:
-            return HashIndex.load(path, flat_max=moderation_settings.FINGERPRINT_INDEX_FLAT_MAX)
+            return HashIndex.load(path, flat_max=moderation_settings.FINGERPRINT_INDEX_FLAT_MAX,
+                                  max_flips=moderation_settings.FINGERPRINT_INDEX_MAX_FLIPS)
         except FileNotFoundError:
             pass
         except ValueError as exc:

@@ -21,6 +21,7 @@ from moderation.evidence_export import MODERATOR, UPLOADER, Viewer, build_bundle
 from moderation.fingerprints import pdq
 from moderation.fingerprints.banks import pdq_distances, protect
 from moderation.fingerprints.matching import MIN_DECODED_SIDE, max_reduction
+from moderation.fingerprints.panel import similar_works
 from moderation.models import (
     BankEntry,
     FingerprintBank,
@@ -33,7 +34,7 @@ from moderation.models import (
 from moderation.reasons import describe
 from moderation.reports.submit import Reporter, submit_report
 from tests.factories import case_of, make_user, png_bytes, upload
-from tests.fingerprints.images import artwork, encode, repost
+from tests.fingerprints.images import artwork, encode, one_side_repost, repost, trimmed
 
 pytestmark = [pytest.mark.django_db]
 
@@ -60,7 +61,7 @@ def test_every_scanned_work_gets_a_pdq_hash_quality_and_eight_variants() -> None
     fp = WorkFingerprint.objects.get(case=case, content_sha256=case.content_sha256)
     assert len(fp.pdq) == 64 and fp.quality == 100
     assert len(fp.dihedral) == 8 and fp.dihedral[0] == fp.pdq
-    assert len(set(fp.dihedral)) == 8 and len(fp.crops) == 2
+    assert len(set(fp.dihedral)) == 8 and len(fp.crops) == len(pdq.CROPS) == 10
     # Published: it is in the site bank under its uploader.
     assert BankEntry.objects.get(bank=FingerprintBank.SITE, case=case,
                                  removed_at=None).owner == case.owner
@@ -81,6 +82,29 @@ def test_a_repost_of_another_accounts_work_is_held_with_the_match() -> None:
     assert describe(row.message, row.message_params).startswith("Possible repost of @ann")
     # A held repost is not published, so it never becomes "@bob's work" for later matches.
     assert not BankEntry.objects.filter(case=copy, removed_at=None).exists()
+
+
+@pytest.mark.parametrize("side", ["top", "left", "right", "bottom"])
+def test_a_repost_cropped_10_percent_from_one_side_is_held_with_the_match(side: str) -> None:
+    ann, bob = make_user("ann"), make_user("bob")
+    original = scanned(ann, encode(artwork(22)))
+    copy = scanned(bob, one_side_repost(artwork(22), side), name="copy.jpg")
+    assert copy.route == Route.HELD and "possible_repost" in copy.reasons
+    match = FingerprintMatch.objects.get(case=copy)
+    assert match.entry.case == original and match.distance <= 31
+    found = copy.evidence.get(detector="fingerprints").private["matches"][0]
+    assert found["crop"] == f"trim_{side}"  # the banked crop that matched
+    page_row = similar_works(copy)[0]
+    assert page_row.owner == "ann" and page_row.case_id == original.pk
+
+
+def test_a_repost_keeping_a_corner_is_held() -> None:
+    ann, bob = make_user("ann"), make_user("bob")
+    original = scanned(ann, encode(artwork(23)))
+    corner = trimmed(artwork(23), right=0.1, bottom=0.1)
+    copy = scanned(bob, encode(corner, "JPEG", quality=80), name="corner.jpg")
+    assert copy.route == Route.HELD and "possible_repost" in copy.reasons
+    assert FingerprintMatch.objects.get(case=copy).entry.case == original
 
 
 def test_the_same_account_re_uploading_its_own_work_is_not_held() -> None:

@@ -12,7 +12,7 @@ from moderation.constants import Route
 from moderation.fingerprints import banks, exchange, pdq
 from moderation.models import BankEntry, FingerprintBank, ModerationCase
 from tests.factories import case_of, make_user, upload
-from tests.fingerprints.images import artwork, mirrored_copy
+from tests.fingerprints.images import artwork, mirrored_copy, one_side_repost
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,11 @@ def test_export_is_hma_csv_of_hashes_only_and_signed(tmp_path: Path) -> None:
     out = tmp_path / "banned.csv"
     call_command("moderation_fingerprint_bank", "export", "--key", str(key), "--out", str(out))
     lines = out.read_text().splitlines()
-    assert lines == ["collab,signal_type,signal_str,category,tags",
-                     f"tegaki,pdq,{fp.pdq},POSITIVE_CLASS,tegaki repost"]
+    # One row per hash: the work's, then each crop's, tied together by an item tag.
+    assert lines[:2] == ["collab,signal_type,signal_str,category,tags",
+                         f"tegaki,pdq,{fp.pdq},POSITIVE_CLASS,tegaki repost item:1"]
+    assert lines[2:] == [f"tegaki,pdq,{crop},POSITIVE_CLASS,tegaki repost item:1 crop:{name}"
+                         for name, crop in zip(pdq.CROP_NAMES, fp.crops, strict=True)]
     assert "ann" not in out.read_text()
     public = exchange.public_pem(exchange.load_private(key.read_bytes()))
     exchange.verify(out.read_bytes(), (tmp_path / "banned.csv.sig").read_bytes(),
@@ -70,4 +73,30 @@ def test_import_checks_the_signature_and_never_overrides_local_decisions(
     assert case.route == Route.HELD and "shared_ban_match" in case.reasons
     assert case.evidence.get(detector="fingerprints").message_params["source"] == "other"
     # One-per-line lists are read too.
-    assert exchange.parse(f"pdq {new.pdq}\n{kept.pdq}\n".encode())[0] == [new.pdq, kept.pdq]
+    assert [i.pdq for i in exchange.parse(f"pdq {new.pdq}\n{kept.pdq}\n".encode())[0]] == [
+        new.pdq, kept.pdq]
+
+
+def test_variant_rows_travel_and_a_trimmed_copy_of_a_shared_work_is_caught() -> None:
+    fp = pdq.compute(artwork(6))
+    banks.add(FingerprintBank.BANNED, fp, owner=make_user("ann"))
+    data = exchange.export_csv(collab="a")
+    assert data.count(b"\n") == 2 + len(pdq.CROPS)  # header, the work, its crops
+    one_row = exchange.export_csv(collab="a", variants=False)
+    assert one_row.count(b"\n") == 2
+    BankEntry.objects.all().delete()
+    report = exchange.import_csv(data, source="peer")
+    assert (report.added, report.variants) == (1, len(pdq.CROPS))
+    shared = BankEntry.objects.get(bank=FingerprintBank.SHARED)
+    assert shared.pdq == fp.pdq and shared.crops == list(fp.crops)
+    # A copy trimmed by 10% from one side matches one of the shared crops.
+    work = upload(make_user("bob"), one_side_repost(artwork(6), "left"), name="t.jpg")
+    pipeline.scan(case_of(work).pk)
+    case = ModerationCase.objects.get(pk=case_of(work).pk)
+    assert "shared_ban_match" in case.reasons
+    # Rows of other sites that carry only crop rows, or items split across the file.
+    rows = (f"collab,signal_type,signal_str,category,tags\n"
+            f"x,pdq,{fp.crops[0]},POSITIVE_CLASS,item:7 crop:centre_90\n"
+            f"x,pdq,{fp.pdq},POSITIVE_CLASS,item:7\n").encode()
+    items, _, _ = exchange.parse(rows)
+    assert [(i.pdq, i.crops) for i in items] == [(fp.pdq, [fp.crops[0]])]

@@ -3,6 +3,7 @@ survives a restart through its file; flat and multi-hash searches agree."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from django.test import override_settings
 
 from moderation.fingerprints import banks, pdq, store
-from moderation.fingerprints.index import HashIndex
+from moderation.fingerprints.index import HashIndex, verify
 from moderation.models import BankEntry, FingerprintBank
 from tests.factories import make_user
 from tests.fingerprints.images import artwork
@@ -27,6 +28,12 @@ def _near(code: np.ndarray, bits: int) -> np.ndarray:
     return out
 
 
+def _flipped(rng: np.random.Generator, code: np.ndarray, bits: int) -> np.ndarray:
+    unpacked = np.unpackbits(code)
+    unpacked[rng.choice(256, bits, replace=False)] ^= 1
+    return np.packbits(unpacked)
+
+
 def test_flat_and_multihash_find_exactly_the_hashes_within_the_threshold() -> None:
     codes = _codes(3000)
     flat, multi = HashIndex(flat_max=10**9), HashIndex(flat_max=1)
@@ -40,6 +47,61 @@ def test_flat_and_multihash_find_exactly_the_hashes_within_the_threshold() -> No
     multi.discard([11])
     assert {h.id for h in multi.search(queries, 31)} == {7}
     assert multi.compact() == 1 and len(multi) == 2999
+
+
+@pytest.mark.parametrize("threshold", [0, 10, 21, 31, 40])
+def test_exact_multi_index_search_equals_the_exhaustive_scan_at_every_distance(
+        threshold: int) -> None:
+    """Random bits flipped anywhere, 0..threshold+2 of them: the exact probing finds what
+    the flat scan finds, through the tables, the unmerged tail and after merges."""
+    rng = np.random.default_rng(threshold)
+    codes = _codes(50_000, seed=threshold)
+    index = HashIndex(flat_max=20_000)
+    index.add(np.arange(40_000), codes[:40_000])  # built: 40,000 in the tables
+    index.add(np.arange(40_000, 45_000), codes[40_000:45_000])  # a tail, not merged yet
+    assert index.kind == "multihash" and index.tail == 5_000
+    picks = rng.integers(0, 45_000, 120)
+    queries = np.stack([_flipped(rng, codes[p], k % (threshold + 3))
+                        for k, p in enumerate(picks)])
+    for mode in (None, "exact"):
+        own = {(h.query, h.id, h.distance) for h in index.search(queries, threshold, mode=mode)}
+        scan = {(h.query, h.id, h.distance)
+                for h in index.search(queries, threshold, mode="exhaustive")}
+        assert own == scan
+    assert {(k, int(p)) for k, p in enumerate(picks) if k % (threshold + 3) <= threshold} \
+        <= {(q, i) for q, i, _ in scan}
+    tables = index._tables
+    index.add(np.arange(45_000, 50_000), codes[45_000:])  # merged into the tables
+    assert index.tail == 0 and index.positions == 50_000 and index._tables is not tables
+    fresh = HashIndex(flat_max=20_000)
+    fresh.add(np.arange(50_000), codes)  # the same hashes built in one go
+    assert index._tables is not None and fresh._tables is not None
+    assert np.array_equal(index._tables.off, fresh._tables.off)
+    assert np.array_equal(index._tables.pos, fresh._tables.pos)
+
+
+def test_capped_probing_is_exact_to_its_bound_and_the_exhaustive_scan_stays() -> None:
+    rng = np.random.default_rng(7)
+    codes = _codes(30_000, seed=7)
+    index = HashIndex(flat_max=1000, max_flips=1)
+    index.add(np.arange(30_000), codes)
+    bound = 2 * index.slices - 1  # one flip per slice: exact to here
+    assert index.exact_for(bound) and not index.exact_for(bound + 1)
+    queries = np.stack([_flipped(rng, codes[k], bound) for k in range(50)])
+    assert {h.query for h in index.search(queries, bound)} == set(range(50))
+    assert {h.id for h in index.search(_flipped(rng, codes[3], 31)[None], 31,
+                                       mode="exhaustive")} == {3}
+    with pytest.raises(ValueError):
+        index.search(queries, 31, mode="approximately")
+
+
+def test_verify_reports_agreement_with_the_exhaustive_scan() -> None:
+    index = HashIndex(flat_max=1000)
+    index.add(np.arange(5000), _codes(5000))
+    report = verify(index, 64, 31)
+    assert list(report) == ["0-15", "16-21", "22-26", "27-31"]
+    assert all(same == asked for same, asked in report.values())
+    assert sum(asked for _, asked in report.values()) == 64
 
 
 def test_index_saves_and_loads_atomically(tmp_path: Path) -> None:
@@ -104,10 +166,14 @@ def test_rebuild_command_builds_saves_and_reports(tmp_path: Path) -> None:
     ann = make_user("ann")
     for seed in range(3):
         banks.protect(ann, pdq.compute(artwork(seed)), title=str(seed))
+    out = io.StringIO()
     with override_settings(MODERATION={"FINGERPRINT_INDEX_PATH": str(path)}):
-        call_command("moderation_fingerprint_index", "--no-progress")
+        call_command("moderation_fingerprint_index", "--no-progress", "--verify", "8",
+                     stdout=out)
         loaded = HashIndex.load(path)
-    assert len(loaded) == 9  # three works, each with two centre crops
+    assert "(flat)" in out.getvalue()
+    assert "verify 27-31 bits: 1/1 lookups found exactly" in out.getvalue()
+    assert len(loaded) == 3 * (1 + len(pdq.CROPS))  # three works, each with its crops
 
 
 @pytest.mark.django_db
@@ -131,4 +197,4 @@ def test_backfill_hashes_works_scanned_before_fingerprints_were_on(tmp_path: Pat
     case = ModerationCase.objects.get(pk=case_of(work).pk)
     assert WorkFingerprint.objects.filter(case=case, content_sha256=case.content_sha256).exists()
     assert BankEntry.objects.filter(bank=FingerprintBank.SITE, case=case).exists()
-    assert len(HashIndex.load(tmp_path / "i.npz")) == 3
+    assert len(HashIndex.load(tmp_path / "i.npz")) == 1 + len(pdq.CROPS)

@@ -5,7 +5,8 @@
     manage.py moderation_fingerprint_bank import other.csv --source other-site \\
         --public-key other.pub                                       # reads other.csv.sig
 
-An export holds the live hashes of one bank (the removed works by default) and nothing
+An export holds the live hashes of one bank (the removed works by default), each work's
+crop hashes as further rows of it (``--one-row-per-work`` leaves them out), and nothing
 about accounts or works; ``<out>.sig`` is its Ed25519 signature. An import refuses a
 file whose signature does not verify (``--unsigned`` reads one without a signature, for
 lists from a source you fetched over a channel you trust) and never overrides what this
@@ -36,6 +37,8 @@ class Command(BaseCommand):
         out.add_argument("--bank", default=FingerprintBank.BANNED,
                          choices=[FingerprintBank.BANNED, FingerprintBank.SHARED])
         out.add_argument("--collab", default="tegaki", help="Collaboration name in rows.")
+        out.add_argument("--one-row-per-work", action="store_true",
+                         help="Leave the crops' hashes out (one hash per work).")
         imp = sub.add_parser("import", help="Read a list into the shared bank.")
         imp.add_argument("file", help="CSV (or one hash per line) file.")
         imp.add_argument("--source", required=True, help="Name to file the hashes under.")
@@ -61,7 +64,8 @@ class Command(BaseCommand):
 
     def do_export(self, options: dict[str, Any]) -> None:
         key = exchange.load_private(Path(options["key"]).read_bytes())
-        data = exchange.export_csv(options["bank"], collab=options["collab"])
+        data = exchange.export_csv(options["bank"], collab=options["collab"],
+                                   variants=not options["one_row_per_work"])
         out = Path(options["out"])
         out.write_bytes(data)
         Path(f"{out}.sig").write_bytes(exchange.sign(data, key))
@@ -79,7 +83,8 @@ class Command(BaseCommand):
         report = exchange.import_csv(data, source=options["source"], signature=signature,
                                      public_key=key)
         self.stdout.write(
-            f"added {report.added}, already there {report.already}, kept local decision "
+            f"added {report.added} (with {report.variants} crop hashes), already there "
+            f"{report.already}, kept local decision "
             f"{report.kept_local}, other types skipped {report.skipped}, "
             f"bad rows {len(report.errors)}")
         for error in report.errors[:20]:

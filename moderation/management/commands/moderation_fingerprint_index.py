@@ -5,6 +5,11 @@ batches (with a progress bar), writes ``FINGERPRINT_INDEX_PATH`` atomically and 
 what it holds. Workers load the new file when they next start; running ones keep their
 own index, which they keep in step incrementally anyway.
 
+``--verify N`` then checks the index against the exhaustive scan: N stored hashes with
+random bits flipped (0 to the match distance) are looked up both ways, and the share
+of lookups that found exactly what the scan found is printed per distance band (always
+all of them unless ``FINGERPRINT_INDEX_MAX_FLIPS`` caps the probing).
+
 ``--backfill`` first hashes the finished cases that have no fingerprint of their current
 content (works scanned before fingerprints were turned on), so published works join the
 site bank and works moderators hid join the removed-works bank.
@@ -23,6 +28,7 @@ from moderation.conf import moderation_settings
 from moderation.constants import ProcessingState, Route
 from moderation.exceptions import ImageRejected
 from moderation.fingerprints import banks, matching, store
+from moderation.fingerprints import index as fingerprint_index
 from moderation.internal.imaging import load_image
 from moderation.models import BankEntry, ModerationCase, WorkFingerprint
 from moderation.pipeline import read_case_bytes
@@ -44,6 +50,8 @@ class Command(BaseCommand):
                             help="Do not draw a progress bar (logs, cron).")
         parser.add_argument("--backfill", action="store_true",
                             help="First hash finished cases that have no fingerprint.")
+        parser.add_argument("--verify", type=int, default=0, metavar="N",
+                            help="Then compare N lookups with the exhaustive scan.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not moderation_settings.FINGERPRINT_INDEX_PATH:
@@ -62,11 +70,19 @@ class Command(BaseCommand):
                 bar.close()
         store.save(index)
         store.install(index)
+        threshold = int(moderation_settings.FINGERPRINT_MATCH_DISTANCE)
+        layout = index.kind if not index.slices else f"{index.kind}, {index.slices} slices, " + (
+            "exact" if index.exact_for(threshold) else f"at most {index.max_flips} flip(s)")
         self.stdout.write(
-            f"{len(index)} hashes of {total} entries ({index.kind}) in "
+            f"{len(index)} hashes of {total} entries ({layout}) in "
             f"{time.perf_counter() - started:.1f} s, "
             f"{index.memory_bytes() / 2**20:.1f} MiB -> "
             f"{moderation_settings.FINGERPRINT_INDEX_PATH}")
+        if options["verify"]:
+            for band, (same, asked) in fingerprint_index.verify(
+                    index, options["verify"], threshold).items():
+                self.stdout.write(f"verify {band} bits: {same}/{asked} lookups found exactly "
+                                  "what the exhaustive scan found")
 
     def backfill(self, tqdm: Any) -> None:
         if not matching.enabled():

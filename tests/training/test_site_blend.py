@@ -68,7 +68,7 @@ def _hand_like(seed: int) -> bytes:
 def _examples() -> list[site.SiteExample]:
     """Ten uploaders, each with one AI and one hand-made work (both splits hold both)."""
     rng = random.Random(0)
-    out = []
+    out: list[site.SiteExample] = []
     for o in range(10):
         for label in (1, 0):
             raw = _ai_like(o) if label else _hand_like(o)
@@ -185,7 +185,7 @@ def test_a_confirmed_hand_made_upload_yields_aligned_pairs(tmp_path: Path) -> No
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(made, again, strict=True))
 
 
-def _tiny_finetune(seed: int) -> list[torch.Tensor]:
+def _tiny_finetune(seed: int) -> list[Any]:
     torch.manual_seed(0)
     net = trace.build_model(TINY)
     rng = np.random.default_rng(1)

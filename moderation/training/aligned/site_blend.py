@@ -168,9 +168,9 @@ def site_pairs(images: Sequence[tuple[str, bytes]], cache: Path,
     tasks = pairs.plan(sources, seed, crops=lambda s: crops_per_image)
     out: list[tuple[np.ndarray, np.ndarray]] = []
     made: Counter[str] = Counter()
-    for _task, path in pairs.run(tasks, cache, families, weights, progress=progress):
-        if path is not None:
-            item = pairs.load_item(path)
+    for _task, made_path in pairs.run(tasks, cache, families, weights, progress=progress):
+        if made_path is not None:
+            item = pairs.load_item(made_path)
             out.append((item["real"], item["fake"]))
             made[str(item["family"])] += 1
     return out, made

@@ -189,6 +189,11 @@ DEFAULTS: dict[str, Any] = {
     # CrawlerHit rows older than this many days are deleted by
     # ``manage.py moderation_prune_crawler_hits``; None keeps them forever.
     "CRAWLER_HIT_RETENTION_DAYS": 365,
+    # --- site-adaptive training (moderation_train --from-site) ---
+    # Folder holding the TAEF2 weights (taef2_encoder.pth, taef2_decoder.pth) from which
+    # a blended bundle's site loop makes AI twins of confirmed hand-made uploads; None =
+    # upsampler twins only (the adapted bundle's model card says so). --taef2 overrides it.
+    "SITE_TRAINING_TAEF2_DIR": None,
     # --- fingerprints and hash banks (moderation.fingerprints) ---
     # Compute each upload's PDQ hash and match it against the banks (needs the ``match``
     # extra's pdqhash; without it nothing is hashed and a check warns).

@@ -39,7 +39,12 @@ from moderation.internal.bundle import BundleError, load_bundle
 from moderation.models import ClassifierVersion
 from moderation.training import promotion as P
 from moderation.training.confusion import confusion_counts, rates
-from moderation.training.site import current_version, default_install_dir, read_installed
+from moderation.training.site import (
+    current_version,
+    default_install_dir,
+    may_promote,
+    read_installed,
+)
 
 #: (label, key path in a metrics.summary() dict), in the order the page shows them.
 METRIC_ROWS: tuple[tuple[Any, tuple[str, ...]], ...] = (
@@ -122,8 +127,13 @@ class VersionInfo:
         return _("installed")
 
     @property
+    def beats_installed(self) -> bool:
+        """The promotion rule (:func:`moderation.training.site.may_promote`)."""
+        return may_promote(self.entry)
+
+    @property
     def can_promote(self) -> bool:
-        return not self.is_current and not self.bundle_error
+        return not self.is_current and not self.bundle_error and self.beats_installed
 
 
 def _link_target(link: Path) -> str | None:

@@ -7,7 +7,6 @@ import pytest
 
 from moderation.training import metrics
 from moderation.training.aligned import fusion
-from moderation.training.aligned.cli import blend_stack
 
 
 def _toy(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -125,4 +124,4 @@ def test_blend_stack_is_the_blend_expanded_into_raw_logits() -> None:
     z = [(raw[:, i] - s["centre"]) / s["spread"] for i, s in enumerate(scales)]
     blended = fusion.blend(z[0], (z[1] + z[2]) / 2, 0.35)
     expected = fusion.sigmoid(1.7 * blended - 0.4)
-    assert np.allclose(blend_stack(report).predict(raw), expected)
+    assert np.allclose(fusion.blend_stack(report).predict(raw), expected)

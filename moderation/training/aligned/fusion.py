@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -170,3 +171,21 @@ def out_of_fold_blend(semantic: dict[str, np.ndarray], trace_z: dict[str, np.nda
         for k in semantic:
             out[k][held] = blend(semantic[k][held], trace_z[k][held], w)
     return out, weights
+
+
+def blend_stack(report: dict[str, Any]) -> Stack:
+    """The blend report's scales, weight and Platt scaling as one linear stack.
+
+    ``P(AI) = sigmoid(a * ((1 - w) * s_sem + w * mean_i s_trace_i) + b)`` with every
+    ``s = (z - centre) / spread``; expanded, it is linear in the raw logits, which is what
+    the fused graph computes per crop.
+    """
+    a, b = float(report["platt"]["a"]), float(report["platt"]["b"])
+    w = float(report["weight_all_groups"])
+    scales = [Scale(sc["centre"], sc["spread"]) for sc in report["scales"]]
+    k = len(scales) - 1
+    shares = [1.0 - w] + [w / k] * k
+    weights = tuple(a * share / sc.spread for share, sc in zip(shares, scales, strict=True))
+    bias = b - a * sum(share * sc.centre / sc.spread
+                       for share, sc in zip(shares, scales, strict=True))
+    return Stack(weights, bias)

@@ -109,8 +109,12 @@ def same_patch(a: np.ndarray, b: np.ndarray, patch: int, rng: random.Random
     return a[y:y + patch, x:x + patch], b[y:y + patch, x:x + patch]
 
 
-def build_model() -> nn.Module:
-    """Return the trace CNN: uint8-range RGB (N,3,H,W float) in, one logit per image out."""
+def build_model(layers: Sequence[Sequence[int]] = LAYERS) -> nn.Module:
+    """Return the trace CNN: uint8-range RGB (N,3,H,W float) in, one logit per image out.
+
+    ``layers`` is (width, stride) per convolution; a bundle whose trace CNNs differ from
+    :data:`LAYERS` records its own in ``model.json`` (``fusion.trace_layers``).
+    """
     import torch  # heavy optional dependency (training only)
     from torch import nn
     from torch.nn import functional as F
@@ -136,7 +140,7 @@ def build_model() -> nn.Module:
             self.residuals = Residuals()
             stack: list[nn.Module] = []
             cin = 6
-            for width, stride in LAYERS:
+            for width, stride in layers:
                 stack += layer(cin, width, stride)
                 cin = width
             self.features = nn.Sequential(*stack)

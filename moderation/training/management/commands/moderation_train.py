@@ -17,7 +17,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from moderation.conf import moderation_settings
 from moderation.internal.bundle import default_bundle_dir
+from moderation.training.aligned.site_blend import TraceFinetune
 from moderation.training.promotion import PromoteClassifier, PromotionError, promoted_message
 from moderation.training.site import SiteDataError, adapt
 from moderation.training.site import default_install_dir as site_default
@@ -72,6 +74,19 @@ class Command(BaseCommand):
                                          "BASE_DIR/var/moderation-bundles)."))
         parser.add_argument("--min-cases", type=int, default=20,
                             help=gettext("Refuse to train on fewer labelled site cases."))
+        parser.add_argument("--taef2", type=Path, default=None,
+                            help=gettext("Folder with the TAEF2 weights for the aligned pairs "
+                                         "of a blended bundle's trace CNNs (default: the "
+                                         "SITE_TRAINING_TAEF2_DIR setting; without either, "
+                                         "upsampler pairs only)."))
+        parser.add_argument("--trace-steps", type=int, default=None,
+                            help=gettext("Fine-tuning steps of each trace CNN of a blended "
+                                         "bundle."))
+        parser.add_argument("--pairs-per-upload", type=int, default=None,
+                            help=gettext("Aligned pairs cut from each confirmed hand-made "
+                                         "upload for a blended bundle's trace CNNs."))
+        parser.add_argument("--seed", type=int, default=0,
+                            help=gettext("Seed of every random choice of the site loop."))
         parser.add_argument("--promote", metavar="VERSION", default=None,
                             help=gettext("Make an installed shadow version the enforcing one."))
         parser.add_argument("--yes", action="store_true",
@@ -113,17 +128,30 @@ class Command(BaseCommand):
         base = options["base_bundle"] or default_bundle_dir()
         if base is None:
             raise CommandError(_("No base bundle: pass --base-bundle."))
+        taef2 = options["taef2"] or moderation_settings.SITE_TRAINING_TAEF2_DIR
+        if taef2 is not None and not Path(taef2).is_dir():
+            raise CommandError(_("TAEF2 folder %(path)s not found.") % {"path": taef2})
+        recipe = {k: v for k, v in (("steps", options["trace_steps"]),
+                                    ("crops_per_image", options["pairs_per_upload"]))
+                  if v is not None}
+        trace_cfg = TraceFinetune(**recipe)
         try:
             entry = adapt(Path(base), install_dir,
                           epochs=6 if options["epochs"] is None else options["epochs"],
                           views_per_image=options["views"], min_cases=options["min_cases"],
-                          progress=lambda msg: self.stdout.write(msg))
+                          seed=options["seed"], taef2_dir=Path(taef2) if taef2 else None,
+                          trace_cfg=trace_cfg, progress=lambda msg: self.stdout.write(msg))
         except ImportError as exc:  # adapt() imports torch when it starts
             raise CommandError(_("Training needs the [train] extras: %(err)s")
                                % {"err": exc}) from exc
         except SiteDataError as exc:
             raise CommandError(str(exc)) from exc
         self._show(entry)
+        if not entry.get("beats_installed"):
+            self.stdout.write(gettext(
+                "%(version)s does not beat the installed bundle %(installed)s on the held-out "
+                "site works: it stays in shadow mode and --promote will refuse it.")
+                % {"version": entry["version"], "installed": entry.get("compared_with")})
         shadow = install_dir / "shadow"
         self.stdout.write(gettext(
             "Installed %(version)s in shadow mode. It records evidence but never decides once "

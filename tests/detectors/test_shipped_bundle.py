@@ -91,6 +91,20 @@ def test_scores_are_deterministic_and_depend_on_pixels() -> None:
     assert detector.predict(load_image(_png(Image.fromarray(noise))))[0] != a
 
 
+def test_one_row_per_call_scores_as_one_batch() -> None:
+    """The default runs the crops one per call (a smaller onnxruntime arena); the int8
+    graph's activations are quantised with fixed scales, so the score, logits and
+    embedding are those of a single call over the whole batch."""
+    image = load_image(_drawing(5, (1600, 1200)))
+    rows = OnnxClassifier("classifier", {}).run(image)
+    batch = OnnxClassifier("classifier", {"BATCH_SIZE": 0}).run(image)
+    assert rows.crops == batch.crops == 9
+    np.testing.assert_allclose(rows.logits, batch.logits, atol=1e-5)
+    assert rows.score == pytest.approx(batch.score, abs=1e-6)
+    assert rows.embedding is not None and batch.embedding is not None
+    np.testing.assert_allclose(rows.embedding, batch.embedding, atol=1e-5)
+
+
 SEMANTIC = SHIPPED.parent / "classifier-semantic"
 
 

@@ -101,27 +101,40 @@ def get_session(model_path: Path, intra_op: int, inter_op: int,
     with _SESSIONS_LOCK:
         session = _SESSIONS.get(key)
         if session is None:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = intra_op
-            options.inter_op_num_threads = inter_op
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            # A memory pattern is planned on the first run and allocated as one more block
-            # on the next, while the arena keeps the first run's chunks: the 2.0.0 graph's
-            # activations were held twice (+109 MB resident); without it the CPU time is
-            # the same (bench_detectors.py --profile, docs/operators.md).
-            options.enable_mem_pattern = False
-            source: str | bytes = str(model_path)
-            output = ""
-            if pool:
-                try:
-                    source, output = with_pooled_output(model_path, pool, layout)
-                except NoPoolFound as exc:
-                    logger.warning("classifier %s: %s; no embeddings", model_path, exc)
-            session = ort.InferenceSession(source, sess_options=options,
+            source, output = graph_source(model_path, pool, layout)
+            session = ort.InferenceSession(source,
+                                           sess_options=session_options(intra_op, inter_op),
                                            providers=["CPUExecutionProvider"])
             _SESSIONS[key] = session
             _POOL_OUTPUTS[key] = output
         return session
+
+
+def session_options(intra_op: int, inter_op: int) -> onnxruntime.SessionOptions:
+    """The options every classifier session is built with (the bench adds profiling)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op
+    options.inter_op_num_threads = inter_op
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # A memory pattern is planned on the first run and allocated as one more block on
+    # the next, while the arena keeps the first run's chunks: the 2.0.0 graph's
+    # activations were held twice (+109 MB resident); without it the CPU time is the
+    # same (docs/operators.md, "Memory").
+    options.enable_mem_pattern = False
+    return options
+
+
+def graph_source(model_path: Path, pool: str, layout: str) -> tuple[str | bytes, str]:
+    """What a session is built from: the bundle's file, or with ``pool`` an in-memory
+    copy that also outputs that pool's features; and that output's name ("" none)."""
+    if pool:
+        try:
+            return with_pooled_output(model_path, pool, layout)
+        except NoPoolFound as exc:
+            logger.warning("classifier %s: %s; no embeddings", model_path, exc)
+    return str(model_path), ""
 
 
 def pool_output(model_path: Path, intra_op: int, inter_op: int, pool: str = "") -> str:
@@ -290,7 +303,7 @@ class OnnxClassifier(BaseDetector):
             batch = np.concatenate([crops, global_view(image.image, bundle.input_size,
                                                        bundle.mean, bundle.std,
                                                        bundle.layout)])
-        outputs = self._infer(session, bundle, batch, pooled, grid)
+        outputs = self.infer(session, bundle, batch, pooled, grid)
         logits = np.asarray(outputs[0], dtype=np.float64).reshape(len(batch), -1)
         mean_logits = logits[:len(crops)].mean(axis=0)  # the score reads the crops only
         # The photo head is an independent sigmoid logit: keep it out of the class softmax.
@@ -303,15 +316,16 @@ class OnnxClassifier(BaseDetector):
         return ClassifierRun(float(probs[classes.index(bundle.ai_index)]), photo, mean_logits,
                              len(crops), embedding)
 
-    def _infer(self, session: onnxruntime.InferenceSession, bundle: ModelBundle,
-               batch: np.ndarray, pooled: str, grid: tuple[int, int]) -> list[np.ndarray]:
-        """The graph's logits (and pooled features) for every row of ``batch``, run in
-        calls of at most ``BATCH_SIZE`` rows and joined in row order.
+    def infer(self, session: onnxruntime.InferenceSession, bundle: ModelBundle,
+              batch: np.ndarray, pooled: str, grid: tuple[int, int]) -> list[np.ndarray]:
+        """The graph's logits (and ``pooled`` features) for every row of ``batch``, run
+        in calls of at most ``BATCH_SIZE`` rows and joined in row order (the bench's
+        profile calls it with a profiling session).
 
         All rows go in one call where the graph's batch dimension is fixed, and for a
         ``trace_rows: diagonal`` blend, whose graph averages its trace CNNs over the
-        crops ``trace_rows`` names and adds that to every crop's logit: it must see
-        every crop at once."""
+        crops ``trace_rows`` names (of the crop ``grid``) and adds that to every crop's
+        logit: it must see every crop at once."""
         input_meta = session.get_inputs()[0]
         input_name = bundle.input_name or input_meta.name
         names = [session.get_outputs()[0].name] + ([pooled] if pooled else [])

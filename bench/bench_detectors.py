@@ -453,9 +453,10 @@ def classifier_breakdown(detector: OnnxClassifier, image: ImageInput,
     options.profile_file_prefix = str(Path(tempfile.mkdtemp(prefix="tegaki-ort-")) / "run")
     session = ort.InferenceSession(source, sess_options=options,
                                    providers=["CPUExecutionProvider"])
-    out: dict[str, object] = {"rows": len(batch), "preprocess": cpu_and_wall(preprocess, repeat)}
-    out["inference"] = cpu_and_wall(
-        lambda: detector.infer(session, bundle, batch, pooled, grid), repeat)
+    inference = cpu_and_wall(lambda: detector.infer(session, bundle, batch, pooled, grid),
+                             repeat)
+    out: dict[str, object] = {"rows": len(batch), "preprocess": cpu_and_wall(preprocess, repeat),
+                              "inference": inference}
     path = Path(session.end_profiling())
     try:
         events = json.loads(path.read_text())
@@ -467,7 +468,7 @@ def classifier_breakdown(detector: OnnxClassifier, image: ImageInput,
     out["calls"] = calls
     graph = summarise_ort_profile(events, calls, skip_runs=calls, images=repeat)
     out["graph"] = graph
-    out["graph_cpu_ms"] = apportion(graph, out["inference"]["cpu_ms"])
+    out["graph_cpu_ms"] = apportion(graph, inference["cpu_ms"])
     return out
 
 

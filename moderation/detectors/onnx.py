@@ -121,7 +121,7 @@ def session_options(intra_op: int, inter_op: int) -> onnxruntime.SessionOptions:
     # A memory pattern is planned on the first run and allocated as one more block on
     # the next, while the arena keeps the first run's chunks: the 2.0.0 graph's
     # activations were held twice (+109 MB resident); without it the CPU time is the
-    # same (docs/operators.md, "Memory").
+    # same (docs/scan-speed.md).
     options.enable_mem_pattern = False
     return options
 

@@ -468,7 +468,11 @@ def classifier_breakdown(detector: OnnxClassifier, image: ImageInput,
     out["calls"] = calls
     graph = summarise_ort_profile(events, calls, skip_runs=calls, images=repeat)
     out["graph"] = graph
-    out["graph_cpu_ms"] = apportion(graph, inference["cpu_ms"])
+    cpu_parts = apportion(graph, inference["cpu_ms"])
+    if calls != len(batch):  # the last call is the whole-picture row only one row per call
+        graph.pop("last_call_kernels_ms")
+        cpu_parts.pop("last call (whole-picture row)")
+    out["graph_cpu_ms"] = cpu_parts
     return out
 
 
@@ -483,7 +487,7 @@ def apportion(graph: dict[str, object], cpu_ms: float) -> dict[str, float]:
         return {}
     parts = dict(graph["parts_ms"])  # type: ignore[call-overload]
     parts["outside kernels"] = graph["outside_kernels_ms"]
-    parts["last call (whole-picture row)"] = graph["last_call_kernels_ms"]
+    parts["last call (whole-picture row)"] = graph.get("last_call_kernels_ms", 0.0)
     return {name: round(float(ms) / runs * cpu_ms, 2) for name, ms in parts.items()}
 
 
@@ -560,13 +564,15 @@ def print_profile(report: dict[str, object]) -> None:
         if not clf:
             continue
         graph, cpu = clf["graph"], dict(clf["graph_cpu_ms"])
-        last = cpu.pop("last call (whole-picture row)", 0.0)
+        last = cpu.pop("last call (whole-picture row)", None)
         parts = " + ".join(f"{name} {ms:.1f}" for name, ms in cpu.items())
+        embedding = (f"of those, the whole-picture row (the embedding) {last:.1f}"
+                     if last is not None else "the whole-picture row shares the call")
         print(f"  classifier = preprocess {clf['preprocess']['cpu_ms']:.1f} + "
               f"{clf['rows']} rows in {clf['calls']} onnxruntime calls "
               f"{clf['inference']['cpu_ms']:.1f} ms CPU")
         print(f"    the calls' CPU time split as onnxruntime's profile splits them: {parts};"
-              f" of those, the whole-picture row (the embedding) {last:.1f}")
+              f" {embedding}")
         print(f"    (profile's own wall-clock kernel times, ms per image: runs "
               f"{graph['runs_ms']:.1f}, outside kernels {graph['outside_kernels_ms']:.1f})")
         for part, found_ops in graph["top_ops_ms"].items():

@@ -101,22 +101,40 @@ def get_session(model_path: Path, intra_op: int, inter_op: int,
     with _SESSIONS_LOCK:
         session = _SESSIONS.get(key)
         if session is None:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = intra_op
-            options.inter_op_num_threads = inter_op
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            source: str | bytes = str(model_path)
-            output = ""
-            if pool:
-                try:
-                    source, output = with_pooled_output(model_path, pool, layout)
-                except NoPoolFound as exc:
-                    logger.warning("classifier %s: %s; no embeddings", model_path, exc)
-            session = ort.InferenceSession(source, sess_options=options,
+            source, output = graph_source(model_path, pool, layout)
+            session = ort.InferenceSession(source,
+                                           sess_options=session_options(intra_op, inter_op),
                                            providers=["CPUExecutionProvider"])
             _SESSIONS[key] = session
             _POOL_OUTPUTS[key] = output
         return session
+
+
+def session_options(intra_op: int, inter_op: int) -> onnxruntime.SessionOptions:
+    """The options every classifier session is built with (the bench adds profiling)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op
+    options.inter_op_num_threads = inter_op
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # A memory pattern is planned on the first run and allocated as one more block on
+    # the next, while the arena keeps the first run's chunks: the 2.0.0 graph's
+    # activations were held twice (+109 MB resident); without it the CPU time is the
+    # same (docs/scan-speed.md).
+    options.enable_mem_pattern = False
+    return options
+
+
+def graph_source(model_path: Path, pool: str, layout: str) -> tuple[str | bytes, str]:
+    """What a session is built from: the bundle's file, or with ``pool`` an in-memory
+    copy that also outputs that pool's features; and that output's name ("" none)."""
+    if pool:
+        try:
+            return with_pooled_output(model_path, pool, layout)
+        except NoPoolFound as exc:
+            logger.warning("classifier %s: %s; no embeddings", model_path, exc)
+    return str(model_path), ""
 
 
 def pool_output(model_path: Path, intra_op: int, inter_op: int, pool: str = "") -> str:
@@ -157,8 +175,13 @@ class OnnxClassifier(BaseDetector):
     # EMBEDDING_POOL: which global pool's features become the work's embedding (the
     # similarity index, variation sets): "first" (the backbone's), "last" (the one the
     # AI head reads) or "" for none.
+    # BATCH_SIZE: rows (crops, plus the whole-picture view) per inference call; 0 runs
+    # them all in one call. onnxruntime's arena keeps the largest call's activations for
+    # the life of the process, and on one core a bigger batch buys no speed (measured on
+    # the 2.0.0 bundle: 10 rows in one call or one by one cost the same CPU time, but the
+    # one-call arena is 107 MB larger), so the default is one row per call.
     default_options = {"BUNDLE": None, "INTRA_OP_NUM_THREADS": 1, "INTER_OP_NUM_THREADS": 1,
-                       "EMBEDDING_POOL": "first"}
+                       "EMBEDDING_POOL": "first", "BATCH_SIZE": 1}
     reasons = (CLASSIFIER_SCORE, CLASSIFIER_BELOW)
 
     def validate(self) -> None:
@@ -169,6 +192,11 @@ class OnnxClassifier(BaseDetector):
                     f"Detector {self.alias!r}: OPTIONS[{key!r}] must be an integer >= 0 "
                     f"(0 lets onnxruntime choose), got {value!r}"
                 )
+        batch = self.options["BATCH_SIZE"]
+        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 0:
+            raise BundleError(
+                f"Detector {self.alias!r}: OPTIONS['BATCH_SIZE'] must be an integer >= 0 "
+                f"(0 runs every crop in one call), got {batch!r}")
         if self.options["EMBEDDING_POOL"] not in ("", "first", "last"):
             raise BundleError(
                 f"Detector {self.alias!r}: OPTIONS['EMBEDDING_POOL'] must be 'first', 'last' "
@@ -275,12 +303,7 @@ class OnnxClassifier(BaseDetector):
             batch = np.concatenate([crops, global_view(image.image, bundle.input_size,
                                                        bundle.mean, bundle.std,
                                                        bundle.layout)])
-        input_name = bundle.input_name or session.get_inputs()[0].name
-        logits_name = session.get_outputs()[0].name
-        feeds = {input_name: batch}
-        if bundle.trace_rows == "diagonal":  # the trace CNNs read these crops only
-            feeds["trace_rows"] = diagonal_rows(*grid)
-        outputs = session.run([logits_name, pooled] if pooled else [logits_name], feeds)
+        outputs = self.infer(session, bundle, batch, pooled, grid)
         logits = np.asarray(outputs[0], dtype=np.float64).reshape(len(batch), -1)
         mean_logits = logits[:len(crops)].mean(axis=0)  # the score reads the crops only
         # The photo head is an independent sigmoid logit: keep it out of the class softmax.
@@ -292,6 +315,31 @@ class OnnxClassifier(BaseDetector):
         embedding = pooled_vector(np.asarray(outputs[1])) if pooled else None
         return ClassifierRun(float(probs[classes.index(bundle.ai_index)]), photo, mean_logits,
                              len(crops), embedding)
+
+    def infer(self, session: onnxruntime.InferenceSession, bundle: ModelBundle,
+              batch: np.ndarray, pooled: str, grid: tuple[int, int]) -> list[np.ndarray]:
+        """The graph's logits (and ``pooled`` features) for every row of ``batch``, run
+        in calls of at most ``BATCH_SIZE`` rows and joined in row order (the bench's
+        profile calls it with a profiling session).
+
+        All rows go in one call where the graph's batch dimension is fixed, and for a
+        ``trace_rows: diagonal`` blend, whose graph averages its trace CNNs over the
+        crops ``trace_rows`` names (of the crop ``grid``) and adds that to every crop's
+        logit: it must see every crop at once."""
+        input_meta = session.get_inputs()[0]
+        input_name = bundle.input_name or input_meta.name
+        names = [session.get_outputs()[0].name] + ([pooled] if pooled else [])
+        if bundle.trace_rows == "diagonal":  # the trace CNNs read these crops only
+            return list(session.run(names, {input_name: batch,
+                                            "trace_rows": diagonal_rows(*grid)}))
+        rows = int(self.options["BATCH_SIZE"]) or len(batch)
+        if isinstance(input_meta.shape[0], int):  # a fixed batch size cannot be split
+            rows = len(batch)
+        parts = [session.run(names, {input_name: batch[start:start + rows]})
+                 for start in range(0, len(batch), rows)]
+        if len(parts) == 1:
+            return list(parts[0])
+        return [np.concatenate([part[i] for part in parts]) for i in range(len(names))]
 
     def detect(self, image: ImageInput) -> EvidenceResult:
         # One bundle for scoring and for the evidence: a promotion landing mid-call

@@ -149,8 +149,9 @@ def with_pooled_output(model_path: str | Path, which: str,
 def global_view(image: Image.Image, size: int, mean: tuple[float, float, float],
                 std: tuple[float, float, float], layout: str = "NCHW") -> np.ndarray:
     """The whole picture resized to ``size`` x ``size``, normalised, as a batch of one."""
-    arr = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR),
-                     dtype=np.float32)
+    # convert() copies even an RGB image: a 36 MB transient on a 12 MP upload.
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    arr = np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
     row = (arr - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     if layout == "NCHW":
         row = row.transpose(2, 0, 1)

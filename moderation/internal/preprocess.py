@@ -58,7 +58,7 @@ def to_array(image: Image.Image, bundle: ModelBundle,
             factor = total // done
     if factor > 1:
         image = image.reduce(factor)
-    arr = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    arr = np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
     size = bundle.crop.size
     pad_h, pad_w = max(0, size - arr.shape[0]), max(0, size - arr.shape[1])
     if pad_h or pad_w:

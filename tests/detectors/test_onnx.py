@@ -123,6 +123,43 @@ def test_threads_option_reaches_session(bundle_dir):
     assert options.intra_op_num_threads == 1
 
 
+def test_session_keeps_no_memory_pattern(bundle_dir):
+    """A memory pattern would hold the activations a second time beside the arena."""
+    onnx_backend._drop_inherited_sessions()
+    det = OnnxClassifier("c", {"BUNDLE": str(bundle_dir)})
+    with mock.patch("onnxruntime.InferenceSession", wraps=__import__(
+            "onnxruntime").InferenceSession) as session_cls:
+        det.detect(image_input((10, 10, 10)))
+    assert session_cls.call_args.kwargs["sess_options"].enable_mem_pattern is False
+
+
+@pytest.mark.parametrize(("batch_size", "calls"), [(1, 5), (2, 3), (4, 2), (0, 1), (9, 1)])
+def test_batch_size_splits_calls_not_results(bundle_dir, batch_size, calls):
+    """Four crops and the whole-picture row: BATCH_SIZE rows per call, same figures."""
+    noise = np.random.default_rng(7).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    im = Image.fromarray(noise, "RGB")
+    image = ImageInput(data=b"", sha256="1" * 64, format="PNG", mime="image/png", width=80,
+                       height=60, frames=1, mode="RGB", image=im)
+    reference = OnnxClassifier("c", {"BUNDLE": str(bundle_dir), "BATCH_SIZE": 0}).run(image)
+    det = OnnxClassifier("c", {"BUNDLE": str(bundle_dir), "BATCH_SIZE": batch_size})
+    session = onnx_backend.get_session(load_bundle(bundle_dir).model_path, 1, 1, "first")
+    with mock.patch.object(type(session), "run", autospec=True,
+                           side_effect=type(session).run) as run:
+        result = det.run(image)
+    assert run.call_count == calls
+    assert result.crops == reference.crops == 4
+    np.testing.assert_allclose(result.logits, reference.logits, atol=1e-6)
+    assert result.score == pytest.approx(reference.score, abs=1e-9)
+    assert result.embedding is not None and reference.embedding is not None
+    np.testing.assert_allclose(result.embedding, reference.embedding, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [-1, "2", True, 1.5])
+def test_bad_batch_size(value):
+    with pytest.raises(BundleError, match="BATCH_SIZE"):
+        OnnxClassifier("c", {"BATCH_SIZE": value})
+
+
 def test_session_rebuilt_after_fork(bundle_dir):
     onnx_backend._drop_inherited_sessions()
     det = OnnxClassifier("c", {"BUNDLE": str(bundle_dir)})

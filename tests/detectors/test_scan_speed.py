@@ -118,6 +118,21 @@ def test_allowed_reduction_is_the_minimum_over_enabled_detectors(tmp_path) -> No
     assert allowed_reduction([ProvenanceDetector("p")])("JPEG", 100, 100) == ANY_REDUCTION
 
 
+def test_allowed_reduction_is_a_power_of_two_every_step_accepts(tmp_path) -> None:
+    """A 4000 x 3000 JPEG: the classifier allows 4, fingerprinting keeps a 1024 px long
+    side (3); both take 1/2, which the decoder can do (it could not do 3)."""
+    classifier = OnnxClassifier("c", {"BUNDLE": str(write_bundle(tmp_path / "b",
+                                                                 max_side=1024))})
+    keep_1024 = lambda width, height: max(width, height) // 1024  # noqa: E731
+    reduction = allowed_reduction([ProvenanceDetector("p"), classifier], also=[keep_1024])
+    assert classifier.max_reduction(4000, 3000) == 4
+    assert reduction("JPEG", 4000, 3000) == 2
+    assert reduction("JPEG", 1500, 1000) == 1
+    assert reduction("JPEG", 8192, 6144) == 8
+    image = load_image(jpeg(smooth(4000, 3000)), reduction=reduction)
+    assert image.reduced == 2 and image.image.size == (2000, 1500)
+
+
 def a1111_png() -> bytes:
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", A1111)

@@ -94,6 +94,21 @@ def test_scores_are_deterministic_and_depend_on_pixels() -> None:
 SEMANTIC = SHIPPED.parent / "classifier-semantic"
 
 
+def test_one_row_per_call_scores_as_one_batch() -> None:
+    """The default runs the crops one per call (a smaller onnxruntime arena); the int8
+    graph's activations are quantised with fixed scales, so the score, logits and
+    embedding are those of a single call over the whole batch. The semantic-only
+    bundle, because a diagonal blend (the default bundle) always takes one call."""
+    image = load_image(_drawing(5, (1600, 1200)))
+    rows = OnnxClassifier("classifier", {"BUNDLE": str(SEMANTIC)}).run(image)
+    batch = OnnxClassifier("classifier", {"BUNDLE": str(SEMANTIC), "BATCH_SIZE": 0}).run(image)
+    assert rows.crops == batch.crops == 9
+    np.testing.assert_allclose(rows.logits, batch.logits, atol=1e-5)
+    assert rows.score == pytest.approx(batch.score, abs=1e-6)
+    assert rows.embedding is not None and batch.embedding is not None
+    np.testing.assert_allclose(rows.embedding, batch.embedding, atol=1e-5)
+
+
 def test_the_shipped_graph_is_the_blend_its_model_json_states() -> None:
     """Per image, the shipped logit equals the stated stack over its parts' logits.
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
 from moderation.constants import AIFilter, Label, Route
-from moderation.models import ViewerPreference
+from moderation.feeds.viewer_state import viewer_state
 from moderation.visibility import case_for_outer, public, routed
 
 #: The hint feed reads pass to ``router.db_for_read``: a host's router may send them to
@@ -96,9 +96,8 @@ def viewer_ai_filter(user: Any, session: Any = None) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         saved = session.get(SESSION_KEY) if session is not None else None
         return saved if saved in AIFilter.values else default
-    pref = ViewerPreference.objects.filter(user_id=user.pk).values_list("ai_filter",
-                                                                        flat=True).first()
-    return pref or default
+    # From the cache (moderation.feeds.viewer_state), dropped whenever it is saved.
+    return viewer_state(user).ai_filter or default
 
 
 def apply_ai_filter(qs: QuerySet[Any], ai: str) -> QuerySet[Any]:

@@ -8,6 +8,7 @@ narrow it down to the works a viewer asked for.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.db import models, router
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from moderation.conf import moderation_settings
 from moderation.constants import AIFilter, Label, Route
 from moderation.feeds.viewer_state import viewer_state
+from moderation.querysets import content_type_for
 from moderation.visibility import case_for_outer, public, routed
 
 #: The hint feed reads pass to ``router.db_for_read``: a host's router may send them to
@@ -40,15 +42,27 @@ def annotate_moderation(qs: QuerySet[Any]) -> QuerySet[Any]:
     ``moderation_created_at``, ``moderation_burst`` and ``moderation_variation_key``
     (None for works without a case, a burst id or a variation set) for templates and
     burst collapsing."""
-    cases = case_for_outer(qs)
-    return qs.annotate(
-        moderation_route=Subquery(cases.values("route")[:1]),
-        moderation_label=Subquery(cases.values("label")[:1]),
-        moderation_owner_id=Subquery(cases.values("owner_id")[:1]),
-        moderation_created_at=Subquery(cases.values("created_at")[:1]),
-        moderation_burst=Subquery(cases.values("burst")[:1]),
-        moderation_variation_key=Subquery(cases.values("embedding__variation_key")[:1]),
-    )
+    return qs.annotate(**_case_annotations(qs.model, content_type_for(qs.model).pk))
+
+
+@functools.lru_cache(maxsize=128)
+def _case_annotations(model: type[models.Model], content_type_id: Any) -> dict[str, Subquery]:
+    """The six subqueries of :func:`annotate_moderation`, built once per model (and
+    content type id, which they embed).
+
+    Building them (six querysets, cloned and sliced) took about as long as compiling the
+    feed query itself, on every feed page and every batch. ``annotate()`` resolves a copy
+    of each expression against its query, so one set serves every query and thread.
+    """
+    cases = case_for_outer(model._default_manager.all())
+    return {
+        "moderation_route": Subquery(cases.values("route")[:1]),
+        "moderation_label": Subquery(cases.values("label")[:1]),
+        "moderation_owner_id": Subquery(cases.values("owner_id")[:1]),
+        "moderation_created_at": Subquery(cases.values("created_at")[:1]),
+        "moderation_burst": Subquery(cases.values("burst")[:1]),
+        "moderation_variation_key": Subquery(cases.values("embedding__variation_key")[:1]),
+    }
 
 
 #: Session key of an anonymous viewer's saved "AI works in feeds" choice.

@@ -33,7 +33,9 @@ site's own URLs (``config.urls``, Django's test client, no network):
 * the AI feed (bursts folded), first and deep;
 * the works API list (``/api/works/?ai=exclude``), first and deep;
 * RSS new arrivals and RSS AI feed;
-* new arrivals' first page from the feed cache (the other rows run with it off).
+* new arrivals' first page from the feed cache (the other rows run with it off);
+* the works sitemap (``ModeratedSitemap``): the index's page count, and the URLs of its
+  first and middle page (5,000 works each), built as Django's sitemap view builds them.
 
 A deep page is reached the way a viewer reaches it: by the cursor of a page whose last
 row is 10,000 rows down the feed. Each page is requested ``--runs`` times after warm-up;

@@ -8,7 +8,6 @@ narrow it down to the works a viewer asked for.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from django.db import models, router
@@ -42,27 +41,35 @@ def annotate_moderation(qs: QuerySet[Any]) -> QuerySet[Any]:
     ``moderation_created_at``, ``moderation_burst`` and ``moderation_variation_key``
     (None for works without a case, a burst id or a variation set) for templates and
     burst collapsing."""
-    return qs.annotate(**_case_annotations(qs.model, content_type_for(qs.model).pk))
+    return qs.annotate(**_case_annotations(qs.model))
 
 
-@functools.lru_cache(maxsize=128)
-def _case_annotations(model: type[models.Model], content_type_id: Any) -> dict[str, Subquery]:
+#: (model label, content type id) -> the subqueries of :func:`annotate_moderation`.
+_CASE_ANNOTATIONS: dict[tuple[str, Any], dict[str, Subquery]] = {}
+
+
+def _case_annotations(model: type[models.Model]) -> dict[str, Subquery]:
     """The six subqueries of :func:`annotate_moderation`, built once per model (and
-    content type id, which they embed).
+    content type id, which they embed: a test database may number it anew).
 
     Building them (six querysets, cloned and sliced) took about as long as compiling the
     feed query itself, on every feed page and every batch. ``annotate()`` resolves a copy
     of each expression against its query, so one set serves every query and thread.
     """
-    cases = case_for_outer(model._default_manager.all())
-    return {
-        "moderation_route": Subquery(cases.values("route")[:1]),
-        "moderation_label": Subquery(cases.values("label")[:1]),
-        "moderation_owner_id": Subquery(cases.values("owner_id")[:1]),
-        "moderation_created_at": Subquery(cases.values("created_at")[:1]),
-        "moderation_burst": Subquery(cases.values("burst")[:1]),
-        "moderation_variation_key": Subquery(cases.values("embedding__variation_key")[:1]),
-    }
+    key = (model._meta.label_lower, content_type_for(model).pk)
+    built = _CASE_ANNOTATIONS.get(key)
+    if built is None:
+        cases = case_for_outer(model._default_manager.all())
+        built = _CASE_ANNOTATIONS[key] = {
+            "moderation_route": Subquery(cases.values("route")[:1]),
+            "moderation_label": Subquery(cases.values("label")[:1]),
+            "moderation_owner_id": Subquery(cases.values("owner_id")[:1]),
+            "moderation_created_at": Subquery(cases.values("created_at")[:1]),
+            "moderation_burst": Subquery(cases.values("burst")[:1]),
+            "moderation_variation_key": Subquery(
+                cases.values("embedding__variation_key")[:1]),
+        }
+    return built
 
 
 #: Session key of an anonymous viewer's saved "AI works in feeds" choice.

@@ -142,14 +142,23 @@ def clear() -> None:
 
 # --- signal receivers (connected by moderation.signal_handlers) ---
 
+def _drop_memo(user: Any) -> None:
+    """The state kept on a user object for its request, when that object is at hand
+    (the request's own user changing its preference, say)."""
+    if user is not None:
+        vars(user).pop(USER_ATTR, None)
+
+
 def on_preference_changed(sender: Any, instance: ViewerPreference, **kwargs: Any) -> None:
     """post_save / post_delete of a ``ViewerPreference``."""
+    _drop_memo(instance._state.fields_cache.get("user"))
     forget(instance.user_id)
 
 
 def on_user_changed(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
     """post_save / post_delete of the user model: active and superuser flags."""
     if not raw:
+        _drop_memo(instance)
         forget(instance.pk)
 
 
@@ -159,6 +168,7 @@ def on_user_links_changed(sender: Any, instance: Any, action: str, reverse: bool
     if not action.startswith("post_"):
         return
     if not reverse:
+        _drop_memo(instance)
         forget(instance.pk)
     elif pk_set is None:  # a group's or permission's users cleared: who is unknown
         forget_everyone()

@@ -95,6 +95,19 @@ def test_a_saved_preference_shows_on_the_next_request(viewer, client):
     assert preference(viewer) == AIFilter.INCLUDE
 
 
+def test_the_same_user_object_sees_its_own_changes(viewer):
+    """Code that keeps one user object (a view changing the preference, then reading it
+    again) is not served the state it read before the change."""
+    assert viewer_ai_filter(viewer) == AIFilter.EXCLUDE
+    ViewerPreference.objects.update_or_create(user=viewer,
+                                              defaults={"ai_filter": AIFilter.ONLY})
+    assert viewer_ai_filter(viewer) == AIFilter.ONLY
+    assert viewer_state.viewer_state(viewer).may_review is False
+    viewer.user_permissions.add(review_permission())
+    viewer = fresh(viewer)  # ModelBackend keeps the permissions it read on the object
+    assert viewer_state.viewer_state(viewer).may_review is True
+
+
 def test_review_link_follows_direct_permissions_and_flags(viewer):
     assert not may_review(viewer)
     viewer.user_permissions.add(review_permission())

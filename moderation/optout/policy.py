@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
-from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from moderation.conf import moderation_settings
 from moderation.constants import TrainingChoice
@@ -83,42 +83,24 @@ def resolve(obj: models.Model) -> Reservation:
 
 
 def resolve_many(objs: list[models.Model]) -> dict[tuple[type[models.Model], str], Reservation]:
-    """Reservations of many works with one query (creators' and works' choices together).
+    """Reservations of many works with one query per model plus one for creators.
 
-    Keyed by ``(model class, str(pk))`` so listings mixing models work. Every page that
-    shows works asks this (the ``training_optout_meta`` tag), feeds included: one
-    ``UNION ALL`` instead of a query per model plus one for creators.
+    Keyed by ``(model class, str(pk))`` so listings mixing models work.
     """
     by_model: dict[type[models.Model], list[models.Model]] = {}
     for obj in objs:
         by_model.setdefault(type(obj), []).append(obj)
     owner_ids = {oid for obj in objs if (oid := owner_id_of(obj)) is not None}
-    creators: dict[Any, str] = {}
-    overrides: dict[tuple[Any, str], str] = {}
-    if objs:
-        # One shape for both tables: (content type id, the work's pk as text, the
-        # creator's id, the choice); a creator's row has content type 0, a work's no
-        # creator id. The creators' part comes first: its typed user id column decides
-        # how the database's values are read back (an integer, a UUID...).
-        parts = [CreatorSettings.objects.filter(user_id__in=owner_ids).values_list(
-            Value(0), Value("", output_field=CharField()), "user_id", "training")]
-        for model, items in by_model.items():
-            parts.append(WorkTrainingOverride.objects.filter(
-                content_type=content_type_for(model), object_id__in=[str(o.pk) for o in items],
-            ).values_list("content_type_id", "object_id",
-                          Value(None, output_field=CharField()), "training"))
-        for ct_id, object_id, user_id, training in parts[0].union(*parts[1:], all=True):
-            if ct_id == 0:
-                creators[user_id] = training
-            else:
-                overrides[(ct_id, object_id)] = training
+    creators = dict(CreatorSettings.objects.filter(user_id__in=owner_ids)
+                    .values_list("user_id", "training"))
     result: dict[tuple[type[models.Model], str], Reservation] = {}
     for model, items in by_model.items():
-        ct_id = content_type_for(model).pk
+        overrides = dict(WorkTrainingOverride.objects.filter(
+            content_type=content_type_for(model), object_id__in=[str(o.pk) for o in items],
+        ).values_list("object_id", "training"))
         for obj in items:
             key = str(obj.pk)
-            result[(model, key)] = _decide(overrides.get((ct_id, key)),
-                                           creators.get(owner_id_of(obj)))
+            result[(model, key)] = _decide(overrides.get(key), creators.get(owner_id_of(obj)))
     return result
 
 

@@ -22,7 +22,6 @@ from moderation.optout.policy import (
     SOURCE_SITE,
     SOURCE_WORK,
     resolve,
-    resolve_many,
     set_creator_training,
     set_work_training,
 )
@@ -103,31 +102,6 @@ def test_pages_and_images_carry_signals_exactly_when_reserved(
     assert data_mining(thumb) == expected
     hits = CrawlerHit.objects.filter(creator=user, crawler=crawler).count()
     assert (hits > 0) is reserved
-
-
-@pytest.mark.parametrize("site_default", [True, False])
-def test_a_listing_resolves_every_work_as_its_own_page_would_in_one_query(
-        site_default, settings, django_user_model):
-    """Every (creator, work) combination on one listing: the same answer as one work at a
-    time, with one query however many works, creators and choices."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    settings.MODERATION = {"TRAINING_RESERVED_BY_DEFAULT": site_default}
-    works = []
-    for i, (_default, creator, work_choice, _reserved, _source) in enumerate(SCENARIOS):
-        owner = django_user_model.objects.create_user(f"creator-{i}")
-        work = make_work(owner, Route.MAIN)
-        configure(settings, owner, work, site_default, creator, work_choice)
-        works.append(work)
-    # Two works of one creator, only one of them with its own choice.
-    works.append(make_work(works[2].owner, Route.MAIN))
-    with CaptureQueriesContext(connection) as queries:
-        many = resolve_many(works)
-    assert len(queries.captured_queries) == 1
-    assert many == {(Artwork, str(w.pk)): resolve(w) for w in works}
-    assert {r.source for r in many.values()} == {SOURCE_SITE, SOURCE_CREATOR, SOURCE_WORK}
-    assert resolve_many([]) == {}
 
 
 def test_listing_is_reserved_if_any_shown_work_is(site, settings, client, django_user_model):

@@ -377,21 +377,18 @@ def measure(request: Callable[[], None], runs: int) -> dict[str, Any]:
             "plan": summary, "plan_json": plan, "slowest_sql": slowest[1]}
 
 
-class BenchSite:
-    """What a sitemap needs of ``django.contrib.sites``: the domain."""
-
-    domain = "bench.example"
-    name = "bench"
-
-
 def sitemap_rows(runs: int) -> list[dict[str, Any]]:
     """The works sitemap (:class:`moderation.feeds.sitemaps.ModeratedSitemap`): the
     index's page count and the URLs of its first and middle page (5,000 works each),
     built as Django's sitemap view builds them, without the XML template."""
+    from django.contrib.sites.requests import RequestSite
+    from django.test import RequestFactory
+
     from config.gallery.models import Artwork
     from moderation.feeds.sitemaps import ModeratedSitemap
 
     sitemap = ModeratedSitemap.for_model(Artwork)
+    site = RequestSite(RequestFactory().get("/", HTTP_HOST="bench.example"))
     pages = sitemap.paginator.num_pages
 
     def count_pages() -> None:
@@ -402,7 +399,7 @@ def sitemap_rows(runs: int) -> list[dict[str, Any]]:
     # A sitemap page is 5,000 URLs, a hundred times a feed page: fewer runs.
     for name, number in (("first", 1), ("middle", max(1, pages // 2))):
         def build(number: int = number) -> None:
-            urls = sitemap.get_urls(page=number, site=BenchSite(), protocol="https")
+            urls = sitemap.get_urls(page=number, site=site, protocol="https")
             assert urls, number
 
         rows.append({"page": f"sitemap, {name} page (5,000 works down the pk range)",
@@ -450,7 +447,8 @@ def kept_site(pg: str, db: str, size: int) -> dict[str, Any] | None:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db]).fetchone() is None:
             return None
     with psycopg.connect(f"{pg}/{db}", autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('bench_site')").fetchone()[0] is None:
+        table = conn.execute("SELECT to_regclass('bench_site')").fetchone()
+        if table is None or table[0] is None:
             return None
         row = conn.execute("SELECT works, generator, generate_seconds, routes FROM bench_site"
                            ).fetchone()

@@ -119,7 +119,8 @@ bench: install
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/bench_detectors.py $(BENCH_ARGS)
 
 # Needs a PostgreSQL server (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432); it
-# creates and drops its own database. Sizes: BENCH_FEEDS_ARGS="--sizes 100000,1000000".
+# creates and drops its own database per size. Sizes: BENCH_FEEDS_ARGS="--sizes 100000,1000000";
+# build once and time later: add --reuse (see docs/feeds-at-scale.md, "Build a site once").
 BENCH_FEEDS_ARGS ?= --sizes 100000
 bench-feeds: install
 	DJANGO_SETTINGS_MODULE=config.settings $(PY) bench/bench_feeds.py $(BENCH_FEEDS_ARGS)

@@ -3,16 +3,29 @@
 
 Usage::
 
-    make bench-feeds BENCH_ARGS="--sizes 100000,1000000 --json var/bench-feeds.json"
+    make bench-feeds BENCH_FEEDS_ARGS="--sizes 100000,1000000 --json var/bench-feeds.json"
     .venv/bin/python bench/bench_feeds.py [--sizes 100000] [--runs 40] [--json PATH|-]
-        [--pg postgres://postgres@127.0.0.1:5432] [--db tegaki_bench_feeds] [--keep]
+        [--pg postgres://postgres@127.0.0.1:5432] [--db tegaki_bench_feeds_{size}]
+        [--keep | --reuse | --build-only]
 
-For each size it creates its own PostgreSQL database (``--db``, dropped first and at
-the end unless ``--keep``; never the test or demo database), migrates it, and writes a
+    # build the 10M site once (about half an hour), time it later in minutes:
+    .venv/bin/python bench/bench_feeds.py --sizes 10000000 --db 'tegaki_feeds_{size}' --build-only
+    .venv/bin/python bench/bench_feeds.py --sizes 10000000 --db 'tegaki_feeds_{size}' --reuse
+
+For each size it uses its own PostgreSQL database (``--db``; ``{size}`` in the name
+becomes ``100k``, ``1m``, ``10m``...; never the test or demo database). Without
+``--reuse`` it drops and rebuilds it, and drops it at the end unless ``--keep``. With
+``--reuse`` it times the site already in the database when that site was built by this
+generator at this size (a ``bench_site`` table records it), else it builds it; either
+way the database is kept. ``--build-only`` builds (or, with ``--reuse``, checks) the
+sites and times nothing. A build migrates the database and writes a
 synthetic site with ``generate_series`` in a few statements: 2,000 uploaders with a
 heavy tail (a few post most works), one upload every 2.6 s on average, bursts of 200-500
 AI works by one account within half an hour every 4,000 uploads, and routes 64 % main /
-30 % AI feed / 5 % held / 1 % hidden. Then ``VACUUM ANALYZE`` and, through the demo
+30 % AI feed / 5 % held / 1 % hidden. The secondary indexes of the three loaded tables
+are dropped for the load and rebuilt after it (one sort per index instead of ten million
+random insertions into each: the 10M build takes a fraction of the time). Then
+``VACUUM ANALYZE`` and, through the demo
 site's own URLs (``config.urls``, Django's test client, no network):
 
 * new arrivals, anonymous: first page and a deep page (10,000 works down the feed);
@@ -20,7 +33,9 @@ site's own URLs (``config.urls``, Django's test client, no network):
 * the AI feed (bursts folded), first and deep;
 * the works API list (``/api/works/?ai=exclude``), first and deep;
 * RSS new arrivals and RSS AI feed;
-* new arrivals' first page from the feed cache (the other rows run with it off).
+* new arrivals' first page from the feed cache (the other rows run with it off);
+* the works sitemap (``ModeratedSitemap``): the index's page count, and the URLs of its
+  first and middle page (5,000 works each), built as Django's sitemap view builds them.
 
 A deep page is reached the way a viewer reaches it: by the cursor of a page whose last
 row is 10,000 rows down the feed. Each page is requested ``--runs`` times after warm-up;
@@ -35,6 +50,7 @@ a summary of the PostgreSQL plan of the page's feed query (node types and indexe
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -125,9 +141,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pg", default=os.environ.get(
         "BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"),
                         help="PostgreSQL server URL (without a database name)")
-    parser.add_argument("--db", default="tegaki_bench_feeds",
-                        help="database to create, fill and drop")
+    parser.add_argument("--db", default="tegaki_bench_feeds_{size}",
+                        help="database of each site; {size} becomes 100k, 1m, 10m ...")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true",
+                        help="time the site already in the database if it is this size and "
+                             "generator's (else build it); implies --keep")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build (with --reuse: check) the sites, time nothing; keeps them")
     parser.add_argument("--without-feed-index", action="store_true",
                         help="drop the demo model's feed index (gallery_artwork_feed) after "
                              "generating: what a host that ignores moderation.W040 gets")
@@ -166,18 +187,84 @@ def feed_settings(**values: Any) -> None:
     moderation_settings.reload()
 
 
+#: Tables the generator loads; their secondary indexes are rebuilt after the load.
+LOADED_TABLES = ("auth_user", "gallery_artwork", "moderation_moderationcase")
+
+#: Records which site a kept database holds, so ``--reuse`` never times a stale one.
+SITE_TABLE_SQL = """
+CREATE TABLE bench_site (works bigint NOT NULL, generator text NOT NULL,
+                         generate_seconds double precision NOT NULL,
+                         routes jsonb NOT NULL, built_at timestamptz NOT NULL DEFAULT now())
+"""
+
+
+def generator_version() -> str:
+    """A digest of what shapes the generated site: a kept site built by another version of
+    the generator is rebuilt rather than timed."""
+    return hashlib.sha256(f"{GENERATE_SQL}|{BURST_BLOCK}".encode()).hexdigest()[:16]
+
+
+def size_label(size: int) -> str:
+    """100000 -> 100k, 1000000 -> 1m, 10000000 -> 10m (other sizes as digits)."""
+    for factor, suffix in ((1_000_000, "m"), (1_000, "k")):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{suffix}"
+    return str(size)
+
+
+def database_name(template: str, size: int) -> str:
+    return template.replace("{size}", size_label(size))
+
+
+def secondary_indexes(cursor: Any) -> list[tuple[str, str, str]]:
+    """(table, name, statement that recreates it) for each index of the loaded tables
+    other than the primary keys; a unique constraint's index comes back as its
+    constraint."""
+    cursor.execute("""
+        SELECT t.relname, i.relname,
+               CASE WHEN c.oid IS NULL THEN pg_get_indexdef(i.oid)
+                    ELSE format('ALTER TABLE %%I ADD CONSTRAINT %%I %%s', t.relname, c.conname,
+                                pg_get_constraintdef(c.oid)) END,
+               c.oid IS NOT NULL
+        FROM pg_index x
+        JOIN pg_class i ON i.oid = x.indexrelid
+        JOIN pg_class t ON t.oid = x.indrelid
+        LEFT JOIN pg_constraint c ON c.conindid = i.oid AND c.contype = 'u'
+        WHERE t.relname = ANY(%s) AND NOT x.indisprimary
+        ORDER BY t.relname, i.relname
+    """, [list(LOADED_TABLES)])
+    rows = cursor.fetchall()
+    return [(table, name, ("constraint " if is_constraint else "") + statement)
+            for table, name, statement, is_constraint in rows]
+
+
 def generate(size: int) -> float:
+    """Write a site of ``size`` works; return the seconds it took (indexes and VACUUM
+    included)."""
     from django.contrib.contenttypes.models import ContentType
     from django.db import connection
+    from tqdm import tqdm
 
     from config.gallery.models import Artwork
 
     ct = ContentType.objects.get_for_model(Artwork, for_concrete_model=False).pk
     started = time.perf_counter()
+    statements = [stmt for stmt in GENERATE_SQL.format(
+        size=size, block=BURST_BLOCK, ct=ct).split(";\n") if stmt.strip()]
     with connection.cursor() as cursor:
-        for statement in GENERATE_SQL.format(size=size, block=BURST_BLOCK, ct=ct).split(";\n"):
-            if statement.strip():
-                cursor.execute(statement)
+        indexes = secondary_indexes(cursor)
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        cursor.execute("SET synchronous_commit = off")
+        for table, name, statement in indexes:
+            if statement.startswith("constraint "):
+                cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+            else:
+                cursor.execute(f'DROP INDEX "{name}"')
+        steps = tqdm(statements + [stmt for _t, _n, stmt in indexes], desc=f"{size:,} works",
+                     unit="step", file=sys.stderr)
+        for statement in steps:
+            steps.set_postfix_str(" ".join(statement.split())[:48])
+            cursor.execute(statement.removeprefix("constraint "))
     connection.close()
     admin_vacuum()
     return time.perf_counter() - started
@@ -245,11 +332,22 @@ def plan_summary(sql: str, params: Any) -> tuple[str, Any]:
 
 
 def time_page(client: Any, url: str, runs: int) -> dict[str, Any]:
+    """One page through Django's test client (middleware, view, template)."""
+
+    def request() -> None:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+
+    return {"url": url, **measure(request, runs)}
+
+
+def measure(request: Callable[[], None], runs: int) -> dict[str, Any]:
+    """Wall, SQL and CPU p50/p95 of ``runs`` calls of ``request``, its statements and
+    the plan of its slowest statement that reads the works."""
     from django.db import connection
 
     for _ in range(3):  # warm-up: connections, plans, the OS page cache
-        response = client.get(url)
-        assert response.status_code == 200, (url, response.status_code)
+        request()
     timings: list[float] = []
     sql_timings: list[float] = []
     cpu_timings: list[float] = []
@@ -258,26 +356,56 @@ def time_page(client: Any, url: str, runs: int) -> dict[str, Any]:
         with connection.execute_wrapper(per_request):
             cpu = time.process_time()
             started = time.perf_counter()
-            response = client.get(url)
+            request()
             timings.append((time.perf_counter() - started) * 1000)
             cpu_timings.append((time.process_time() - cpu) * 1000)
         sql_timings.append(sum(q[0] for q in per_request.queries) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
     recorder = Recorder()
     with connection.execute_wrapper(recorder):
-        client.get(url)
+        request()
     # The plan shown is the feed query's: the slowest statement that reads the works.
     feed = [q for q in recorder.queries if '"gallery_artwork"' in q[1]] or recorder.queries
     slowest = max(feed, key=lambda q: q[0])
     summary, plan = plan_summary(slowest[1], slowest[2])
     quantiles = statistics.quantiles(timings, n=20)
-    return {"url": url, "p50_ms": round(statistics.median(timings), 2),
+    return {"p50_ms": round(statistics.median(timings), 2),
             "p95_ms": round(quantiles[18], 2), "queries": len(recorder.queries),
             "sql_p50_ms": round(statistics.median(sql_timings), 2),
             "sql_p95_ms": round(statistics.quantiles(sql_timings, n=20)[18], 2),
             "cpu_p50_ms": round(statistics.median(cpu_timings), 2),
             "cpu_p95_ms": round(statistics.quantiles(cpu_timings, n=20)[18], 2),
             "plan": summary, "plan_json": plan, "slowest_sql": slowest[1]}
+
+
+def sitemap_rows(runs: int) -> list[dict[str, Any]]:
+    """The works sitemap (:class:`moderation.feeds.sitemaps.ModeratedSitemap`): the
+    index's page count and the URLs of its first and middle page (5,000 works each),
+    built as Django's sitemap view builds them, without the XML template."""
+    from django.contrib.sites.requests import RequestSite
+    from django.test import RequestFactory
+
+    from config.gallery.models import Artwork
+    from moderation.feeds.sitemaps import ModeratedSitemap
+
+    sitemap = ModeratedSitemap.for_model(Artwork)
+    site = RequestSite(RequestFactory().get("/", HTTP_HOST="bench.example"))
+    pages = sitemap.paginator.num_pages
+
+    def count_pages() -> None:
+        assert sitemap.paginator.num_pages >= 1
+
+    rows = [{"page": "sitemap index (number of pages)", "url": "sitemap.xml",
+             **measure(count_pages, runs)}]
+    # A sitemap page is 5,000 URLs, a hundred times a feed page: fewer runs.
+    for name, number in (("first", 1), ("middle", max(1, pages // 2))):
+        def build(number: int = number) -> None:
+            urls = sitemap.get_urls(page=number, site=site, protocol="https")
+            assert urls, number
+
+        rows.append({"page": f"sitemap, {name} page (5,000 works down the pk range)",
+                     "url": f"sitemap-works.xml?p={number}",
+                     **measure(build, max(20, runs // 3))})
+    return rows
 
 
 def deep_cursor(ai: str, depth: int, *, api: bool = False) -> str:
@@ -301,29 +429,94 @@ def deep_cursor(ai: str, depth: int, *, api: bool = False) -> str:
     return encode(Cursor(values=row_values(row, ordering_keys(qs)), bursts=[]))
 
 
-def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
+def use_database(db: str) -> None:
+    """Point Django's default connection at ``db`` (one database per site size)."""
+    from django.conf import settings
     from django.db import connection
-    from django.test import Client
-
-    from moderation.models import ViewerPreference
 
     connection.close()
-    admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{args.db}"')
-    admin_sql(args.pg, f'CREATE DATABASE "{args.db}"')
+    settings.DATABASES["default"]["NAME"] = db
+    connection.settings_dict["NAME"] = db
+
+
+def kept_site(pg: str, db: str, size: int) -> dict[str, Any] | None:
+    """The site ``db`` holds if this generator built it at ``size``, else None."""
+    import psycopg
+
+    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db]).fetchone() is None:
+            return None
+    with psycopg.connect(f"{pg}/{db}", autocommit=True) as conn:
+        table = conn.execute("SELECT to_regclass('bench_site')").fetchone()
+        if table is None or table[0] is None:
+            return None
+        row = conn.execute("SELECT works, generator, generate_seconds, routes FROM bench_site"
+                           ).fetchone()
+    if row is None or row[0] != size or row[1] != generator_version():
+        return None
+    return {"generate_seconds": round(row[2], 1), "routes": row[3], "reused": True}
+
+
+def build_site(size: int, db: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Drop ``db``, create it, migrate, generate ``size`` works, record the site."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    use_database(db)
+    admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{db}"')
+    admin_sql(args.pg, f'CREATE DATABASE "{db}"')
     call_command("migrate", verbosity=0)
-    print(f"generating {size:,} works ...", file=sys.stderr, flush=True)
+    print(f"generating {size:,} works in {db} ...", file=sys.stderr, flush=True)
     seconds = generate(size)
     if args.without_feed_index:
         with connection.cursor() as cursor:
             cursor.execute("DROP INDEX gallery_artwork_feed")
     routes = route_counts()
+    with connection.cursor() as cursor:
+        cursor.execute(SITE_TABLE_SQL)
+        cursor.execute("INSERT INTO bench_site (works, generator, generate_seconds, routes) "
+                       "VALUES (%s, %s, %s, %s)",
+                       [size, generator_version() + ("-noindex" if args.without_feed_index
+                                                     else ""), seconds, json.dumps(routes)])
     print(f"  {seconds:.1f} s; routes {routes}", file=sys.stderr, flush=True)
+    return {"generate_seconds": round(seconds, 1), "routes": routes, "reused": False}
+
+
+def prepare_site(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The site of ``size`` works, built now or (``--reuse``) found in its database."""
+    from django.core.management import call_command
+
+    db = database_name(args.db, size)
+    site = kept_site(args.pg, db, size) if args.reuse else None
+    if site is None:
+        return {"db": db, **build_site(size, db, args)}
+    use_database(db)
+    call_command("migrate", verbosity=0)  # a no-op unless the code gained a migration
+    print(f"reusing the {size:,}-work site in {db} (built in {site['generate_seconds']} s)",
+          file=sys.stderr, flush=True)
+    return {"db": db, **site}
+
+
+def bench_viewer() -> Any:
+    """The signed-in viewer of the bench's pages (kept in a reused site)."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    return (user_model.objects.filter(username="bench-viewer").first()
+            or user_model.objects.create_user("bench-viewer"))
+
+
+def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    from django.db import connection
+    from django.test import Client
+
+    from moderation.models import ViewerPreference
+
+    site = prepare_site(size, args)
+    routes, seconds = site["routes"], site["generate_seconds"]
 
     depth = min(DEEP_ROWS, size // 10)  # small sites: a tenth of the way down
-    user_model = get_user_model()
-    viewer = user_model.objects.create_user("bench-viewer")
+    viewer = bench_viewer()
     feed_settings(FEED_CACHE_SECONDS=0)
     anon = Client()
     signed_in = Client()
@@ -362,11 +555,13 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     row = {"page": "new arrivals, anonymous, first page (feed cache on)",
            **time_page(anon, "/", args.runs)}
     results.append(row)
+    results += sitemap_rows(args.runs)
     load = os.getloadavg()
     connection.close()
-    if not args.keep:
-        admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{args.db}"')
-    return {"works": size, "feed_index": not args.without_feed_index,
+    if not (args.keep or args.reuse):
+        admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{site["db"]}"')
+    return {"works": size, "db": site["db"], "reused": site["reused"],
+            "feed_index": not args.without_feed_index,
             "load_average": [round(x, 2) for x in load], "cpus": os.cpu_count(),
             "generate_seconds": round(seconds, 1), "routes": routes, "pages": results}
 
@@ -386,7 +581,8 @@ def print_table(report: list[dict[str, Any]]) -> None:
     for r in report:
         index = "" if r["feed_index"] else ", WITHOUT the feed index"
         print(f"\nPlans of each page's feed query at {r['works']:,} works{index} "
-              f"(generated in {r['generate_seconds']} s; routes {r['routes']}; load average "
+              f"(database {r['db']}{', reused' if r['reused'] else ''}; "
+              f"generated in {r['generate_seconds']} s; routes {r['routes']}; load average "
               f"{r['load_average']} on {r['cpus']} CPUs):")
         for page in r["pages"]:
             print(f"- {page['page']}: {page['plan']}")
@@ -394,8 +590,18 @@ def print_table(report: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    setup_django(args.pg, args.db)
-    report = [bench_size(int(s.replace("_", "")), args) for s in args.sizes.split(",")]
+    if args.reuse and args.without_feed_index:
+        raise SystemExit("--without-feed-index drops the index: build a site for it "
+                         "(no --reuse)")
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    setup_django(args.pg, database_name(args.db, sizes[0]))
+    if args.build_only:
+        for size in sizes:
+            site = prepare_site(size, args)
+            print(f"{site['db']}: {size:,} works, built in {site['generate_seconds']} s, "
+                  f"routes {site['routes']}")
+        return 0
+    report = [bench_size(size, args) for size in sizes]
     print_table(report)
     if args.json:
         text = json.dumps(report, indent=2, default=str)

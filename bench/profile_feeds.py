@@ -7,13 +7,17 @@ Usage::
     .venv/bin/python bench/profile_feeds.py /                      # new arrivals
     .venv/bin/python bench/profile_feeds.py /ai/ --sort tottime --top 40
     .venv/bin/python bench/profile_feeds.py --deep only /ai/       # 10,000 works down
+    .venv/bin/python bench/profile_feeds.py --viewer include --sql /   # signed in, "show all"
 
 It reuses ``bench_feeds``' synthetic site and settings (feed cache off) in its own
-database (``--db``, kept between runs; ``--generate N`` drops and rebuilds it), warms
+database (``--db``, kept between runs; ``--generate N`` drops and rebuilds it; a site
+``bench_feeds.py --keep``/``--reuse`` left, e.g. ``--db tegaki_bench_feeds_1m``, serves
+as well), signs in a viewer with a saved preference when asked (``--viewer``), warms
 the page up, then prints the CPU milliseconds per request (``time.process_time``: min,
 quartile and median of ``--runs`` requests, unprofiled), the number of SQL statements,
-and the profile of ``--runs`` profiled requests. Process CPU time is what a page costs
-the web server; on a shared machine compare medians of runs made close together.
+and the profile of ``--runs`` profiled requests (CPU time unless ``--timer wall``).
+Process CPU time is what a page costs the web server; on a shared machine compare
+medians of runs made close together.
 """
 
 from __future__ import annotations
@@ -40,8 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deep", default="", metavar="AI",
                         help="follow a cursor 10,000 works down the feed AI "
                              "(exclude, include, only)")
+    parser.add_argument("--viewer", default="", metavar="AI",
+                        help="sign in a viewer whose saved preference is AI "
+                             "(exclude, include, only)")
+    parser.add_argument("--sql", action="store_true",
+                        help="print every SQL statement of one request")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--timer", choices=("cpu", "wall"), default="cpu",
+                        help="profile CPU time (default: waits for the database and for a "
+                             "busy machine's CPU left out) or wall time")
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
@@ -51,15 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from moderation.models import ViewerPreference
+
     if args.generate:
-        connection.close()
-        bench_feeds.admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{args.db}"')
-        bench_feeds.admin_sql(args.pg, f'CREATE DATABASE "{args.db}"')
-        call_command("migrate", verbosity=0)
-        seconds = bench_feeds.generate(args.generate)
-        print(f"generated {args.generate:,} works in {seconds:.1f} s", file=sys.stderr)
+        bench_feeds.build_site(args.generate, args.db, bench_feeds.parse_args([]))
+    else:
+        call_command("migrate", verbosity=0)  # a no-op unless the code gained a migration
     bench_feeds.feed_settings(FEED_CACHE_SECONDS=0)
     client = Client()
+    if args.viewer:
+        viewer = bench_feeds.bench_viewer()
+        ViewerPreference.objects.update_or_create(user=viewer,
+                                                  defaults={"ai_filter": args.viewer})
+        client.force_login(viewer)
     url = args.url
     if args.deep:
         joiner = "&" if "?" in url else "?"
@@ -74,9 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     cpu.sort()
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
+    if args.sql:
+        for query in queries.captured_queries:
+            print(f"{query['time']} s: {query['sql'][:300]}")
     print(f"{url}: CPU ms per request min {cpu[0]:.2f} / p25 {cpu[len(cpu) // 4]:.2f} / "
           f"median {cpu[len(cpu) // 2]:.2f}; {len(queries.captured_queries)} queries")
-    profile = cProfile.Profile()
+    profile = (cProfile.Profile(time.process_time) if args.timer == "cpu"
+               else cProfile.Profile())
     profile.enable()
     for _ in range(args.runs):
         client.get(url)

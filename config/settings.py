@@ -114,6 +114,10 @@ MEDIA_ROOT = Path(os.environ.get("TEGAKI_MEDIA_ROOT", VAR_DIR / "media"))
 # Production points this at Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                       "LOCATION": str(VAR_DIR / "cache")}}
+# Sessions are read from that cache and written through to the database: a signed-in
+# page reads its session without a query (a session culled from the cache is read from
+# the database, as before).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

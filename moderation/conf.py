@@ -162,6 +162,10 @@ DEFAULTS: dict[str, Any] = {
     "FEED_CACHE_SECONDS": 30,
     # The CACHES alias feed pages are kept in.
     "FEED_CACHE_ALIAS": "default",
+    # Seconds a signed-in viewer's saved feed preference and whether they may review
+    # stay in that cache (one entry per user, read once per request); any change Django
+    # reports drops it at once. 0 reads them from the database on every request.
+    "VIEWER_CACHE_SECONDS": 300,
     # Database alias FeedReplicaRouter sends feed reads to (a read replica); None = no
     # routing (feeds read where the host's routers send every read).
     "FEED_DATABASE": None,

@@ -12,16 +12,32 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.db import DatabaseError, models, transaction
-from django.db.models.signals import post_delete, post_init, post_save, pre_delete, pre_save
+from django.db.models.signals import (
+    m2m_changed,
+    post_delete,
+    post_init,
+    post_save,
+    pre_delete,
+    pre_save,
+)
 
 from moderation import notify
 from moderation.conf import moderation_settings
 from moderation.constants import Route
-from moderation.feeds import burst_ids
+from moderation.feeds import burst_ids, viewer_state
 from moderation.feeds import cache as feed_cache
 from moderation.fingerprints import banks as fingerprint_banks
-from moderation.models import Appeal, ModerationCase, NotificationKind, Report, ReportStatus
+from moderation.models import (
+    Appeal,
+    ModerationCase,
+    NotificationKind,
+    Report,
+    ReportStatus,
+    ViewerPreference,
+)
 from moderation.optout import derivatives
 from moderation.registry import registry
 from moderation.reports.scoring import rescore
@@ -164,6 +180,29 @@ def on_appeal_decided(sender: Any, appeal: Appeal, **kwargs: Any) -> None:
     notify.record(appeal.user, appeal.case, NotificationKind.APPEAL_DECIDED, appeal.status)
 
 
+def connect_viewer_state() -> None:
+    """Drop a viewer's cached preference and review bit whenever either may change
+    (:mod:`moderation.feeds.viewer_state`)."""
+    for signal in (post_save, post_delete):
+        signal.connect(viewer_state.on_preference_changed, sender=ViewerPreference,
+                       dispatch_uid=f"moderation.viewer_state.preference.{id(signal)}")
+    user_model = get_user_model()
+    for signal in (post_save, post_delete):
+        signal.connect(viewer_state.on_user_changed, sender=user_model,
+                       dispatch_uid=f"moderation.viewer_state.user.{id(signal)}")
+    # A custom user model without PermissionsMixin has neither relation.
+    for name in ("groups", "user_permissions"):
+        through = getattr(getattr(user_model, name, None), "through", None)
+        if through is not None:
+            m2m_changed.connect(viewer_state.on_user_links_changed, sender=through,
+                                dispatch_uid=f"moderation.viewer_state.{name}")
+    m2m_changed.connect(viewer_state.on_many_changed, sender=Group.permissions.through,
+                        dispatch_uid="moderation.viewer_state.group_permissions")
+    for model in (Group, Permission):
+        post_delete.connect(viewer_state.on_many_changed, sender=model,
+                            dispatch_uid=f"moderation.viewer_state.{model.__name__}")
+
+
 def register_signal_handlers() -> None:
     """Connect the receivers for every registered model, now and later; those that drop
     cached feed pages when a work enters, leaves or moves between feeds; and the
@@ -179,6 +218,7 @@ def register_signal_handlers() -> None:
                         dispatch_uid="moderation.feeds.case_deleted")
     verdict_changed.connect(feed_cache.on_verdict_changed,
                             dispatch_uid="moderation.feeds.verdict_changed")
+    connect_viewer_state()
     pre_delete.connect(fingerprint_banks.on_case_deleted, sender=ModerationCase,
                        dispatch_uid="moderation.fingerprints.case_deleted")
     case_scanned.connect(on_case_scanned, dispatch_uid="moderation.notice.scanned")

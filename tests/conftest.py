@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from moderation.feeds.cache import invalidate as invalidate_feed_pages
+from moderation.feeds.viewer_state import clear as forget_every_viewer
 from moderation.fingerprints import store as fingerprint_store
 from tests.celery_publisher import publishing_to
 from tests.db_flush import flushable_audit_log
@@ -36,9 +37,11 @@ def _flushable_audit_log() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_feed_cache() -> None:
-    """Each test starts with no cached feed page: the local-memory cache outlives a
-    test's database, and a page cached by one test could show another test's rows."""
+    """Each test starts with no cached feed page and no cached viewer state: the
+    local-memory cache outlives a test's database, and a page cached by one test could
+    show another test's rows (or a user of the same pk another test's preference)."""
     invalidate_feed_pages()
+    forget_every_viewer()
 
 
 @pytest.fixture(autouse=True)

@@ -40,7 +40,7 @@ from moderation.constants import Label, Route
 from moderation.feeds import cache as page_cache
 from moderation.feeds import cursor as keyset
 from moderation.feeds.queries import annotate_moderation, feed_database
-from moderation.labels import prefetch_cases
+from moderation.labels import TILE_CASE_FIELDS, prefetch_cases
 from moderation.models import ModerationCase, WorkEmbedding
 from moderation.registry import registry
 from moderation.visibility import case_for_outer
@@ -272,7 +272,8 @@ def _build_page(qs: QuerySet[Any], keys: list[keyset.Key], page_size: int,
             values=keyset.row_values(page.last_row, keys), bursts=page.open_bursts))
     else:
         page.has_more = False
-    prefetch_cases([w for t in page.tiles for w in t.works], using=qs.db)
+    prefetch_cases([w for t in page.tiles for w in t.works], using=qs.db,
+                   fields=TILE_CASE_FIELDS)
     return page
 
 

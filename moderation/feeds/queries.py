@@ -17,7 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from moderation.conf import moderation_settings
 from moderation.constants import AIFilter, Label, Route
-from moderation.models import ViewerPreference
+from moderation.feeds.viewer_state import viewer_state
+from moderation.querysets import content_type_for
 from moderation.visibility import case_for_outer, public, routed
 
 #: The hint feed reads pass to ``router.db_for_read``: a host's router may send them to
@@ -40,15 +41,35 @@ def annotate_moderation(qs: QuerySet[Any]) -> QuerySet[Any]:
     ``moderation_created_at``, ``moderation_burst`` and ``moderation_variation_key``
     (None for works without a case, a burst id or a variation set) for templates and
     burst collapsing."""
-    cases = case_for_outer(qs)
-    return qs.annotate(
-        moderation_route=Subquery(cases.values("route")[:1]),
-        moderation_label=Subquery(cases.values("label")[:1]),
-        moderation_owner_id=Subquery(cases.values("owner_id")[:1]),
-        moderation_created_at=Subquery(cases.values("created_at")[:1]),
-        moderation_burst=Subquery(cases.values("burst")[:1]),
-        moderation_variation_key=Subquery(cases.values("embedding__variation_key")[:1]),
-    )
+    return qs.annotate(**_case_annotations(qs.model))
+
+
+#: (model label, content type id) -> the subqueries of :func:`annotate_moderation`.
+_CASE_ANNOTATIONS: dict[tuple[str, Any], dict[str, Subquery]] = {}
+
+
+def _case_annotations(model: type[models.Model]) -> dict[str, Subquery]:
+    """The six subqueries of :func:`annotate_moderation`, built once per model (and
+    content type id, which they embed: a test database may number it anew).
+
+    Building them (six querysets, cloned and sliced) took about as long as compiling the
+    feed query itself, on every feed page and every batch. ``annotate()`` resolves a copy
+    of each expression against its query, so one set serves every query and thread.
+    """
+    key = (model._meta.label_lower, content_type_for(model).pk)
+    built = _CASE_ANNOTATIONS.get(key)
+    if built is None:
+        cases = case_for_outer(model._default_manager.all())
+        built = _CASE_ANNOTATIONS[key] = {
+            "moderation_route": Subquery(cases.values("route")[:1]),
+            "moderation_label": Subquery(cases.values("label")[:1]),
+            "moderation_owner_id": Subquery(cases.values("owner_id")[:1]),
+            "moderation_created_at": Subquery(cases.values("created_at")[:1]),
+            "moderation_burst": Subquery(cases.values("burst")[:1]),
+            "moderation_variation_key": Subquery(
+                cases.values("embedding__variation_key")[:1]),
+        }
+    return built
 
 
 #: Session key of an anonymous viewer's saved "AI works in feeds" choice.
@@ -96,9 +117,8 @@ def viewer_ai_filter(user: Any, session: Any = None) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         saved = session.get(SESSION_KEY) if session is not None else None
         return saved if saved in AIFilter.values else default
-    pref = ViewerPreference.objects.filter(user_id=user.pk).values_list("ai_filter",
-                                                                        flat=True).first()
-    return pref or default
+    # From the cache (moderation.feeds.viewer_state), dropped whenever it is saved.
+    return viewer_state(user).ai_filter or default
 
 
 def apply_ai_filter(qs: QuerySet[Any], ai: str) -> QuerySet[Any]:

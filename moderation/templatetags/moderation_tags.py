@@ -18,6 +18,9 @@
   RSS/Atom feeds.
 * ``{% moderation_notices user %}`` -- the uploader's unread notices (held, decided,
   appeal decided) with links to the status pages.
+* ``{% moderation_may_review as may_review %}`` -- whether the viewer may open the review
+  queue (a header's link), from the viewer's cached state instead of two permission
+  queries per page.
 
 The tags that draw HTML are inclusion tags: their markup lives in
 ``moderation/includes/*.html``, so a host restyles a widget by putting a template of the
@@ -38,6 +41,7 @@ from django.utils.translation import gettext, ngettext
 
 from moderation.constants import AIFilter, TrainingChoice
 from moderation.feeds.queries import viewer_ai_filter
+from moderation.feeds.viewer_state import viewer_state
 from moderation.feeds.views import FEED_TITLES, FEEDS
 from moderation.labels import LabelInfo, case_of, label_for, viewer_sees_why
 from moderation.models import Notification, NotificationKind
@@ -123,6 +127,21 @@ def ai_filter_choices(context: template.Context, current: str | None = None) -> 
     active = current or (request.GET.get("ai") if request else None) or viewer_ai_filter(
         _user(context), getattr(request, "session", None))
     return {"choices": AIFilter.choices, "active": active}
+
+
+@register.simple_tag(takes_context=True)
+def moderation_may_review(context: template.Context) -> bool:
+    """Whether the viewer holds ``moderation.review_case`` (an active moderator).
+
+    Same answer as ``perms.moderation.review_case`` for an active user, but read from
+    :mod:`moderation.feeds.viewer_state` (one cache read shared with the feed
+    preference) rather than from two permission queries on every page. Only for links:
+    the pages behind them check the permission themselves.
+    """
+    user = _user(context)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return viewer_state(user).may_review
 
 
 @register.inclusion_tag(INCLUDES + "creator_optout_panel.html", takes_context=True)

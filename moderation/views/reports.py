@@ -38,7 +38,8 @@ SESSION_SENT = "tegaki_reports_sent"
 
 
 def report_url(case: ModerationCase) -> str:
-    ct = case.content_type
+    # ContentType's own cache: a listing's tiles cost no query each.
+    ct = ContentType.objects.get_for_id(case.content_type_id)
     return reverse("moderation:report_work", args=[f"{ct.app_label}.{ct.model}", case.object_id])
 
 

@@ -339,6 +339,32 @@ def test_new_arrivals_follow_ai_filter_and_saved_preference(user, other_user, cl
 
 
 @pytest.mark.django_db
+def test_signed_in_pages_read_preference_and_review_link_from_the_cache(user, client):
+    from django.contrib.auth.models import Permission
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    published(user, "Pencil sketch")
+    client.force_login(user)
+    page(client, "gallery:new_arrivals")  # the first page view reads and caches them
+    with CaptureQueriesContext(connection) as queries:
+        html = page(client, "gallery:new_arrivals")
+    statements = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "moderation_viewerpreference" not in statements
+    assert "auth_permission" not in statements
+    assert "Pencil sketch" in html and 'id="moderator-link"' not in html
+    # Made a moderator through a group: the link is there on the next page ...
+    moderators = Group.objects.create(name="moderators")
+    moderators.permissions.add(Permission.objects.get(codename="review_case"))
+    user.groups.add(moderators)
+    assert 'id="moderator-link"' in page(client, "gallery:new_arrivals")
+    assert 'id="moderator-link"' in page(client, "gallery:ai_feed", lang="ja")
+    # ... and gone on the next page once the group no longer may review.
+    moderators.permissions.clear()
+    assert 'id="moderator-link"' not in page(client, "gallery:new_arrivals")
+
+
+@pytest.mark.django_db
 def test_feed_pages_continue_where_the_previous_one_stopped(user, client, monkeypatch, settings):
     monkeypatch.setattr("config.gallery.views.PAGE_SIZE", 2)
     settings.MODERATION = {"BURST_WINDOW_SECONDS": 0}  # one tile per work here

@@ -146,6 +146,41 @@ def test_label_text_and_why(user, django_user_model):
     assert [w.code for w in label_for(meta).why] == ["moderator", "file_metadata"]
 
 
+def test_feed_tiles_need_no_case_column_beyond_the_ones_loaded(user, django_user_model):
+    """A feed page loads its works' cases with ``TILE_CASE_FIELDS`` only; the label line,
+    its "why" and the tiles' status and report links read nothing else (a deferred column
+    read later would cost a query per tile)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from moderation.feeds.bursts import collapse_page
+
+    mod = django_user_model.objects.create_user("decider")
+    art = make_work(user, Route.AI_FEED, generator="ComfyUI", model_name="SDXL",
+                    loras=["a"], reasons=["provenance_proof", "c2pa_trusted_ai"],
+                    declaration="")
+    Evidence.objects.create(case=ModerationCase.objects.for_instance(art).get(),
+                            detector="provenance", detector_version="1",
+                            content_sha256="0" * 64, label="ai", strength="proof",
+                            details={"findings": [{"signer": "OpenAI"}]})
+    other = django_user_model.objects.create_user("other-artist")
+    make_work(other, Route.MAIN, label=Label.AI_ASSISTED, declaration="ai_assisted")
+    make_work(other, Route.MAIN, label=Label.HUMAN, reasons=["provenance_not_ai"],
+              decided_by=mod)
+    page = collapse_page(Artwork.objects.all().order_by("-pk").filter(
+        pk__in=public(Artwork.objects.all()).values("pk")), page_size=10, window_seconds=0)
+    assert len(page.tiles) == 3
+    tags = Template("{% load moderation_tags %}{% moderation_label work %}"
+                    "{% moderation_status_url work %}{% moderation_report_url work %}")
+    with CaptureQueriesContext(connection) as queries:
+        texts = [label_for(tile.work).text for tile in page.tiles]
+        for tile in page.tiles:
+            tags.render(Context({"work": tile.work, "user": user}))
+    assert queries.captured_queries == []
+    assert "AI-generated · ComfyUI · checkpoint: SDXL · LoRA: a" in texts
+    assert [w.text for w in label_for(art).why] == ["C2PA signed by OpenAI"]
+
+
 def test_label_tag_respects_evidence_setting(user, settings, django_user_model):
     art = make_work(user, Route.AI_FEED, generator="NovelAI")
     tpl = Template("{% load moderation_tags %}{% moderation_label work %}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,31 +24,9 @@ from moderation.models import Evidence, ModerationCase
 from moderation.training.confusion import confusion_counts, rates
 from tests.factories import make_user
 from tests.testapp.models import Artwork
+from tests.training.tiny_blend import tiny_blend_base
 
 SHIPPED = Path(__file__).resolve().parents[2] / "moderation" / "data" / "classifier"
-#: Two-layer trace CNNs swapped into the shipped blend: the loop's every step, in seconds.
-TINY = ((6, 1), (8, 2))
-
-
-def _tiny_blend(root: Path) -> Path:
-    """The shipped blend with tiny trace CNNs (its ONNX graph only scores the "old" side)."""
-    import torch
-
-    from moderation.training.aligned import trace
-
-    base = root / "base"
-    base.mkdir()
-    for name in ("model.onnx", "trainable.pt", "blend-report.json"):
-        shutil.copy(SHIPPED / name, base / name)
-    meta = json.loads((SHIPPED / "model.json").read_text())
-    meta["fusion"]["trace_layers"] = [list(v) for v in TINY]
-    (base / "model.json").write_text(json.dumps(meta))
-    for i in range(len(meta["fusion"]["stack_weights_semantic_then_traces"]) - 1):
-        torch.manual_seed(i)
-        torch.save(trace.build_model(TINY).state_dict(), base / f"trace-{i}.pt")
-    return base
-
-
 #: Side of the synthetic works: one detector crop each, so the loop's held-out scoring
 #: and the int8 calibration stay quick.
 SIDE = 128
@@ -114,7 +91,7 @@ def test_from_site_installs_a_shadow_version_with_comparison(tmp_path: Path,
     _site()
     install = tmp_path / "bundles"
     call_command("moderation_train", "--from-site", "--install-dir", str(install),
-                 "--base-bundle", str(_tiny_blend(tmp_path)), "--epochs", "2", "--views", "1",
+                 "--base-bundle", str(tiny_blend_base(tmp_path)), "--epochs", "2", "--views", "1",
                  "--trace-steps", "3", "--pairs-per-upload", "1")
     entries = json.loads((install / "installed.json").read_text())
     assert len(entries) == 1 and entries[0]["status"] == "shadow"

@@ -34,10 +34,9 @@ from moderation.training.aligned import pairs, site_blend, trace  # noqa: E402
 from moderation.training.aligned.site_blend import TraceFinetune  # noqa: E402
 from moderation.training.aligned.taef2 import TAEF2  # noqa: E402
 from moderation.training.trainable import load_trainable  # noqa: E402
+from tests.training.tiny_blend import TINY, tiny_blend_base  # noqa: E402
 
-SHIPPED = Path(__file__).resolve().parents[2] / "moderation" / "data" / "classifier"
 TAEF2_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "taef2"
-TINY = ((6, 1), (8, 2))
 QUICK = TraceFinetune(steps=4, pairs_per_batch=4, singles_per_batch=4, crops_per_image=1)
 
 
@@ -79,25 +78,10 @@ def _examples() -> list[site.SiteExample]:
     return out
 
 
-def _tiny_base(root: Path) -> Path:
-    """The shipped blend with tiny trace CNNs (its ONNX graph only scores the "old" side)."""
-    base = root / "base"
-    base.mkdir()
-    for name in ("model.onnx", "trainable.pt", "blend-report.json"):
-        shutil.copy(SHIPPED / name, base / name)
-    meta = json.loads((SHIPPED / "model.json").read_text())
-    meta["fusion"]["trace_layers"] = [list(v) for v in TINY]
-    (base / "model.json").write_text(json.dumps(meta))
-    for i in range(len(meta["fusion"]["stack_weights_semantic_then_traces"]) - 1):
-        torch.manual_seed(i)
-        torch.save(trace.build_model(TINY).state_dict(), base / f"trace-{i}.pt")
-    return base
-
-
 @pytest.fixture(scope="module")
 def adapted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("siteblend")
-    base = _tiny_base(root)
+    base = tiny_blend_base(root)
     install = root / "bundles"
     examples = _examples()
     entry = site.adapt_examples(examples, base, install, epochs=1, views_per_image=1, seed=0,

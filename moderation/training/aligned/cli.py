@@ -14,7 +14,6 @@ import random
 import shutil
 import time
 from collections import Counter
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -307,6 +306,25 @@ def cmd_bundle(args: argparse.Namespace) -> None:
     print(json.dumps({"out": str(args.out), "fusion": fusion_meta, "thresholds": thresholds}))
 
 
+def curve_split(args: argparse.Namespace) -> tuple[
+        set[str], set[str], list[gate.DevImage], list[gate.DevImage], list[gate.DevImage],
+        random.Random]:
+    """A learning curve's split of the dev set: the evaluation generators and sources,
+    the site's pool of AI and hand-made images (shuffled by ``--seed``), the held-out
+    evaluation images, and the random stream the curve goes on drawing from."""
+    images = gate.dev_images(args.ai, args.human)
+    eval_gens = set(FALLBACK_FOLDS[args.eval_fold])
+    eval_sources = set(args.eval_sources.split(","))
+    rng = random.Random(args.seed)
+    site_ai = [i for i in images if i.ai and i.group not in eval_gens]
+    site_h = [i for i in images if not i.ai and i.group not in eval_sources]
+    held = [i for i in images if (i.ai and i.group in eval_gens)
+            or (not i.ai and i.group in eval_sources)]
+    rng.shuffle(site_ai)
+    rng.shuffle(site_h)
+    return eval_gens, eval_sources, site_ai, site_h, held, rng
+
+
 def cmd_curve(args: argparse.Namespace) -> None:
     """Site-loop learning curve, simulated with dev-set groups.
 
@@ -318,16 +336,7 @@ def cmd_curve(args: argparse.Namespace) -> None:
     import torch  # heavy optional dependency (training only)
 
     _setup_django()
-    images = gate.dev_images(args.ai, args.human)
-    eval_gens = set(FALLBACK_FOLDS[args.eval_fold])
-    eval_sources = set(args.eval_sources.split(","))
-    rng = random.Random(args.seed)
-    site_ai = [i for i in images if i.ai and i.group not in eval_gens]
-    site_h = [i for i in images if not i.ai and i.group not in eval_sources]
-    held = [i for i in images if (i.ai and i.group in eval_gens)
-            or (not i.ai and i.group in eval_sources)]
-    rng.shuffle(site_ai)
-    rng.shuffle(site_h)
+    eval_gens, eval_sources, site_ai, site_h, held, rng = curve_split(args)
     y = np.asarray([i.ai for i in held])
     tiles = np.asarray([i.tile for i in held])
     families = pairs.default_families(args.taef2, pairs.FAMILY_WEIGHTS)
@@ -372,7 +381,7 @@ def cmd_curve(args: argparse.Namespace) -> None:
     (args.out / "curve.json").write_text(json.dumps(report, indent=1, default=float))
 
 
-def _bundle_scorer(bundle_dir: Path) -> tuple[str, Any]:
+def bundle_scorer(bundle_dir: Path) -> tuple[str, Any]:
     """A bundle's blended logit (ai minus human) through the production detector."""
     detector = gate.OnnxClassifier("curve", {"BUNDLE": str(bundle_dir),
                                              "INTRA_OP_NUM_THREADS": 1,
@@ -386,85 +395,6 @@ def _bundle_scorer(bundle_dir: Path) -> tuple[str, Any]:
         return float(logits[bundle.ai_index] - logits[1 - bundle.ai_index])
 
     return f"bundle-{bundle.sha256[:16]}", score
-
-
-def cmd_curve_blend(args: argparse.Namespace) -> None:
-    """Site-loop learning curve of a blended bundle, simulated with dev-set groups.
-
-    The same split as ``curve``: the evaluation generators and hand-made sources are
-    never "confirmed"; the rest of the dev set is the site's pool. Each point runs the
-    whole site loop (:func:`moderation.training.site.adapt_examples`: semantic
-    fine-tune, aligned pairs from the confirmed hand-made works, trace CNN fine-tunes,
-    blend re-standardised and Platt-scaled on the held-out uploaders, one int8/fp32
-    graph) on that many confirmed works, each its own uploader, stripped and re-encoded
-    as the site loop reads uploads; then the installed bundle is scored on the
-    evaluation groups through the production decoder and detector. Points, pairs, trace
-    fine-tunes and scores are cached under ``--out``, so a rerun resumes.
-    """
-    _setup_django()
-    from moderation.training import site  # Django models: after setup
-
-    images = gate.dev_images(args.ai, args.human)
-    eval_gens = set(FALLBACK_FOLDS[args.eval_fold])
-    eval_sources = set(args.eval_sources.split(","))
-    rng = random.Random(args.seed)
-    site_ai = [i for i in images if i.ai and i.group not in eval_gens]
-    site_h = [i for i in images if not i.ai and i.group not in eval_sources]
-    held = [i for i in images if (i.ai and i.group in eval_gens)
-            or (not i.ai and i.group in eval_sources)]
-    rng.shuffle(site_ai)
-    rng.shuffle(site_h)
-    y = np.asarray([i.ai for i in held])
-    tiles = np.asarray([i.tile for i in held])
-    base = args.bundle or default_bundle_dir()
-    assert base is not None
-    cfg = site.TraceFinetune(steps=args.trace_steps, crops_per_image=args.crops)
-    report: dict[str, Any] = {"eval_generators": sorted(eval_gens),
-                              "eval_sources": sorted(eval_sources),
-                              "site_pool": {"ai": len(site_ai), "human": len(site_h)},
-                              "n_eval": {"ai": int(y.sum()), "human": int((~y).sum())},
-                              "base": str(base), "trace_finetune": asdict(cfg),
-                              "semantic": {"epochs": args.epochs, "views": args.views},
-                              "taef2": str(args.taef2) if args.taef2 else None,
-                              "points": []}
-    args.out.mkdir(parents=True, exist_ok=True)
-    for n in args.sizes:
-        n_ai = min(len(site_ai), n // 2)
-        n_h = min(len(site_h), n - n_ai)
-        n_ai = min(len(site_ai), n - n_h)
-        point: dict[str, Any] = {"n": n, "n_ai": n_ai, "n_human": n_h}
-        bundle_dir = Path(base)
-        if n:
-            done = args.out / f"n{n}" / "entry.json"
-            if not done.exists():
-                enc = random.Random(args.seed)
-                picks = site_ai[:n_ai] + site_h[:n_h]
-                examples = [site.SiteExample(
-                    k + 1, f"{i.group}/{i.path.name}", int(i.ai), "simulated",
-                    site.strip_and_reencode(i.path.read_bytes(), enc), i.sha256)
-                    for k, i in enumerate(picks)]
-                started = time.time()
-                entry = site.adapt_examples(
-                    examples, Path(base), args.out / f"n{n}" / "install", epochs=args.epochs,
-                    views_per_image=args.views, seed=args.seed, taef2_dir=args.taef2,
-                    trace_cfg=cfg, cache_dir=args.out / "cache")
-                entry["seconds"] = round(time.time() - started, 1)
-                done.write_text(json.dumps(entry, indent=1))
-            entry = json.loads(done.read_text())
-            bundle_dir = args.out / f"n{n}" / "install" / entry["path"]
-            point["site_heldout"] = entry["metrics"]
-            point["seconds"] = entry.get("seconds")
-            point["bundle"] = str(bundle_dir)
-        key, score = _bundle_scorer(bundle_dir)
-        for kind in args.kinds:
-            sc = gate.cached_scores(args.out / "scores", key, held, kind, score)
-            point[kind] = {"auroc": metrics.auroc(y, sc),
-                           "auroc_without_tiles": metrics.auroc(y[~tiles], sc[~tiles]),
-                           "tpr_at_1pct_fpr": metrics.tpr_at_fpr(y, sc, 0.01)}
-        report["points"].append(point)
-        print(json.dumps({k: v for k, v in point.items() if k != "site_heldout"},
-                         default=float), flush=True)
-        (args.out / "curve.json").write_text(json.dumps(report, indent=1, default=float))
 
 
 def _cached(cache: Path, weights: Path) -> dict[str, float]:
@@ -783,25 +713,6 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--cache", type=Path, required=True)
     c.add_argument("--out", type=Path, required=True)
     c.set_defaults(func=cmd_curve)
-    cb = sub.add_parser("curve-blend",
-                        help="simulated site-loop learning curve of a blended bundle")
-    cb.add_argument("--ai", type=Path, required=True)
-    cb.add_argument("--human", type=Path, required=True)
-    cb.add_argument("--bundle", type=Path, default=None,
-                    help="blended base bundle (default: the shipped one)")
-    cb.add_argument("--taef2", type=Path, default=None,
-                    help="TAEF2 weights folder (default: upsampler pairs only)")
-    cb.add_argument("--eval-fold", default="sd1-family", choices=sorted(FALLBACK_FOLDS))
-    cb.add_argument("--eval-sources", default="freecol,valyriatear")
-    cb.add_argument("--sizes", type=int, nargs="+", default=[0, 25, 100, 178])
-    cb.add_argument("--crops", type=int, default=3, help="aligned pairs per confirmed image")
-    cb.add_argument("--trace-steps", type=int, default=120)
-    cb.add_argument("--epochs", type=int, default=6, help="semantic fine-tune epochs")
-    cb.add_argument("--views", type=int, default=4, help="semantic crops per image")
-    cb.add_argument("--kinds", nargs="+", default=list(gate.KINDS), choices=gate.KINDS)
-    cb.add_argument("--seed", type=int, default=0)
-    cb.add_argument("--out", type=Path, required=True)
-    cb.set_defaults(func=cmd_curve_blend)
     m = sub.add_parser("summary", help="threshold transfer and pooled fallback from the cache")
     m.add_argument("--ai", type=Path, required=True)
     m.add_argument("--human", type=Path, required=True)

@@ -92,3 +92,15 @@ def test_flat_crops_are_skipped() -> None:
     flat = np.full((200, 200, 3), 128, np.uint8)
     assert pairs.pick_crop(flat, random.Random(0)) is None
     assert pairs.pick_crop(np.zeros((64, 64, 3), np.uint8), random.Random(0)) is None
+
+
+def test_reading_a_source_leaves_the_bomb_guard_in_place(tmp_path: Path) -> None:
+    """Registry wallpapers are read without Pillow's pixel limit, but only while they are
+    read: a worker that runs the site loop goes on scanning uploads with the guard."""
+    path = tmp_path / "wallpaper.png"
+    Image.new("RGB", (300, 200), (10, 20, 30)).save(path)
+    before = Image.MAX_IMAGE_PIXELS
+    assert before is not None
+    image = pairs.load_source(path)
+    assert image.size == (300, 200)
+    assert before == Image.MAX_IMAGE_PIXELS

@@ -21,6 +21,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,19 @@ def pick_crop(arr: np.ndarray, rng: random.Random) -> np.ndarray | None:
     return None
 
 
+@contextmanager
+def _without_bomb_limit() -> Iterator[None]:
+    """Lift Pillow's decompression-bomb limit for one trusted registry wallpaper, then
+    put it back: a process that also decodes uploads (a worker running the site loop,
+    the test suite) must keep the guard."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
 def load_source(path: Path, window_dir: Path | None = None) -> Image.Image:
     """Return the decoded source, cut to its centre ``SOURCE_WINDOW`` (no resampling).
 
@@ -156,8 +170,7 @@ def load_source(path: Path, window_dir: Path | None = None) -> Image.Image:
             im.load()
             image = im.copy()
     else:
-        Image.MAX_IMAGE_PIXELS = None  # registry wallpapers are large but trusted files
-        with Image.open(path) as im:
+        with _without_bomb_limit(), Image.open(path) as im:
             im.load()
             w, h = im.size
             cw, ch = min(w, SOURCE_WINDOW), min(h, SOURCE_WINDOW)

@@ -42,7 +42,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -52,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from moderation.fingerprints.pdq import BITS, BYTES
+from moderation.internal.npzfile import write_npz_atomically
 
 #: Format of the saved file; a file of another format is ignored (rebuilt).
 FILE_FORMAT = 2
@@ -451,28 +451,19 @@ class HashIndex:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index to ``path`` atomically (a reader never sees half a file)."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             tables = self._tables
             header = json.dumps({
                 "format": FILE_FORMAT, "flat_max": self.flat_max, "max_flips": self.max_flips,
                 "meta": self.meta, "slices": tables.m if tables is not None else 0,
                 "indexed": tables.n if tables is not None else 0}).encode()
-            arrays = {"header": np.frombuffer(header, dtype=np.uint8),
-                      "words": self._words[:self._n], "ids": self._ids[:self._n],
-                      "dead": self._dead[:self._n]}
+            arrays: dict[str, np.ndarray] = {
+                "header": np.frombuffer(header, dtype=np.uint8),
+                "words": self._words[:self._n], "ids": self._ids[:self._n],
+                "dead": self._dead[:self._n]}
             if tables is not None:
                 arrays.update(off=tables.off, pos=tables.pos)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    np.savez(fh, **arrays)  # type: ignore[arg-type]
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_npz_atomically(target, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, flat_max: int | None = None,

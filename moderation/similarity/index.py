@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,8 +37,11 @@ from typing import Any
 import numpy as np
 
 from moderation.conf import moderation_settings
+from moderation.internal.npzfile import write_npz_atomically
 from moderation.models import WorkEmbedding
 from moderation.similarity.vectors import unpack_many
+
+logger = logging.getLogger(__name__)
 
 #: Rows read from the table per batch when the index catches up.
 SYNC_BATCH = 5000
@@ -144,22 +147,12 @@ class EmbeddingIndex:
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index to ``path`` atomically (a reader never sees half a file)."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         with self.lock:
             header = json.dumps({"format": FILE_FORMAT, "model": self.model, "dims": self.dims,
                                  "synced_pk": self.synced_pk, "missing": self.missing}).encode()
             blob = np.asarray(_faiss().serialize_index(self.index), dtype=np.uint8)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    np.savez(fh, header=np.frombuffer(header, dtype=np.uint8), index=blob)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_npz_atomically(Path(path), {"header": np.frombuffer(header, dtype=np.uint8),
+                                              "index": blob})
             self.unsaved = 0
 
     @classmethod
@@ -203,9 +196,11 @@ def _load_or_new(model: str, dims: int) -> EmbeddingIndex:
         try:
             return EmbeddingIndex.load(path, model, dims)
         except FileNotFoundError:
-            pass
-        except ValueError:
-            pass  # rebuilt from the table by the first sync, and saved again
+            pass  # nothing saved yet: the first sync builds it from the table
+        except ValueError as exc:
+            # A damaged file or one of another model: rebuilt from the table by the first
+            # sync and saved over, so the operator only needs to know it happened.
+            logger.warning("embedding index %s ignored and rebuilt: %s", path, exc)
     return EmbeddingIndex(model, dims)
 
 

@@ -45,7 +45,8 @@ def _nearest(seed: int) -> int:
     return index.index_for(MODEL, DIMS).search(_vector(seed), 1)[0][0]
 
 
-def test_the_index_is_saved_loaded_after_a_restart_and_caught_up(tmp_path: Path) -> None:
+def test_the_index_is_saved_loaded_after_a_restart_and_caught_up(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with override_settings(MODERATION={"SIMILARITY_INDEX_PATH": str(tmp_path),
                                        "SIMILARITY_INDEX_SAVE_EVERY": 2}):
         first = _row(1)
@@ -67,6 +68,7 @@ def test_the_index_is_saved_loaded_after_a_restart_and_caught_up(tmp_path: Path)
         path.write_bytes(b"junk")
         index.reset()
         assert index.index_for(MODEL, DIMS).size == 4  # an unusable file is rebuilt
+        assert "ignored and rebuilt" in caplog.text  # and the operator is told
 
 
 def test_a_row_committed_out_of_order_is_not_lost() -> None:

@@ -39,7 +39,6 @@ strength is judged from the cached score with the current thresholds.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import sys
@@ -63,6 +62,7 @@ from watermark_bench import (  # noqa: E402
     human_images,
     rgb,
     roundtrip,
+    spread_over_sources,
 )
 
 from moderation.internal import visible_marks  # noqa: E402
@@ -200,16 +200,10 @@ def pick_carriers(images: list[HumanImage], count: int, lo: int, hi: int
                   ) -> list[HumanImage]:
     """``count`` images with a short side in [lo, hi], spread over the sources, in a fixed
     order (sha256 of the file name)."""
-    by_source: dict[str, list[HumanImage]] = defaultdict(list)
-    for item in sorted(images, key=lambda i: hashlib.sha256(i.path.name.encode()).hexdigest()):
-        if lo <= _short_side(item.path) <= hi and _long_side(item.path) <= CARRIER_MAX_SIDE:
-            by_source[item.source].append(item)
-    chosen: list[HumanImage] = []
-    while len(chosen) < count and any(by_source.values()):
-        for source in sorted(by_source):
-            if by_source[source] and len(chosen) < count:
-                chosen.append(by_source[source].pop(0))
-    return chosen
+    return spread_over_sources(
+        images, count,
+        lambda item: lo <= _short_side(item.path) <= hi
+        and _long_side(item.path) <= CARRIER_MAX_SIDE)
 
 
 Recall = dict[str, dict[str, dict[str, list[int]]]]  # perturbation -> mark -> sizing

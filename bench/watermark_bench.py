@@ -245,20 +245,29 @@ def false_positives(images: list[HumanImage], cache: Cache) -> dict[str, dict]:
     return per_source
 
 
-def carriers(images: list[HumanImage], count: int) -> list[HumanImage]:
-    """``count`` images of at least 512×512, spread over the sources, in a fixed order."""
+def spread_over_sources(images: list[HumanImage], count: int,
+                        keep: Callable[[HumanImage], bool]) -> list[HumanImage]:
+    """``count`` of the ``images`` that ``keep`` accepts, taken from each source in turn,
+    in a fixed order (sha256 of the file name), so every source is represented."""
     by_source: dict[str, list[HumanImage]] = defaultdict(list)
-    for item in sorted(images, key=lambda i: hashlib.sha256(str(i.path.name).encode())
-                       .hexdigest()):
-        with Image.open(item.path) as im:
-            if min(im.size) >= 512 and im.width * im.height <= CARRIER_MAX_PIXELS:
-                by_source[item.source].append(item)
+    for item in sorted(images, key=lambda i: hashlib.sha256(i.path.name.encode()).hexdigest()):
+        if keep(item):
+            by_source[item.source].append(item)
     chosen: list[HumanImage] = []
     while len(chosen) < count and any(by_source.values()):
         for source in sorted(by_source):
             if by_source[source] and len(chosen) < count:
                 chosen.append(by_source[source].pop(0))
     return chosen
+
+
+def carriers(images: list[HumanImage], count: int) -> list[HumanImage]:
+    """``count`` images of at least 512×512, spread over the sources, in a fixed order."""
+    def big_enough(item: HumanImage) -> bool:
+        with Image.open(item.path) as im:
+            return min(im.size) >= 512 and im.width * im.height <= CARRIER_MAX_PIXELS
+
+    return spread_over_sources(images, count, big_enough)
 
 
 def generator_sized(image: Image.Image) -> Image.Image:

@@ -98,7 +98,7 @@ def hex_to_bytes(value: str) -> bytes:
 
 
 def hex_to_array(values: list[str]) -> np.ndarray:
-    """Hex hashes as the (n, 32) uint8 array FAISS binary indexes take."""
+    """Hex hashes as the (n, 32) uint8 array the hash index takes."""
     if not values:
         return np.zeros((0, BYTES), dtype=np.uint8)
     return np.frombuffer(b"".join(hex_to_bytes(v) for v in values),

@@ -1,4 +1,4 @@
-"""The process's FAISS index of the banks, kept in step with the ``BankEntry`` table.
+"""The process's multi-index hash of the banks, kept in step with the ``BankEntry`` table.
 
 The table is the truth; the index is a cache of its live, matchable rows. Entries are
 never edited (leaving a bank stamps ``removed_at``, coming back writes a new row), so one

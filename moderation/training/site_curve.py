@@ -19,7 +19,7 @@ import numpy as np
 from moderation.internal.bundle import default_bundle_dir
 from moderation.training import metrics, site
 from moderation.training.aligned import gate
-from moderation.training.aligned.cli import bundle_scorer, curve_split
+from moderation.training.aligned.cli import curve_split
 
 
 def run(args: argparse.Namespace) -> None:
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> None:
             point["site_heldout"] = entry["metrics"]
             point["seconds"] = entry.get("seconds")
             point["bundle"] = str(bundle_dir)
-        key, score = bundle_scorer(bundle_dir)
+        key, score = gate.semantic_scorer(bundle_dir, prefix="bundle")
         for kind in args.kinds:
             sc = gate.cached_scores(args.out / "scores", key, held, kind, score)
             point[kind] = {"auroc": metrics.auroc(y, sc),

@@ -1,4 +1,4 @@
-"""Rebuild the FAISS index of the fingerprint banks from the table and save it.
+"""Rebuild the index of the fingerprint banks from the table and save it.
 
 ``manage.py moderation_fingerprint_index`` reads every live, matchable bank entry in
 batches (with a progress bar), writes ``FINGERPRINT_INDEX_PATH`` atomically and prints
@@ -17,7 +17,6 @@ site bank and works moderators hid join the removed-works bank.
 
 from __future__ import annotations
 
-import importlib
 import time
 from typing import Any
 
@@ -30,20 +29,13 @@ from moderation.exceptions import ImageRejected
 from moderation.fingerprints import banks, matching, store
 from moderation.fingerprints import index as fingerprint_index
 from moderation.internal.imaging import load_image
+from moderation.management.progress import progress_bar_class
 from moderation.models import BankEntry, ModerationCase, WorkFingerprint
 from moderation.pipeline import read_case_bytes
 
 
-def _tqdm() -> Any:
-    """tqdm's progress bar class (the ``match`` extra installs it), or None."""
-    try:
-        return importlib.import_module("tqdm").tqdm
-    except ImportError:
-        return None
-
-
 class Command(BaseCommand):
-    help = "Rebuild the fingerprint banks' FAISS index from the database and save it."
+    help = "Rebuild the fingerprint banks' index from the database and save it."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-progress", action="store_true",
@@ -56,7 +48,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not moderation_settings.FINGERPRINT_INDEX_PATH:
             raise CommandError('Set MODERATION["FINGERPRINT_INDEX_PATH"] to save the index.')
-        tqdm = None if options["no_progress"] else _tqdm()
+        tqdm = progress_bar_class(disabled=options["no_progress"])
         if options["backfill"]:
             self.backfill(tqdm)
         total = BankEntry.objects.filter(store.matchable()).count()

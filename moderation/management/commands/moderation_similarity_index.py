@@ -9,23 +9,15 @@ incrementally anyway.
 
 from __future__ import annotations
 
-import importlib
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from moderation.conf import moderation_settings
+from moderation.management.progress import progress_bar_class
 from moderation.models import WorkEmbedding
 from moderation.similarity import index
-
-
-def _tqdm() -> Any:
-    """tqdm's progress bar class (the ``match`` extra installs it), or None."""
-    try:
-        return importlib.import_module("tqdm").tqdm
-    except ImportError:
-        return None
 
 
 class Command(BaseCommand):
@@ -38,7 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not moderation_settings.SIMILARITY_INDEX_PATH:
             raise CommandError('Set MODERATION["SIMILARITY_INDEX_PATH"] to save the index.')
-        tqdm = None if options["no_progress"] else _tqdm()
+        tqdm = progress_bar_class(disabled=options["no_progress"])
         models = (WorkEmbedding.objects.order_by().values_list("model", "dims").distinct())
         built = 0
         for model, dims in sorted(set(models)):

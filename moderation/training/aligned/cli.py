@@ -381,22 +381,6 @@ def cmd_curve(args: argparse.Namespace) -> None:
     (args.out / "curve.json").write_text(json.dumps(report, indent=1, default=float))
 
 
-def bundle_scorer(bundle_dir: Path) -> tuple[str, Any]:
-    """A bundle's blended logit (ai minus human) through the production detector."""
-    detector = gate.OnnxClassifier("curve", {"BUNDLE": str(bundle_dir),
-                                             "INTRA_OP_NUM_THREADS": 1,
-                                             "INTER_OP_NUM_THREADS": 1})
-    bundle = detector.bundle
-    if bundle is None:
-        raise SystemExit(f"no usable bundle at {bundle_dir}")
-
-    def score(image: Any) -> float:
-        logits = detector.predict(image)[2]
-        return float(logits[bundle.ai_index] - logits[1 - bundle.ai_index])
-
-    return f"bundle-{bundle.sha256[:16]}", score
-
-
 def _cached(cache: Path, weights: Path) -> dict[str, float]:
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     return dict(json.loads((cache / f"trace-{digest}-224-3.json").read_text()))

@@ -88,6 +88,23 @@ def dataset_images(dataset: Path, label: str, rng: random.Random,
     return out
 
 
+def train_step(net: Any, opt: Any, sched: Any, loss_fn: Any, patches: list[np.ndarray],
+               labels: list[float], rng: random.Random) -> float:
+    """One optimiser step on a batch of patches (both members of every pair among them);
+    a random horizontal flip of the whole batch keeps each pair aligned. Returns the loss."""
+    import torch  # heavy optional dependency (training only)
+
+    x = trace.batch_tensor(patches)
+    if rng.random() < 0.5:
+        x = x.flip(-1)
+    loss = loss_fn(net(x), torch.tensor(labels))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.item())
+
+
 def single_patch(rgb: np.ndarray, rng: random.Random) -> np.ndarray:
     """Post-process one unpaired image and cut a training patch from it."""
     params = trace.postprocess_params(rng)
@@ -162,15 +179,8 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
                 else humans
             patches.append(single_patch(rng.choice(pool), rng))
             labels.append(0.0)
-        x = trace.batch_tensor(patches)
-        if rng.random() < 0.5:  # flips keep pair alignment: both members are in x
-            x = x.flip(-1)
-        loss = loss_fn(model(x), torch.tensor(labels))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        running = 0.95 * running + 0.05 * loss.item() if step > 1 else loss.item()
+        loss = train_step(model, opt, sched, loss_fn, patches, labels, rng)
+        running = 0.95 * running + 0.05 * loss if step > 1 else loss
         if step % cfg.log_every == 0 or step == cfg.steps:
             entry = {"step": step, "loss": round(running, 4),
                      "seconds": round(time.time() - started, 1)}

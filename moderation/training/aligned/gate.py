@@ -95,8 +95,11 @@ def _write_json(path: Path, data: dict[str, float]) -> None:
     tmp.replace(path)
 
 
-def semantic_scorer(bundle_dir: Path | None) -> tuple[str, Callable[[Any], float]]:
-    """The shipped (or given) bundle's AI logit (ai minus human), and a cache key."""
+def semantic_scorer(bundle_dir: Path | None, prefix: str = "semantic"
+                    ) -> tuple[str, Callable[[Any], float]]:
+    """The shipped (or given) bundle's AI logit (ai minus human) through the production
+    detector, and a cache key ``<prefix>-<sha256>`` (``bundle`` for a blended bundle's
+    whole score, as the learning curves read it)."""
     detector = OnnxClassifier("gate", {"BUNDLE": str(bundle_dir) if bundle_dir else None,
                                        "INTRA_OP_NUM_THREADS": 1, "INTER_OP_NUM_THREADS": 1})
     bundle = detector.bundle
@@ -107,7 +110,7 @@ def semantic_scorer(bundle_dir: Path | None) -> tuple[str, Callable[[Any], float
         logits = detector.predict(image)[2]
         return float(logits[bundle.ai_index] - logits[1 - bundle.ai_index])
 
-    return f"semantic-{bundle.sha256[:16]}", score
+    return f"{prefix}-{bundle.sha256[:16]}", score
 
 
 def trace_scorer(model: Any, weights: Path, size: int = 224, grid: int = 3,

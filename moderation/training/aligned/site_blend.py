@@ -40,7 +40,7 @@ from moderation.evidence import ImageInput
 from moderation.internal.bundle import ModelBundle, file_sha256
 from moderation.internal.preprocess import diagonal_rows, make_crop_grid
 from moderation.training.aligned import export, fusion, pairs, trace
-from moderation.training.aligned.fit import single_patch
+from moderation.training.aligned.fit import single_patch, train_step
 from moderation.training.aligned.upsamplers import UpsamplerUnavailable
 from moderation.training.augment import flatten_alpha
 from moderation.training.quantize import quantize_bundle
@@ -234,15 +234,7 @@ def finetune_trace(net: nn.Module, site_pairs_: Sequence[tuple[np.ndarray, np.nd
                 if human_images:
                     patches.append(single_patch(rng.choice(human_images), rng))
                     labels.append(0.0)
-            x = trace.batch_tensor(patches)
-            if rng.random() < 0.5:
-                x = x.flip(-1)
-            loss = loss_fn(net(x), torch.tensor(labels))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(float(loss.item()))
+            losses.append(train_step(net, opt, sched, loss_fn, patches, labels, rng))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
